@@ -1,0 +1,90 @@
+"""The SQL session contract every database driver (oracle, mssql, odbc, sqlite, plugins) implements."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+from .readonly import ensure_read_only
+
+
+class DatabaseError(Exception):
+    """The database could not be reached or refused us. Becomes an `error` finding."""
+
+
+class MissingDriver(DatabaseError):
+    """A Python driver, unixODBC or an ODBC driver is not installed: the message says what to install."""
+
+
+class QueryTimeout(DatabaseError):
+    """A statement ran past its timeout and was cancelled."""
+
+
+class ObjectMissing(DatabaseError):
+    """A table/view does not exist or is not visible with our privileges."""
+
+
+@dataclass
+class QueryResult:
+    sql: str
+    columns: list[str]
+    rows: list[tuple]
+    duration: float = 0.0
+    truncated: bool = False
+    params: Sequence[Any] | dict | None = None
+    extra: dict = field(default_factory=dict)
+
+    def dicts(self) -> list[dict[str, Any]]:
+        """Rows as dicts keyed by lower-case column name (drivers differ in case)."""
+        cols = [c.lower() for c in self.columns]
+        return [dict(zip(cols, r)) for r in self.rows]
+
+    def scalar(self) -> Any:
+        return self.rows[0][0] if self.rows and self.rows[0] else None
+
+
+class SqlSession:
+    """A read-only session on one database.
+
+    Subclasses implement `_execute`; `query` applies the read-only guard first, so nothing but a
+    single query ever reaches a server.
+    """
+
+    kind = "sql"
+    #: sqlglot dialect name: oracle, tsql, postgres, sqlite
+    dialect = "sqlite"
+
+    def server_version(self) -> str:  # pragma: no cover - per driver
+        raise NotImplementedError
+
+    def query(
+        self,
+        sql: str,
+        params: Sequence[Any] | dict | None = None,
+        timeout: float | None = None,
+        max_rows: int | None = None,
+    ) -> QueryResult:
+        ensure_read_only(sql, self.dialect)
+        start = time.monotonic()
+        columns, rows, truncated = self._execute(sql, params, timeout, max_rows)
+        return QueryResult(
+            sql=sql,
+            columns=list(columns),
+            rows=[tuple(r) for r in rows],
+            duration=time.monotonic() - start,
+            truncated=truncated,
+            params=params,
+        )
+
+    def _execute(self, sql, params, timeout, max_rows):  # pragma: no cover - per driver
+        raise NotImplementedError
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()

@@ -1,0 +1,55 @@
+"""SQLite sessions, opened read-only (mode=ro URI): the demo site and plugin tests use them."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from pathlib import Path
+
+from .base import DatabaseError, ObjectMissing, QueryTimeout, SqlSession
+
+
+class SqliteSession(SqlSession):
+    kind = "sqlite"
+    dialect = "sqlite"
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        if not self.path.exists():
+            raise DatabaseError(f"SQLite database {self.path} does not exist")
+        try:
+            self._conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False)
+        except sqlite3.Error as exc:
+            raise DatabaseError(f"cannot open SQLite database {self.path}: {exc}") from None
+        self._lock = threading.Lock()
+
+    def server_version(self) -> str:
+        return f"SQLite {sqlite3.sqlite_version}"
+
+    def _execute(self, sql, params, timeout, max_rows):
+        with self._lock:
+            deadline = time.monotonic() + timeout if timeout else None
+            if deadline:
+                # abort the statement from inside SQLite once the deadline passes
+                self._conn.set_progress_handler(lambda: 1 if time.monotonic() > deadline else 0, 10000)
+            try:
+                cur = self._conn.execute(sql, params or ())
+                columns = [d[0] for d in cur.description or ()]
+                rows = cur.fetchmany(max_rows + 1) if max_rows else cur.fetchall()
+            except sqlite3.OperationalError as exc:
+                text = str(exc)
+                if "interrupted" in text:
+                    raise QueryTimeout(f"query cancelled after {timeout:.0f}s") from None
+                if "no such table" in text or "no such column" in text:
+                    raise ObjectMissing(text) from None
+                raise DatabaseError(text) from None
+            except sqlite3.Error as exc:
+                raise DatabaseError(str(exc)) from None
+            finally:
+                self._conn.set_progress_handler(None, 0)
+        truncated = bool(max_rows and len(rows) > max_rows)
+        return columns, rows[:max_rows] if max_rows else rows, truncated
+
+    def close(self) -> None:
+        self._conn.close()

@@ -1,0 +1,1 @@
+"""Built-in fact collection for every host: OS, release, hardware, installed software (issue 5)."""

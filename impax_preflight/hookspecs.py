@@ -1,0 +1,104 @@
+"""Every hook of impax-preflight. A plugin implements some of these with `@hookimpl`.
+
+Registration hooks receive a `register` callback; call it once per thing you provide. The core
+records which plugin provided what. Hooks evolve only by adding parameters.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Callable
+
+import pluggy
+
+if TYPE_CHECKING:  # pragma: no cover
+    import click
+
+    from .check import Check
+    from .inventory import Host
+    from .model import Finding, RunReport
+    from .transports.base import Shell
+
+PROJECT = "impax_preflight"
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+@hookspec
+def impax_register_checks(register: Callable[["Check"], None]) -> None:
+    """Add checks to the catalog.
+
+    Called once when the plugin manager is built. Call ``register(check)`` for each `Check`
+    (usually made with the ``@check(...)`` decorator). A check id already registered by another
+    plugin is an error naming both providers. Returns nothing.
+    """
+
+
+@hookspec
+def impax_register_transports(register: Callable[[str, Callable[..., "Shell"]], None]) -> None:
+    """Add shells by transport kind (``local``, ``ssh``, ``bundle``; a plugin could add ``winrm``).
+
+    Called once when the plugin manager is built. Call ``register(kind, factory)`` where
+    ``factory(host: Host) -> Shell`` opens (or prepares) a shell for the host; it may raise
+    `TransportError`. Returns nothing.
+    """
+
+
+@hookspec
+def impax_register_databases(register: Callable[[str, Callable[..., Any]], None]) -> None:
+    """Add SQL session drivers by database kind (``oracle``, ``mssql``, ``odbc``, ``sqlite``).
+
+    Called once when the plugin manager is built. Call ``register(kind, factory)`` where
+    ``factory(database: Database, host: Host) -> SqlSession`` opens a read-only session; it may
+    raise `DatabaseError` / `MissingDriver`. Import the driver inside the factory. Returns nothing.
+    """
+
+
+@hookspec
+def impax_register_reporters(register: Callable[[str, Callable[..., Any]], None]) -> None:
+    """Add output formats (``json``, ``html``, ``markdown``, ``junit``).
+
+    Called once when the plugin manager is built. Call ``register(name, writer)`` where
+    ``writer(report: RunReport, out_dir: Path) -> Path`` writes one file and returns its path.
+    Returns nothing.
+    """
+
+
+@hookspec
+def impax_collect_facts(host: "Host", shell: "Shell") -> dict[str, Any] | None:
+    """Contribute facts about a host (OS release, hardware, installed software...).
+
+    Called once per reachable host, before its checks run, in a worker thread. Return a dict
+    merged into the host's facts (later plugins win on conflicting keys), or None. An exception is
+    recorded as a fact-collection warning on that host; the run goes on.
+    """
+
+
+@hookspec
+def impax_fact_commands(os: str) -> list[str] | None:
+    """Shell commands `impax_collect_facts` will run on a host of this OS.
+
+    Called by ``impax-preflight collect`` so that a bundle holds what fact collection needs.
+    Return a list of command lines, or None.
+    """
+
+
+@hookspec
+def impax_finding(finding: "Finding") -> None:
+    """Observe each finding the moment it is produced (after waivers and masking).
+
+    Called from worker threads; keep it quick and thread-safe. Returns nothing.
+    """
+
+
+@hookspec
+def impax_run_finished(report: "RunReport") -> None:
+    """Observe the finished run (also after an interrupt). Returns nothing."""
+
+
+@hookspec
+def impax_register_commands(cli: "click.Group") -> None:
+    """Add CLI commands: ``cli.add_command(...)`` or ``@cli.command()``.
+
+    Called once when the CLI starts. Keep imports inside the command functions so that
+    ``impax-preflight --help`` stays instant. Returns nothing.
+    """

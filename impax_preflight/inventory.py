@@ -1,0 +1,431 @@
+"""The site inventory: site, hosts, roles, databases, declared facts, thresholds.
+
+Loaded from TOML or YAML and validated with pydantic. A bad file raises `InventoryError` whose
+message names the file, the line and the field, with a hint: never a traceback.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from .secrets import SecretRef
+
+ROLES = (
+    "database",
+    "archive",
+    "network_gateway",
+    "application",
+    "curator",
+    "connectivity_manager",
+    "single_host",
+)
+OS_NAMES = ("windows", "solaris", "linux")
+TIERS = ("prod", "bk", "dr")
+DB_KINDS = ("oracle", "mssql", "odbc", "sqlite")
+DB_PURPOSES = ("impax", "mcf")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class Thresholds(_Strict):
+    """Site-overridable limits. Defaults follow the vendor guide."""
+
+    tablespace_min_gb: float = 2.0
+    tablespace_warn_gb: float = 3.0
+    backup_max_age_hours: float = 24.0
+    fra_max_used_pct: float = 80.0
+    disk_warn_pct: float = 90.0
+    disk_fail_pct: float = 97.0
+    appserver_backup_max_age_days: float = 7.0
+    repository_min_free_gb: float = 10.0
+    check_timeout_s: float = 300.0
+    command_timeout_s: float = 60.0
+    statement_timeout_s: float = 240.0
+    sessions_per_host: int = Field(default=2, ge=1, le=16)
+    sessions_per_database: int = Field(default=2, ge=1, le=16)
+
+
+class Features(_Strict):
+    """What the site declares it uses. Versions are strings ("4.0"); None means not used / unknown."""
+
+    talkstation: str | None = None
+    pacs_broker: str | None = None
+    connectivity_manager: str | None = None
+    impax_reporting: bool = False
+    reports_rtf_migrated: bool | None = None
+    pacs_broker_su2: bool | None = None
+    multi_site: bool = False
+    vpn: bool = False
+    epr_hl7: bool = False
+    impax_ris: bool = False
+    ris_cd_burning: bool = False
+    cardiology: bool = False
+    new_cm_features: list[str] = Field(default_factory=list)
+    parallel_clusters: bool = False
+    traveling_server: bool = False
+    database_mirroring: bool = False
+    custom: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("talkstation", "pacs_broker", "connectivity_manager", mode="before")
+    @classmethod
+    def _version_text(cls, v: Any) -> Any:
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            return str(v)
+        if v is False:
+            return None
+        return v
+
+
+class Transport(_Strict):
+    """How to reach a host: ssh, local, or bundle (outputs collected on the server)."""
+
+    kind: str = "ssh"
+    user: str | None = None
+    port: int = Field(default=22, ge=1, le=65535)
+    key_file: str | None = None
+    passphrase: SecretRef | None = None
+    password: SecretRef | None = None
+    use_agent: bool = True
+    known_hosts: str | None = None
+    trust_new_host_key: bool = False
+    jump: str | None = Field(default=None, description="user@host[:port] of a jump host")
+    privilege: str | None = Field(default=None, description="prefix for privileged commands: pfexec or 'sudo -n'")
+    bundle: str | None = None
+    connect_timeout_s: float = 15.0
+    keepalive_s: float = 30.0
+
+    @model_validator(mode="after")
+    def _needs(self) -> "Transport":
+        if self.kind == "bundle" and not self.bundle:
+            raise ValueError("a bundle transport needs 'bundle' = path of the collected folder or zip")
+        return self
+
+
+class Database(_Strict):
+    """A database on a host, reached read-only."""
+
+    name: str
+    kind: Literal["oracle", "mssql", "odbc", "sqlite"]
+    purpose: Literal["impax", "mcf"] = "impax"
+    dsn: str | None = Field(default=None, description="Oracle easy-connect or TNS alias; ODBC DSN name")
+    server: str | None = Field(default=None, description="server address; defaults to the host's address")
+    port: int | None = None
+    service_name: str | None = None
+    instance: str | None = None
+    database: str | None = Field(default=None, description="SQL Server / ODBC database name")
+    driver: str | None = Field(default=None, description="ODBC driver name, e.g. 'ODBC Driver 18 for SQL Server'")
+    odbc_options: dict[str, str] = Field(default_factory=dict)
+    path: str | None = Field(default=None, description="SQLite file")
+    dialect: str | None = Field(default=None, description="for kind=odbc: oracle, tsql, postgres, sqlite")
+    user: str | None = None
+    password: SecretRef | None = None
+    schema_: str | None = Field(default=None, alias="schema", description="table owner: DBADMIN (Oracle), dbo (SQL Server)")
+    mirroring: bool = False
+    primary_server: str | None = Field(default=None, description="server that should hold the principal (mirroring)")
+    statement_timeout_s: float | None = None
+    max_sessions: int | None = Field(default=None, ge=1, le=16)
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, str_strip_whitespace=True)
+
+    @model_validator(mode="after")
+    def _needs(self) -> "Database":
+        if self.kind == "sqlite" and not self.path:
+            raise ValueError("a sqlite database needs 'path'")
+        if self.kind == "odbc" and not (self.dsn or self.driver):
+            raise ValueError("an odbc database needs 'dsn' (a DSN name) or 'driver'")
+        return self
+
+    @property
+    def schema(self) -> str | None:  # noqa: D401 - convenience
+        return self.schema_
+
+
+class DicomAE(_Strict):
+    """A DICOM application entity reachable from where the tool runs (used by the DICOM plugin)."""
+
+    ae_title: str
+    port: int = Field(ge=1, le=65535)
+    role: str = "archive"
+    address: str | None = None
+
+
+class Host(_Strict):
+    name: str
+    address: str | None = None
+    os: Literal["windows", "solaris", "linux"]
+    roles: list[Literal[ROLES]] = Field(min_length=1)  # type: ignore[valid-type]
+    tier: Literal["prod", "bk", "dr"] = "prod"
+    impax_version: str | None = Field(default=None, description="overrides the site's for this host")
+    transport: Transport = Field(default_factory=Transport)
+    facts: dict[str, Any] = Field(default_factory=dict, description="declared facts, used when discovery cannot tell")
+    databases: list[Database] = Field(default_factory=list)
+    aes: list[DicomAE] = Field(default_factory=list)
+    backup_pacs: str | None = Field(default=None, description="name of this production host's backup PACS")
+
+    @model_validator(mode="after")
+    def _unique_dbs(self) -> "Host":
+        seen: set[str] = set()
+        for db in self.databases:
+            if db.name in seen:
+                raise ValueError(f"database name {db.name!r} appears twice on host {self.name!r}")
+            seen.add(db.name)
+        return self
+
+    @property
+    def reach(self) -> str:
+        return self.address or self.name
+
+
+class Site(_Strict):
+    name: str
+    impax_version: str = Field(description="installed (source) IMPAX version, e.g. 6.3.1")
+    target_version: str = "6.5.1"
+    platform: Literal["AS300", "AS3000"]
+    features: Features = Field(default_factory=Features)
+    thresholds: Thresholds = Field(default_factory=Thresholds)
+    software_patterns: dict[str, str] = Field(
+        default_factory=dict,
+        description="regexes on installed-software DisplayName, e.g. connectivity_manager = 'Connectivity Manager'",
+    )
+    requirements: dict[str, dict[str, float]] = Field(
+        default_factory=dict, description="per-role hardware minimums overriding the built-in table"
+    )
+    options: dict[str, dict[str, Any]] = Field(default_factory=dict, description="per-check or per-plugin settings")
+
+    @field_validator("impax_version", "target_version", mode="before")
+    @classmethod
+    def _v(cls, v: Any) -> Any:
+        return str(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else v
+
+
+class Inventory(_Strict):
+    site: Site
+    hosts: list[Host] = Field(min_length=1)
+    source: str | None = Field(default=None, exclude=True)
+
+    @model_validator(mode="after")
+    def _unique_hosts(self) -> "Inventory":
+        seen: set[str] = set()
+        for h in self.hosts:
+            if h.name in seen:
+                raise ValueError(f"host name {h.name!r} appears twice")
+            seen.add(h.name)
+        names = {h.name for h in self.hosts}
+        for h in self.hosts:
+            if h.backup_pacs and h.backup_pacs not in names:
+                raise ValueError(f"host {h.name!r}: backup_pacs {h.backup_pacs!r} is not a host of this inventory")
+        return self
+
+    def host(self, name: str) -> Host:
+        for h in self.hosts:
+            if h.name == name:
+                return h
+        raise KeyError(name)
+
+    def secret_refs(self) -> list[tuple[str, SecretRef]]:
+        """Every secret reference with where it is, for prompting ahead and flagging plain ones."""
+        out = []
+        for h in self.hosts:
+            for fld in ("password", "passphrase"):
+                ref = getattr(h.transport, fld)
+                if ref:
+                    out.append((f"hosts.{h.name}.transport.{fld}", ref))
+            for db in h.databases:
+                if db.password:
+                    out.append((f"hosts.{h.name}.databases.{db.name}.password", db.password))
+        return out
+
+    def summary(self) -> dict[str, Any]:
+        """A masked summary for reports: no secret value, only references."""
+        data = self.model_dump(mode="json", by_alias=True, exclude_none=True)
+        for h in data.get("hosts", []):
+            for fld in ("password", "passphrase"):
+                if fld in h.get("transport", {}):
+                    h["transport"][fld] = SecretRef(h["transport"][fld]).display()
+            for db in h.get("databases", []):
+                if "password" in db:
+                    db["password"] = SecretRef(db["password"]).display()
+        data["source"] = self.source
+        return data
+
+
+class InventoryError(Exception):
+    """A malformed inventory; str() is a person-readable list of problems with file:line."""
+
+    def __init__(self, path: str, problems: list[str]):
+        self.path = path
+        self.problems = problems
+        super().__init__("\n".join(problems))
+
+
+def load_inventory(path: str | Path) -> Inventory:
+    """Load and validate a TOML (.toml) or YAML (.yaml/.yml) inventory.
+
+    Relative paths inside (bundles, SQLite files, key files, known_hosts) are resolved against the
+    inventory's folder.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InventoryError(str(path), [f"{path}: cannot read inventory: {exc.strerror}"]) from None
+    except UnicodeDecodeError as exc:
+        raise InventoryError(str(path), [f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})"]) from None
+    is_yaml = path.suffix.lower() in (".yaml", ".yml")
+    data, lines = (_parse_yaml if is_yaml else _parse_toml)(path, text)
+    if not isinstance(data, dict):
+        raise InventoryError(str(path), [f"{path}:1: the inventory must be a mapping with 'site' and 'hosts'"])
+    try:
+        inv = Inventory.model_validate(data)
+    except ValidationError as exc:
+        raise InventoryError(str(path), [_describe(path, lines, e) for e in exc.errors()]) from None
+    inv.source = str(path)
+    _resolve_paths(inv, path.parent)
+    return inv
+
+
+def _resolve_paths(inv: Inventory, base: Path) -> None:
+    def fix(p: str | None) -> str | None:
+        if not p:
+            return p
+        q = Path(p).expanduser()
+        return str(q if q.is_absolute() else (base / q).resolve())
+
+    for h in inv.hosts:
+        t = h.transport
+        t.bundle, t.key_file, t.known_hosts = fix(t.bundle), fix(t.key_file), fix(t.known_hosts)
+        for db in h.databases:
+            db.path = fix(db.path)
+
+
+# ---- error locations -------------------------------------------------------------------------
+
+_HINTS = {
+    "missing": "add this field",
+    "extra_forbidden": "unknown field: check its spelling against the inventory reference in README.md",
+    "literal_error": None,
+    "string_type": "write it as a quoted string",
+    "int_parsing": "write a whole number",
+    "float_parsing": "write a number",
+    "bool_parsing": "write true or false",
+    "list_type": "write a list, e.g. [\"a\", \"b\"]",
+    "too_short": "give at least one",
+}
+
+
+def _fmt_loc(loc: tuple) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out or "(top level)"
+
+
+def _describe(path: Path, lines: dict[tuple, int], err: dict) -> str:
+    loc = tuple(p for p in err.get("loc", ()) if not (isinstance(p, str) and ("[" in p or p.startswith("function-"))))
+    line = _line_for(lines, loc)
+    where = f"{path}:{line}" if line else str(path)
+    msg = err.get("msg", "invalid")
+    if msg.startswith("Value error, "):
+        msg = msg[len("Value error, ") :]
+    hint = _HINTS.get(err.get("type", ""))
+    if err.get("type") == "literal_error":
+        expected = err.get("ctx", {}).get("expected", "")
+        got = err.get("input")
+        msg = f"{got!r} is not allowed; expected {expected}"
+    text = f"{where}: {_fmt_loc(loc)}: {msg}"
+    return f"{text} (hint: {hint})" if hint else text
+
+
+def _line_for(lines: dict[tuple, int], loc: tuple) -> int | None:
+    for n in range(len(loc), -1, -1):
+        if loc[:n] in lines:
+            return lines[loc[:n]]
+    return None
+
+
+def _parse_toml(path: Path, text: str) -> tuple[Any, dict[tuple, int]]:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        m = re.search(r"\(at line (\d+), column (\d+)\)", str(exc))
+        where = f"{path}:{m.group(1)}" if m else str(path)
+        raise InventoryError(str(path), [f"{where}: TOML syntax error: {exc}"]) from None
+    return data, _toml_lines(text, data)
+
+
+_HEADER = re.compile(r"^\s*(\[\[?)\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
+_KEY = re.compile(r"^\s*([A-Za-z0-9_\-\.\"']+)\s*=")
+
+
+def _toml_lines(text: str, data: Any) -> dict[tuple, int]:
+    """Map field paths to line numbers (best effort; tomllib keeps no positions)."""
+    out: dict[tuple, int] = {}
+    counters: dict[tuple, int] = {}
+    current: tuple = ()
+    for no, raw in enumerate(text.splitlines(), start=1):
+        m = _HEADER.match(raw)
+        if m:
+            keys = [k.strip().strip('"\'') for k in m.group(2).split(".")]
+            # resolve array-of-tables parents to their latest index
+            resolved: list = []
+            for i, k in enumerate(keys):
+                resolved.append(k)
+                if i < len(keys) - 1 and tuple(resolved) in counters:
+                    resolved.append(counters[tuple(resolved)])
+            if m.group(1) == "[[":
+                base = tuple(resolved)
+                counters[base] = counters.get(base, -1) + 1
+                # a new parent element restarts its children's numbering
+                for k in list(counters):
+                    if len(k) > len(base) and k[: len(base)] == base:
+                        del counters[k]
+                current = base + (counters[base],)
+            else:
+                current = tuple(resolved)
+            out.setdefault(current, no)
+            continue
+        k = _KEY.match(raw)
+        if k:
+            parts = [p.strip().strip('"\'') for p in k.group(1).split(".")]
+            out.setdefault(current + tuple(parts), no)
+    return out
+
+
+def _parse_yaml(path: Path, text: str) -> tuple[Any, dict[tuple, int]]:
+    import yaml
+
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark else str(path)
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise InventoryError(str(path), [f"{where}: YAML syntax error: {problem}"]) from None
+    out: dict[tuple, int] = {}
+
+    def walk(n: Any, loc: tuple) -> None:
+        if n is None:
+            return
+        out.setdefault(loc, n.start_mark.line + 1)
+        if isinstance(n, yaml.MappingNode):
+            for k, v in n.value:
+                key = loc + (k.value,)
+                out[key] = k.start_mark.line + 1
+                walk(v, key)
+        elif isinstance(n, yaml.SequenceNode):
+            for i, v in enumerate(n.value):
+                walk(v, loc + (i,))
+
+    walk(node, ())
+    return data, out

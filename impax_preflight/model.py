@@ -1,0 +1,210 @@
+"""The results model: the JSON contract every reporter, diff and plugin relies on.
+
+Names here are stable. Adding a field is fine; renaming or removing one bumps SCHEMA_VERSION.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime, timezone
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, computed_field
+
+SCHEMA_VERSION = "1.0"
+
+
+class Severity(str, enum.Enum):
+    """How much a failing check matters for the upgrade."""
+
+    BLOCKER = "blocker"
+    WARNING = "warning"
+    INFO = "info"
+
+    @property
+    def rank(self) -> int:
+        return {"blocker": 0, "warning": 1, "info": 2}[self.value]
+
+
+class Status(str, enum.Enum):
+    """The outcome of one check on one target (and subject)."""
+
+    PASS = "pass"
+    WARN = "warn"
+    FAIL = "fail"
+    ERROR = "error"  # could not be evaluated: unverified is not ready
+    SKIPPED = "skipped"  # not applicable
+    WAIVED = "waived"
+
+    @property
+    def rank(self) -> int:
+        order = ["fail", "error", "warn", "waived", "pass", "skipped"]
+        return order.index(self.value)
+
+
+class Verdict(str, enum.Enum):
+    GO = "GO"
+    GO_WITH_WARNINGS = "GO_WITH_WARNINGS"
+    NO_GO = "NO_GO"
+
+    @property
+    def exit_code(self) -> int:
+        return {"GO": 0, "GO_WITH_WARNINGS": 1, "NO_GO": 2}[self.value]
+
+    @property
+    def label(self) -> str:
+        return {"GO": "GO", "GO_WITH_WARNINGS": "GO WITH WARNINGS", "NO_GO": "NO-GO"}[self.value]
+
+
+#: Exit code when the run itself could not start (bad inventory, bad arguments, broken plugin set).
+EXIT_USAGE = 3
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(use_enum_values=False, extra="forbid")
+
+
+class Evidence(_Model):
+    """What was run and what came back: the proof behind a finding."""
+
+    kind: str = Field(description="command | sql | file | note")
+    source: str = Field(description="the exact command line or SQL statement (or file path / note)")
+    target: str | None = Field(default=None, description="host or database it ran against")
+    rc: int | None = None
+    output: str = Field(default="", description="output excerpt (capped)")
+    stderr: str = ""
+    duration_s: float | None = None
+    rows: int | None = Field(default=None, description="rows returned (SQL)")
+    truncated: bool = False
+    transport: str | None = Field(default=None, description="ssh | local | bundle | oracle | mssql | odbc | sqlite ...")
+
+
+class Waiver(_Model):
+    """An accepted risk: matches a finding by stable key or check-id glob."""
+
+    match: str
+    reason: str
+    approved_by: str
+    expires: str | None = None  # ISO date; past it, the waiver no longer applies
+
+
+class Finding(_Model):
+    """The outcome of one check on one target, with its evidence."""
+
+    check_id: str
+    title: str = ""
+    severity: Severity
+    status: Status
+    target: str = Field(description="host name, host/database, or 'site'")
+    target_kind: str = Field(default="host", description="host | database | site")
+    subject: str | None = Field(default=None, description="what inside the target, e.g. a tablespace")
+    message: str
+    evidence: list[Evidence] = Field(default_factory=list)
+    remediation: str | None = None
+    guide: str | None = None
+    values: dict[str, Any] = Field(
+        default_factory=dict,
+        description="measured values (numbers, counts, versions) used by diffs and reports",
+    )
+    host: str | None = None
+    database: str | None = None
+    tier: str | None = None
+    site: str | None = None
+    waiver: Waiver | None = None
+    waived_status: Status | None = Field(default=None, description="the status before a waiver applied")
+    duration_s: float | None = None
+    provider: str | None = Field(default=None, description="plugin that provides the check")
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def key(self) -> str:
+        """Stable identity across runs: check id + target + subject."""
+        base = f"{self.check_id}@{self.target}"
+        return f"{base}#{self.subject}" if self.subject else base
+
+    @property
+    def is_blocking(self) -> bool:
+        return self.severity is Severity.BLOCKER and self.status in (Status.FAIL, Status.ERROR)
+
+
+class CheckInfo(_Model):
+    """A check of the catalog as the report shows it."""
+
+    id: str
+    title: str
+    severity: Severity
+    target: str
+    guide: str | None = None
+    remediation: str | None = None
+    description: str | None = None
+    provider: str | None = None
+    applies_to: dict[str, Any] = Field(default_factory=dict)
+    commands: dict[str, list[str]] = Field(default_factory=dict)
+
+
+class NotRun(_Model):
+    """A check that did not run on a target, and why (not applicable, filtered out)."""
+
+    check_id: str
+    target: str | None = None
+    reason: str
+
+
+class PluginInfo(_Model):
+    name: str
+    version: str | None = None
+    status: str = "active"  # active | disabled | broken
+    error: str | None = None
+    hooks: list[str] = Field(default_factory=list)
+    checks: list[str] = Field(default_factory=list)
+
+
+class RunReport(_Model):
+    """One run of the catalog against one site: the document every reporter renders."""
+
+    schema_version: str = SCHEMA_VERSION
+    tool_version: str
+    run_id: str
+    site: str
+    inventory: dict[str, Any] = Field(default_factory=dict, description="inventory summary, secrets masked")
+    operator: str | None = None
+    started_at: datetime
+    finished_at: datetime | None = None
+    duration_s: float | None = None
+    interrupted: bool = False
+    verdict: Verdict
+    findings: list[Finding] = Field(default_factory=list)
+    checks: list[CheckInfo] = Field(default_factory=list)
+    not_run: list[NotRun] = Field(default_factory=list)
+    plugins: list[PluginInfo] = Field(default_factory=list)
+    warnings: list[str] = Field(default_factory=list, description="run-level warnings (plain secrets, expired waivers, broken plugins)")
+    expired_waivers: list[Waiver] = Field(default_factory=list)
+    baseline: dict[str, Any] | None = Field(default=None, description="diff against a previous run, if asked")
+
+    @property
+    def exit_code(self) -> int:
+        return self.verdict.exit_code
+
+    def counts(self) -> dict[str, int]:
+        out = {s.value: 0 for s in Status}
+        for f in self.findings:
+            out[f.status.value] += 1
+        return out
+
+    def blockers(self) -> list[Finding]:
+        return [f for f in self.findings if f.is_blocking]
+
+
+def compute_verdict(findings: list[Finding]) -> Verdict:
+    """Any blocker that failed or could not be evaluated -> NO_GO; any other problem -> GO_WITH_WARNINGS."""
+    verdict = Verdict.GO
+    for f in findings:
+        if f.is_blocking:
+            return Verdict.NO_GO
+        if f.status in (Status.FAIL, Status.ERROR, Status.WARN):
+            verdict = Verdict.GO_WITH_WARNINGS
+    return verdict

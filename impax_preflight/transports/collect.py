@@ -1,0 +1,1 @@
+"""`impax-preflight collect`: writes a collector script for a host (issue 3)."""
