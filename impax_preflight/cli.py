@@ -1,0 +1,339 @@
+"""The command line: run, checks, plugins, validate, demo, schema (+ commands added by plugins).
+
+Exit codes: 0 GO, 1 GO with warnings, 2 NO-GO, 3 the run could not start (bad inventory, bad
+arguments, inconsistent plugins).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from .model import EXIT_USAGE
+
+DEFAULT_FORMATS = "html,json,markdown,junit"
+
+
+def _plugin_options(f):
+    f = click.option("--plugins-dir", "plugins_dirs", multiple=True, type=click.Path(file_okay=False),
+                     help="Folder of plugin .py files to load (repeatable).")(f)
+    f = click.option("--checks-dir", "checks_dirs", multiple=True, type=click.Path(file_okay=False),
+                     help="Folder of declarative check .toml files (repeatable).")(f)
+    f = click.option("--disable-plugin", "disable", multiple=True,
+                     help="Plugin name to disable (repeatable; also IMPAX_PREFLIGHT_DISABLE_PLUGINS=a,b).")(f)
+    return f
+
+
+def _fail(message: str) -> "None":
+    click.echo(message, err=True)
+    sys.exit(EXIT_USAGE)
+
+
+def _load_plugins(plugins_dirs=(), checks_dirs=(), disable=()):
+    from .plugins import PluginError, load_plugins
+
+    try:
+        return load_plugins(plugins_dirs=plugins_dirs, disable=disable, checks_dirs=checks_dirs)
+    except PluginError as exc:
+        _fail(f"error: {exc}")
+    except Exception as exc:  # noqa: BLE001 - declarative file errors and the like
+        if type(exc).__name__ == "DeclarativeError":
+            _fail(f"error: {exc}")
+        raise
+
+
+def _load_inventory(path: str):
+    from .inventory import InventoryError, load_inventory
+
+    try:
+        return load_inventory(path)
+    except InventoryError as exc:
+        _fail(f"error: the inventory is not valid:\n{exc}")
+
+
+def _console(err: bool = False):
+    from rich.console import Console
+
+    return Console(stderr=err, highlight=False, soft_wrap=True)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(package_name="impax-preflight")
+def cli() -> None:
+    """Pre-upgrade readiness checks for Agfa IMPAX 6.2+ -> 6.5.1 clusters.
+
+    Reads a site inventory, checks every server and database read-only, and says GO or NO-GO with
+    evidence. Start with `impax-preflight demo`.
+    """
+
+
+@cli.command()
+@click.argument("inventory", type=click.Path(exists=True, dir_okay=False))
+@click.option("-o", "--output", "out_dir", default="preflight-out", show_default=True, type=click.Path(file_okay=False),
+              help="Folder for the reports and results.jsonl.")
+@click.option("--format", "formats", default=DEFAULT_FORMATS, show_default=True, help="Comma-separated report formats.")
+@click.option("--only", multiple=True, help="Run only checks whose id matches this glob (repeatable).")
+@click.option("--skip", multiple=True, help="Skip checks whose id matches this glob (repeatable).")
+@click.option("-j", "--jobs", default=8, show_default=True, type=click.IntRange(1, 64), help="Checks run at once.")
+@click.option("--timeout", "check_timeout", type=click.FloatRange(0.1), help="Per-check timeout in seconds (default: inventory threshold).")
+@click.option("--waivers", type=click.Path(exists=True, dir_okay=False), help="Waivers file (TOML or YAML).")
+@click.option("--bundle", "bundles", multiple=True, metavar="HOST=PATH", help="Answer HOST's commands from a collected bundle.")
+@click.option("--baseline", type=click.Path(exists=True, dir_okay=False), help="A previous report.json: the report shows what changed.")
+@click.option("--progress/--no-progress", default=None, help="Live progress (default: on a terminal).")
+@_plugin_options
+def run(inventory, out_dir, formats, only, skip, jobs, check_timeout, waivers, bundles, baseline, progress,
+        plugins_dirs, checks_dirs, disable):
+    """Run the check catalog against the site in INVENTORY and write the reports."""
+    inv = _load_inventory(inventory)
+    plugins = _load_plugins(plugins_dirs, checks_dirs, disable)
+    fmt_list = [f.strip() for f in formats.split(",") if f.strip()]
+    unknown = [f for f in fmt_list if f not in plugins.registry.reporters]
+    if unknown:
+        _fail(f"error: unknown report format(s) {', '.join(unknown)}; available: {', '.join(sorted(plugins.registry.reporters))}")
+    bundle_map = {}
+    for b in bundles:
+        name, sep, path = b.partition("=")
+        if not sep or not name or not path:
+            _fail(f"error: --bundle expects HOST=PATH, got {b!r}")
+        bundle_map[name] = path
+    waiver_list = None
+    if waivers:
+        from .runner import load_waivers
+
+        try:
+            waiver_list = load_waivers(waivers)
+        except ValueError as exc:
+            _fail(f"error: {exc}")
+    report = _execute(inv, plugins, out_dir, fmt_list, only, skip, jobs, check_timeout, waiver_list, bundle_map, baseline, progress)
+    sys.exit(report.exit_code)
+
+
+def _execute(inv, plugins, out_dir, fmt_list, only, skip, jobs, check_timeout, waivers, bundle_map, baseline, progress,
+             quiet_findings=False):
+    from .runner import run_preflight, write_reports
+
+    interactive = sys.stdout.isatty() if progress is None else progress
+    console = _console()
+    with _Progress(console, interactive, quiet_findings) as prog:
+        try:
+            report = run_preflight(inv, only=only, skip=skip, jobs=jobs, plugins=plugins, out_dir=out_dir,
+                                   waivers=waivers, bundles=bundle_map, check_timeout_s=check_timeout, progress=prog)
+        except ValueError as exc:
+            _fail(f"error: {exc}")
+    if baseline:
+        from .report.json import load_report
+
+        try:
+            from .report.diff import diff_reports
+        except ImportError:
+            diff_reports = None
+        if diff_reports is not None:
+            report.baseline = diff_reports(load_report(baseline), report)
+    written = write_reports(report, out_dir, fmt_list, plugins)
+    _summary(console, report, written, Path(out_dir) / "results.jsonl")
+    return report
+
+
+class _Progress:
+    """Rich progress bar on a terminal; plain lines otherwise. Renderers own output, checks never print."""
+
+    def __init__(self, console, interactive: bool, quiet: bool):
+        self.console, self.interactive, self.quiet = console, interactive, quiet
+        self._bar = None
+
+    def __enter__(self):
+        if self.interactive:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+            self._bar = Progress(TextColumn("[bold]checks"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                                 TextColumn("{task.description}"), console=self.console, transient=True)
+            self._bar.__enter__()
+            self._task = self._bar.add_task("", total=None)
+        return self
+
+    def __exit__(self, *exc):
+        if self._bar is not None:
+            self._bar.__exit__(*exc)
+
+    def __call__(self, event: str, **data) -> None:
+        if event == "plan" and self._bar is not None:
+            self._bar.update(self._task, total=data["total"])
+        elif event == "done" and self._bar is not None:
+            self._bar.update(self._task, advance=1, description=f"{data['check_id']} @ {data['target']}")
+        elif event == "finding":
+            f = data["finding"]
+            if self._bar is not None:
+                if f.status.value in ("fail", "error"):
+                    self._bar.console.print(_finding_line(f), markup=False)
+            elif not self.quiet:
+                click.echo(_finding_line(f))
+
+
+_STATUS_WORD = {"pass": "PASS", "warn": "WARN", "fail": "FAIL", "error": "ERROR", "skipped": "SKIP", "waived": "WAIVED"}
+
+
+def _finding_line(f) -> str:
+    subject = f" [{f.subject}]" if f.subject else ""
+    return f"{_STATUS_WORD[f.status.value]:<6} {f.severity.value:<7} {f.check_id} @ {f.target}{subject}: {f.message}"
+
+
+def _summary(console, report, written: dict, jsonl: Path) -> None:
+    counts = report.counts()
+    style = {"GO": "bold green", "GO_WITH_WARNINGS": "bold yellow", "NO_GO": "bold red"}[report.verdict.value]
+    console.print()
+    console.print(f"Verdict for {report.site}: [{style}]{report.verdict.label}[/]"
+                  + (" (interrupted: partial run)" if report.interrupted else ""))
+    console.print("  " + ", ".join(f"{v} {k}" for k, v in counts.items() if v))
+    blockers = report.blockers()
+    if blockers:
+        console.print(f"[bold]What blocks the upgrade ({len(blockers)}):[/]")
+        for f in blockers:
+            console.print(f"  - {f.check_id} @ {f.target}{' [' + f.subject + ']' if f.subject else ''}: {f.message}", markup=False)
+    for w in report.warnings:
+        console.print(f"[yellow]warning:[/] {w}")
+    for fmt, path in written.items():
+        console.print(f"  {fmt:<9} {path}")
+    if jsonl.exists():
+        console.print(f"  {'findings':<9} {jsonl}")
+
+
+@cli.command("checks")
+@click.argument("patterns", nargs=-1)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--severity", type=click.Choice(["blocker", "warning", "info"]), help="Only this severity.")
+@click.option("--target", type=click.Choice(["host", "database", "site"]), help="Only this target kind.")
+@_plugin_options
+def checks_cmd(patterns, as_json, severity, target, plugins_dirs, checks_dirs, disable):
+    """List the check catalog (optionally only ids matching PATTERNS globs)."""
+    import fnmatch
+
+    plugins = _load_plugins(plugins_dirs, checks_dirs, disable)
+    reg = plugins.registry
+    infos = []
+    for cid in sorted(reg.checks):
+        c = reg.checks[cid]
+        if patterns and not any(fnmatch.fnmatchcase(cid, p) for p in patterns):
+            continue
+        if severity and c.severity.value != severity:
+            continue
+        if target and c.target != target:
+            continue
+        infos.append(c.info(reg.check_providers[cid]))
+    if as_json:
+        click.echo(json.dumps([i.model_dump(mode="json") for i in infos], indent=2))
+        return
+    from rich.table import Table
+
+    table = Table(title=f"{len(infos)} checks", show_lines=False)
+    for col in ("id", "severity", "target", "title", "guide section", "provider"):
+        table.add_column(col, overflow="fold")
+    for i in infos:
+        table.add_row(i.id, i.severity.value, i.target, i.title, i.guide or "", (i.provider or "").replace("impax_preflight.", ""))
+    _console().print(table)
+
+
+@cli.command("plugins")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@_plugin_options
+def plugins_cmd(as_json, plugins_dirs, checks_dirs, disable):
+    """Show each plugin: name, version, status (active/disabled/broken), hooks and checks."""
+    plugins = _load_plugins(plugins_dirs, checks_dirs, disable)
+    if as_json:
+        click.echo(json.dumps([p.model_dump(mode="json") for p in plugins.plugins], indent=2))
+        return
+    from rich.table import Table
+
+    table = Table(title="plugins")
+    for col in ("name", "version", "status", "hooks", "checks"):
+        table.add_column(col, overflow="fold")
+    for p in plugins.plugins:
+        status = p.status if not p.error else f"{p.status}: {p.error}"
+        table.add_row(p.name, p.version or "", status, ", ".join(h.replace("impax_", "") for h in p.hooks),
+                      str(len(p.checks)) if p.checks else "")
+    console = _console()
+    console.print(table)
+    for w in plugins.warnings:
+        console.print(f"[yellow]warning:[/] {w}")
+
+
+@cli.command()
+@click.argument("inventory", type=click.Path(exists=True, dir_okay=False))
+def validate(inventory):
+    """Check an inventory file without connecting to anything."""
+    inv = _load_inventory(inventory)
+    n_db = sum(len(h.databases) for h in inv.hosts)
+    click.echo(f"{inventory}: valid — site {inv.site.name!r} ({inv.site.platform}, IMPAX {inv.site.impax_version} -> "
+               f"{inv.site.target_version}), {len(inv.hosts)} hosts, {n_db} databases")
+    for where, ref in inv.secret_refs():
+        if ref.is_plain:
+            click.echo(f"warning: {where} holds a literal password (plain:); prefer env:, file:, keyring: or prompt:")
+
+
+@cli.command()
+@click.argument("directory", default="impax-preflight-demo", type=click.Path(file_okay=False))
+@click.option("--format", "formats", default=DEFAULT_FORMATS, show_default=True, help="Comma-separated report formats.")
+def demo(directory, formats):
+    """Build the embedded demo site in DIRECTORY and run the whole catalog against it (no servers needed)."""
+    from .demo import build_demo
+
+    console = _console()
+    inv_path = build_demo(directory)
+    console.print(f"Demo site built in {Path(directory).resolve()}: inventory {inv_path.name}, SQLite IMPAX database, "
+                  "bundles of Solaris and Windows command outputs.")
+    inv = _load_inventory(str(inv_path))
+    plugins = _load_plugins()
+    fmt_list = [f.strip() for f in formats.split(",") if f.strip()]
+    waivers_path = Path(directory) / "waivers.toml"
+    from .runner import load_waivers
+
+    waivers = load_waivers(waivers_path) if waivers_path.exists() else None
+    _execute(inv, plugins, str(Path(directory) / "report"), fmt_list, (), (), 8, None, waivers, {}, None, False,
+             quiet_findings=True)
+    console.print("\nThe demo site has seeded defects, so NO-GO is the expected verdict. Open the HTML report above.")
+    sys.exit(0)
+
+
+@cli.command()
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to this file instead of stdout.")
+def schema(output):
+    """Print the JSON Schema of report.json (the results contract)."""
+    from .report.json import json_schema
+
+    text = json.dumps(json_schema(), indent=2)
+    if output:
+        Path(output).write_text(text + "\n", encoding="utf-8")
+    else:
+        click.echo(text)
+
+
+def _add_plugin_commands() -> None:
+    from .plugins import get_plugin_manager
+
+    try:
+        pm, _, _ = get_plugin_manager()
+        pm.hook.impax_register_commands(cli=cli)
+    except Exception as exc:  # noqa: BLE001 - a broken plugin must not take the CLI down
+        click.echo(f"warning: plugin commands could not be added: {exc}", err=True)
+
+
+def main(argv: list[str] | None = None) -> None:
+    _add_plugin_commands()
+    try:
+        rv = cli.main(args=argv, prog_name="impax-preflight", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(EXIT_USAGE)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    sys.exit(rv if isinstance(rv, int) else 0)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
