@@ -9,7 +9,7 @@ import enum
 from datetime import datetime, timezone
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, computed_field
+from pydantic import BaseModel, ConfigDict, Field, computed_field, model_validator
 
 SCHEMA_VERSION = "1.0"
 
@@ -118,6 +118,14 @@ class Finding(_Model):
     waived_status: Status | None = Field(default=None, description="the status before a waiver applied")
     duration_s: float | None = None
     provider: str | None = Field(default=None, description="plugin that provides the check")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_computed(cls, data: Any) -> Any:
+        # `key` is derived; a report read back from JSON carries it
+        if isinstance(data, dict) and "key" in data:
+            data = {k: v for k, v in data.items() if k != "key"}
+        return data
 
     @computed_field  # type: ignore[prop-decorator]
     @property
