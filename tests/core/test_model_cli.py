@@ -1,0 +1,114 @@
+"""Results model and verdict rules; the CLI's exit codes; drivers stay lazily imported."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+
+from click.testing import CliRunner
+
+from impax_preflight.cli import cli
+from impax_preflight.model import Finding, RunReport, Severity, Status, Verdict, compute_verdict, utcnow
+from impax_preflight.versions import Version
+
+
+def F(sev, status, **kw):
+    return Finding(check_id="x.y", severity=Severity(sev), status=Status(status), target="h", message="m", **kw)
+
+
+def test_verdict_rules():
+    assert compute_verdict([]) is Verdict.GO
+    assert compute_verdict([F("blocker", "pass"), F("info", "skipped")]) is Verdict.GO
+    assert compute_verdict([F("warning", "fail")]) is Verdict.GO_WITH_WARNINGS
+    assert compute_verdict([F("blocker", "warn")]) is Verdict.GO_WITH_WARNINGS
+    assert compute_verdict([F("blocker", "error")]) is Verdict.NO_GO
+    assert compute_verdict([F("blocker", "waived", waived_status=Status.FAIL)]) is Verdict.GO
+    assert [v.exit_code for v in Verdict] == [0, 1, 2]
+
+
+def test_finding_key_and_json_round_trip():
+    f = F("blocker", "fail", subject="MVFL", values={"usable_gb": 1.5})
+    assert f.key == "x.y@h#MVFL"
+    r = RunReport(tool_version="0", run_id="r", site="s", started_at=utcnow(), verdict=Verdict.NO_GO, findings=[f])
+    back = RunReport.model_validate_json(r.model_dump_json())
+    assert back.findings[0].key == f.key and back.findings[0].values == {"usable_gb": 1.5}
+
+
+def test_versions_compare_numerically():
+    assert Version("2.2.1") < Version("2.10")
+    assert Version("6.5.1") == Version("6.5.1.0")
+    assert Version("10.0.2531.0") >= Version("10.0.2531")
+    assert Version("Connectivity Manager 2.3 SP1").startswith("2.3")
+
+
+PLUGIN = textwrap.dedent("""
+    from impax_preflight import check, hookimpl
+
+    @check("local.state", "state from env", "blocker", "site")
+    def state(ctx):
+        import os
+        s = os.environ.get("PF_STATE", "pass")
+        yield ctx.finding(s, f"state is {s}")
+
+    @hookimpl
+    def impax_register_checks(register):
+        register(state)
+""")
+
+INV = textwrap.dedent("""
+    [site]
+    name = "CLI Site"
+    impax_version = "6.3"
+    platform = "AS300"
+    [[hosts]]
+    name = "h1"
+    os = "windows"
+    roles = ["application"]
+    transport = { kind = "local" }
+""")
+
+
+def test_run_exit_codes_and_outputs(tmp_path, monkeypatch):
+    (tmp_path / "plug").mkdir()
+    (tmp_path / "plug" / "p.py").write_text(PLUGIN)
+    inv = tmp_path / "inv.toml"
+    inv.write_text(INV)
+    runner = CliRunner()
+    base = ["run", str(inv), "--plugins-dir", str(tmp_path / "plug"), "--only", "local.*", "--format", "json", "--no-progress"]
+    for state, code in (("pass", 0), ("warn", 1), ("fail", 2), ("error", 2)):
+        monkeypatch.setenv("PF_STATE", state)
+        out = tmp_path / f"out-{state}"
+        result = runner.invoke(cli, base + ["-o", str(out)])
+        assert result.exit_code == code, result.output
+        data = json.loads((out / "report.json").read_text())
+        assert data["findings"][0]["status"] == state and data["schema_version"] == "1.0"
+        assert (out / "results.jsonl").read_text().count("\n") == 1
+    bad = runner.invoke(cli, base + ["-o", str(tmp_path / "x"), "--format", "pdf"])
+    assert bad.exit_code == 3 and "unknown report format" in bad.output
+    bad = runner.invoke(cli, base + ["--bundle", "nohost"])
+    assert bad.exit_code == 3 and "HOST=PATH" in bad.output
+
+
+def test_bad_arguments_exit_3():
+    proc = subprocess.run([sys.executable, "-m", "impax_preflight", "run", "--jobs", "zero", "x.toml"], capture_output=True, text=True)
+    assert proc.returncode == 3 and "Traceback" not in proc.stderr
+
+
+def test_checks_and_plugins_json():
+    runner = CliRunner()
+    checks = json.loads(runner.invoke(cli, ["checks", "--json"]).output)
+    assert isinstance(checks, list)
+    for c in checks:
+        assert {"id", "severity", "target", "guide"} <= set(c)
+    plugins = json.loads(runner.invoke(cli, ["plugins", "--json"]).output)
+    builtin = next(p for p in plugins if p["name"] == "impax_preflight.builtin")
+    assert builtin["status"] == "active" and "impax_register_transports" in builtin["hooks"]
+
+
+def test_cli_start_does_not_import_drivers():
+    code = ("import sys; from impax_preflight.cli import _add_plugin_commands; _add_plugin_commands(); "
+            "print([m for m in ('paramiko', 'oracledb', 'pyodbc', 'pynetdicom') if m in sys.modules])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == "[]"
