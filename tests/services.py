@@ -64,6 +64,26 @@ def _wait_port(port: int, proc: subprocess.Popen | None, what: str, timeout: flo
 # ---------------------------------------------------------------------------------------------
 
 
+def _descendants(pid: int) -> list[int]:
+    """Pids of every process below `pid` (read from /proc)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        children.setdefault(ppid, []).append(int(entry.name))
+    out, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            out.append(child)
+            todo.append(child)
+    return out
+
+
 def sshd_available() -> bool:
     return os.path.exists(SSHD) and shutil.which("ssh-keygen") is not None
 
@@ -146,11 +166,13 @@ class SshdServer:
         """Kill the server (SIGKILL to the listener and every per-connection child: sshd dies mid-run)."""
         if self.proc is None or self.proc.poll() is not None:
             return
-        # our sshd runs in its own process group (start_new_session): kill the group, not by name
-        try:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+        # each connection is served by a child sshd in its own session (setsid): kill the listener and
+        # every descendant by pid, never by name (other sshd processes on this machine are not ours)
+        for pid in [self.proc.pid] + _descendants(self.proc.pid):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
         self.proc.wait(timeout=10)
 
     @classmethod
