@@ -1,21 +1,33 @@
-"""Helpers for testing checks without a hospital: a scripted shell, inventories, run_check().
+"""Helpers for testing checks without a hospital: a scripted shell, a real read-only SQLite
+session, inventories, run_check() for one check, and a fresh plugin manager for whole plugins.
 
-    from impax_preflight.testing import FakeShell, make_inventory, run_check
+    from impax_preflight.testing import FakeShell, make_inventory, run_check, sqlite_session
     shell = FakeShell({"fmadm faulty": ""}, os="solaris")
     findings = run_check(my_check, shell=shell)
+    db = sqlite_session("create table t(x); insert into t values (1);")
+    findings = run_check(my_db_check, inventory=inv_with_a_database, sql=db)
+    report = run_plugin_checks(my_plugin_module, inv)      # through run_preflight
 """
 
 from __future__ import annotations
 
+import atexit
+import contextlib
+import os
 import re
+import sqlite3
+import tempfile
 import threading
 import time
-from typing import Any, Callable, Iterable
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator
 
 from .check import Check, CheckContext, Memo
 from .inventory import Inventory
-from .model import Finding
-from .runner import execute_check
+from .db.sqlite import SqliteSession
+from .model import Finding, RunReport
+from .plugins import PluginSet, load_plugins
+from .runner import execute_check, run_preflight
 from .transports.base import CommandResult, NotCollected, Shell
 
 
@@ -122,6 +134,97 @@ def run_check(
     return execute_check(ctx, timeout)
 
 
-__all__ = ["FakeShell", "make_inventory", "run_check"]
+def sqlite_session(schema_sql: str | None = None, path: str | Path | None = None) -> SqliteSession:
+    """A real SQL session on a throw-away SQLite database, opened read-only like production.
+
+    ``schema_sql`` (DDL and DML, several statements) is applied through a separate writable
+    connection, which is closed before the database is reopened through
+    `impax_preflight.db.sqlite.SqliteSession` (``mode=ro``): the check under test meets the same
+    read-only guard and driver behaviour as in a run. ``path`` defaults to a new temporary file
+    (removed at interpreter exit); with ``path`` and no ``schema_sql``, an existing file is opened.
+    """
+    if path is None:
+        fd, name = tempfile.mkstemp(prefix="impax-preflight-test-", suffix=".sqlite")
+        os.close(fd)
+        path = Path(name)
+        atexit.register(_unlink_quietly, path)
+    path = Path(path)
+    if schema_sql:
+        conn = sqlite3.connect(path)
+        try:
+            conn.executescript(schema_sql)
+            conn.commit()
+        finally:
+            conn.close()
+    return SqliteSession(path)
+
+
+def _unlink_quietly(path: Path) -> None:
+    try:
+        path.unlink()
+    except OSError:
+        pass
+
+
+def fresh_plugins(*plugins: Any, checks_dirs: Iterable[str | Path] = (), entry_points: bool = False) -> PluginSet:
+    """A new plugin manager with the built-ins plus ``plugins`` (modules or objects with hookimpls).
+
+    Installed entry points are left out by default so a test sees only what it asked for. Each
+    call builds a fresh manager: nothing leaks from one test into the next.
+    """
+    return load_plugins(extra_plugins=plugins, entry_points=entry_points, checks_dirs=checks_dirs)
+
+
+@contextlib.contextmanager
+def plugin_registered(*plugins: Any, **kw: Any) -> Iterator[PluginSet]:
+    """Context manager form of `fresh_plugins`; unregisters the plugins on exit."""
+    ps = fresh_plugins(*plugins, **kw)
+    try:
+        yield ps
+    finally:
+        for p in list(ps.pm.get_plugins()):
+            ps.pm.unregister(p)
+
+
+def run_plugin_checks(
+    plugin: Any,
+    inventory: Inventory | None = None,
+    *,
+    only: Iterable[str] = (),
+    skip: Iterable[str] = (),
+    builtins: bool = False,
+    out_dir: str | Path | None = None,
+    jobs: int = 4,
+    check_timeout_s: float | None = None,
+) -> RunReport:
+    """Run a plugin's checks through `run_preflight`: planning, limits, timeouts, waivers, verdict.
+
+    By default only the plugin's own checks run (``only`` = the ids it registers), so a test is
+    not slowed or confused by the built-in catalog; pass ``builtins=True`` for a whole run.
+    """
+    ps = fresh_plugins(plugin)
+    if not only and not builtins:
+        name = ps.pm.get_name(plugin)
+        only = [cid for cid, prov in ps.registry.check_providers.items() if prov == name] or ["<none>"]
+    return run_preflight(
+        inventory or make_inventory(),
+        only=only,
+        skip=skip,
+        plugins=ps,
+        out_dir=out_dir,
+        jobs=jobs,
+        check_timeout_s=check_timeout_s,
+    )
+
+
+__all__ = [
+    "FakeShell",
+    "fresh_plugins",
+    "make_inventory",
+    "plugin_registered",
+    "run_check",
+    "run_plugin_checks",
+    "sqlite_session",
+]
 
 _ = Callable  # re-exported typing helper for plugin authors' annotations
