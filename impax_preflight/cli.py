@@ -108,6 +108,7 @@ def run(inventory, out_dir, formats, only, skip, jobs, check_timeout, waivers, b
             waiver_list = load_waivers(waivers)
         except ValueError as exc:
             _fail(f"error: {exc}")
+    _ask_prompts(inv)
     report = _execute(inv, plugins, out_dir, fmt_list, only, skip, jobs, check_timeout, waiver_list, bundle_map, baseline, progress)
     sys.exit(report.exit_code)
 
@@ -136,6 +137,18 @@ def _execute(inv, plugins, out_dir, fmt_list, only, skip, jobs, check_timeout, w
     written = write_reports(report, out_dir, fmt_list, plugins)
     _summary(console, report, written, Path(out_dir) / "results.jsonl")
     return report
+
+
+def _ask_prompts(inv) -> None:
+    """prompt: secrets are asked once, up front, not from worker threads in the middle of a run."""
+    from .secrets import SecretError
+
+    for where, ref in inv.secret_refs():
+        if ref.scheme == "prompt":
+            try:
+                ref.resolve(prompt_label=f"password for {where}")
+            except SecretError as exc:
+                _fail(f"error: {exc}")
 
 
 class _Progress:

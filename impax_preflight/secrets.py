@@ -136,6 +136,10 @@ class SecretRef(str):
         )
 
 
+_prompted: dict[str, str] = {}
+_prompt_lock = threading.Lock()
+
+
 def _resolve(scheme: str, ref: str, prompt_label: str) -> str:
     if scheme == "env":
         if ref not in os.environ:
@@ -158,9 +162,19 @@ def _resolve(scheme: str, ref: str, prompt_label: str) -> str:
             raise SecretError(f"no keyring entry for service {service!r} user {user!r}")
         return value
     if scheme == "prompt":
-        import click
+        # asked once per label, before the run (the CLI calls resolve() ahead for every prompt: ref)
+        with _prompt_lock:
+            if ref in _prompted:
+                return _prompted[ref]
+            import sys
 
-        return click.prompt(f"{prompt_label}{' (' + ref + ')' if ref else ''}", hide_input=True)
+            if not sys.stdin or not sys.stdin.isatty():
+                raise SecretError(f"prompt:{ref} needs a terminal to ask for the {prompt_label}; use env: or file: in scripts")
+            import click
+
+            value = click.prompt(f"{prompt_label}{' (' + ref + ')' if ref else ''}", hide_input=True)
+            _prompted[ref] = value
+            return value
     if scheme == "plain":
         return ref
     raise SecretError(f"unknown secret scheme {scheme!r}")
