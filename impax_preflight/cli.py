@@ -63,12 +63,33 @@ def _console(err: bool = False):
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(package_name="impax-preflight")
-def cli() -> None:
+@click.option("-v", "--verbose", count=True, help="More log output on stderr (-v info, -vv debug).")
+@click.option("--log-file", type=click.Path(dir_okay=False), help="Also write the log to this file.")
+def cli(verbose: int, log_file: str | None) -> None:
     """Pre-upgrade readiness checks for Agfa IMPAX 6.2+ -> 6.5.1 clusters.
 
     Reads a site inventory, checks every server and database read-only, and says GO or NO-GO with
     evidence. Start with `impax-preflight demo`.
     """
+    _setup_logging(verbose, log_file)
+
+
+def _setup_logging(verbose: int, log_file: str | None) -> None:
+    """Every handler masks secrets; paramiko's and the drivers' loggers go through the same filter."""
+    import logging
+
+    from .secrets import MaskingFilter
+
+    level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
+    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
+    if log_file:
+        handlers.append(logging.FileHandler(log_file, encoding="utf-8"))
+    for h in handlers:
+        h.addFilter(MaskingFilter())
+        h.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = handlers
+    root.setLevel(level)
 
 
 @cli.command()
