@@ -1,0 +1,342 @@
+"""ODBC sessions (pyodbc): SQL Server (`MssqlSession`) and any ODBC source (`OdbcSession`).
+
+Read-only in three layers: the guard refuses anything but one query before it leaves the process;
+the session is put in read-only mode where the server allows it (PostgreSQL, SQLite); the login
+should be one with read rights only (the README says which). Every text built from a driver error
+is masked and stripped of ``PWD=...``: ODBC drivers may echo the connection string.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import threading
+from typing import TYPE_CHECKING, Any
+
+from ..secrets import SecretError, mask
+from .base import DatabaseError, MissingDriver, ObjectMissing, QueryTimeout, SqlSession
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..inventory import Database, Host
+
+#: SQL Server drivers tried in this order when the inventory names none
+MSSQL_DRIVERS = ("ODBC Driver 18 for SQL Server", "ODBC Driver 17 for SQL Server", "FreeTDS")
+DEFAULT_LOGIN_TIMEOUT_S = 15
+
+_PWD_RE = re.compile(r"(?i)\b(PWD|PASSWORD)\s*=\s*(\{(?:[^}]|\}\})*\}?|[^;]*)")
+_KEY_RE = re.compile(r"^[A-Za-z][A-Za-z0-9 _-]*$")
+
+
+def scrub(text: str) -> str:
+    """Mask registered secrets and any PWD=... of a connection string echoed by a driver."""
+    return _PWD_RE.sub(lambda m: f"{m.group(1)}=********", mask(str(text)))
+
+
+def odbc_value(value: Any) -> str:
+    """An ODBC connection-string value, braced when needed (ODBC rule: '}' doubles inside braces)."""
+    text = str(value)
+    if text == "" or any(c in text for c in ";{}=") or text != text.strip():
+        return "{" + text.replace("}", "}}") + "}"
+    return text
+
+
+def build_connection_string(parts: dict[str, Any], always_brace: tuple[str, ...] = ("DRIVER", "PWD")) -> str:
+    """`KEY=value;...` from parts (None values left out); keys are checked, values quoted safely."""
+    out = []
+    for key, value in parts.items():
+        if value is None:
+            continue
+        if not _KEY_RE.match(key):
+            raise DatabaseError(f"invalid ODBC connection keyword {key!r} (letters, digits, space, _ and - only)")
+        text = str(value)
+        val = "{" + text.replace("}", "}}") + "}" if key.upper() in always_brace else odbc_value(text)
+        out.append(f"{key}={val}")
+    return ";".join(out)
+
+
+def import_pyodbc():
+    """pyodbc, or a MissingDriver saying exactly what to install."""
+    try:
+        import pyodbc
+    except ImportError as exc:
+        text = str(exc)
+        if "libodbc" in text or "cannot open shared object" in text:
+            raise MissingDriver(
+                f"the unixODBC library is missing ({text}): install it (Debian/Ubuntu: apt-get install unixodbc; "
+                "RHEL: dnf install unixODBC), then try again"
+            ) from None
+        raise MissingDriver("ODBC databases need the 'pyodbc' package: pip install pyodbc") from None
+    return pyodbc
+
+
+def installed_drivers() -> list[str]:
+    try:
+        return list(import_pyodbc().drivers())
+    except MissingDriver:
+        raise
+    except Exception:  # noqa: BLE001 - a broken odbcinst.ini: report as none installed
+        return []
+
+
+def map_odbc_error(exc: BaseException, where: str, timeout: float | None = None) -> DatabaseError:
+    """A pyodbc error -> ObjectMissing / QueryTimeout / DatabaseError with a person-readable, masked text."""
+    args = getattr(exc, "args", ())
+    state = str(args[0]) if len(args) > 1 else ""
+    text = scrub(args[1] if len(args) > 1 else (args[0] if args else exc))
+    low = text.lower()
+    if state == "42S02" or "does not exist" in low and ("relation" in low or "table" in low or "view" in low) \
+            or "no such table" in low or "invalid object name" in low:
+        return ObjectMissing(
+            f"{where}: table or view not found, or not visible to this login ({text}): grant SELECT on it "
+            "(SQL Server: db_datareader; PostgreSQL: GRANT SELECT) or check the schema name"
+        )
+    if state in ("HYT00", "HYT01", "57014") or "statement timeout" in low or "canceling statement" in low \
+            or "query timeout" in low or "timeout expired" in low:
+        after = f" after {timeout:.0f}s" if timeout else ""
+        return QueryTimeout(f"{where}: the query was cancelled{after} (statement timeout): {text}")
+    if state in ("28000", "28P01") or "password authentication failed" in low or "login failed" in low:
+        return DatabaseError(f"{where}: login refused ({text}): check the user and password (or secret reference) "
+                             "in the inventory; not retried")
+    if state.startswith("08") or "connection refused" in low or "could not connect" in low \
+            or "unable to connect" in low or "server is not found" in low:
+        return DatabaseError(f"{where}: cannot reach the database server ({text}): check server, port, instance, "
+                             "firewall and that the database service is running")
+    if state == "IM002":
+        return DatabaseError(f"{where}: ODBC data source or driver not found ({text}): check the DSN name in "
+                             "odbc.ini / the driver name in odbcinst.ini (odbcinst -q -s / -d)")
+    if state == "01000" and "can't open lib" in low:
+        return MissingDriver(f"{where}: the ODBC driver library cannot be loaded ({text}): reinstall the driver")
+    return DatabaseError(f"{where}: {('[' + state + '] ') if state else ''}{text}")
+
+
+class OdbcSession(SqlSession):
+    """One pyodbc connection, used by one thread at a time (pyodbc connections are not thread-safe)."""
+
+    kind = "odbc"
+    default_dialect: str | None = None  # None: guessed from SQL_DBMS_NAME
+
+    def __init__(
+        self,
+        connection_string: str,
+        *,
+        where: str = "ODBC database",
+        dialect: str | None = None,
+        login_timeout: float = DEFAULT_LOGIN_TIMEOUT_S,
+    ) -> None:
+        pyodbc = import_pyodbc()
+        self.where = where
+        self._lock = threading.Lock()
+        self._driver_timeout: bool | None = None
+        try:
+            # autocommit: no transaction is left open on the server between our queries
+            self._conn = pyodbc.connect(connection_string, autocommit=True, timeout=max(1, int(login_timeout)))
+        except pyodbc.Error as exc:
+            raise map_odbc_error(exc, where) from None
+        self.dbms_name = self._getinfo("SQL_DBMS_NAME")
+        self.dbms_version = self._getinfo("SQL_DBMS_VER")
+        self.dialect = dialect or guess_dialect(self.dbms_name)
+        self._make_read_only()
+
+    # -- construction from the inventory --------------------------------------------------------
+    @staticmethod
+    def describe(db: "Database", host: "Host") -> str:
+        return f"database {db.name} on host {host.name}"
+
+    @classmethod
+    def connection_parts(cls, db: "Database", host: "Host") -> dict[str, Any]:
+        """Connection-string parts without credentials (safe to show)."""
+        if db.dsn:
+            return {"DSN": db.dsn}
+        _require_driver(db.driver, cls.describe(db, host))
+        return {"DRIVER": db.driver, "SERVER": db.server or host.reach, "PORT": db.port, "DATABASE": db.database}
+
+    @classmethod
+    def for_database(cls, db: "Database", host: "Host") -> "OdbcSession":
+        where = cls.describe(db, host)
+        parts = cls.connection_parts(db, host)
+        parts.update(_credentials(db, host, where))
+        parts.update({k: v for k, v in db.odbc_options.items() if k != "LoginTimeout"})
+        return cls(build_connection_string(parts), where=where, dialect=db.dialect or cls.default_dialect,
+                   login_timeout=_login_timeout(db))
+
+    # -- the SqlSession contract ----------------------------------------------------------------
+    def server_version(self) -> str:
+        return f"{self.dbms_name} {self.dbms_version}".strip()
+
+    def _execute(self, sql, params, timeout, max_rows):
+        import pyodbc
+
+        if isinstance(params, dict):
+            raise DatabaseError(f"{self.where}: ODBC takes positional '?' parameters, not named ones")
+        with self._lock:
+            self._set_query_timeout(timeout)
+            fired = threading.Event()
+            watchdog = None
+            try:
+                cur = self._conn.cursor()
+                if timeout:
+                    # SQLCancel from another thread: works with every driver, including those that
+                    # ignore SQL_ATTR_QUERY_TIMEOUT (psqlODBC); a little later than the driver's own
+                    watchdog = threading.Timer(timeout + (0.5 if self._driver_timeout else 0.0), _cancel, (cur, fired))
+                    watchdog.daemon = True
+                    watchdog.start()
+                try:
+                    cur.execute(sql, *(params or ()))
+                    columns = [d[0] for d in cur.description or ()]
+                    rows = cur.fetchmany(max_rows + 1) if max_rows else cur.fetchall()
+                finally:
+                    if watchdog is not None:
+                        watchdog.cancel()
+                    cur.close()
+            except pyodbc.Error as exc:
+                if fired.is_set():
+                    raise QueryTimeout(f"{self.where}: the query was cancelled after {timeout:.0f}s (statement "
+                                       "timeout); raise the database's statement_timeout_s if it is merely slow") from None
+                raise map_odbc_error(exc, self.where, timeout) from None
+        truncated = bool(max_rows and len(rows) > max_rows)
+        rows = rows[:max_rows] if max_rows else rows
+        return columns, [tuple(r) for r in rows], truncated
+
+    def _set_query_timeout(self, timeout: float | None) -> None:
+        """The driver's own query timeout (SQL_ATTR_QUERY_TIMEOUT via pyodbc), when it has one."""
+        import pyodbc
+
+        if self._driver_timeout is False:
+            return
+        try:
+            # whole seconds; 0 would mean no limit, so round up
+            self._conn.timeout = int(math.ceil(timeout)) if timeout else 0
+            self._driver_timeout = True
+        except pyodbc.Error:
+            self._driver_timeout = False  # e.g. psqlODBC: the watchdog alone enforces it
+
+    def close(self) -> None:
+        with self._lock:
+            try:
+                self._conn.close()
+            except Exception:  # noqa: BLE001 - closing a broken connection must not raise
+                pass
+
+    # -- internals ------------------------------------------------------------------------------
+    def _getinfo(self, name: str) -> str:
+        import pyodbc
+
+        try:
+            return str(self._conn.getinfo(getattr(pyodbc, name)) or "")
+        except pyodbc.Error:
+            return ""
+
+    def _make_read_only(self) -> None:
+        """Ask the server itself to refuse writes on this session, where it can. Our own statement,
+        run here only: checks cannot reach this path (they go through `query`, which guards)."""
+        import pyodbc
+
+        statement = {
+            "postgres": "SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY",
+            "sqlite": "PRAGMA query_only = 1",
+        }.get(self.dialect)
+        if not statement:
+            return
+        try:
+            self._conn.execute(statement)
+        except pyodbc.Error as exc:
+            self.close()
+            raise map_odbc_error(exc, f"{self.where} (setting the session read-only)") from None
+
+
+class MssqlSession(OdbcSession):
+    """SQL Server through Microsoft's ODBC driver 18/17 or FreeTDS; default database ``mvf``."""
+
+    kind = "mssql"
+    default_dialect = "tsql"
+
+    @staticmethod
+    def describe(db: "Database", host: "Host") -> str:
+        return f"SQL Server database {db.name} on host {host.name}"
+
+    @classmethod
+    def connection_parts(cls, db: "Database", host: "Host") -> dict[str, Any]:
+        where = cls.describe(db, host)
+        if db.dsn:
+            parts: dict[str, Any] = {"DSN": db.dsn, "DATABASE": db.database or "mvf"}
+        else:
+            driver = db.driver or _first_mssql_driver(where)
+            _require_driver(driver, where)
+            server = db.server or host.reach
+            parts = {"DRIVER": driver}
+            if driver.lower().startswith("freetds"):
+                # FreeTDS: instance through the SQL Browser, or a fixed port
+                parts["SERVER"] = f"{server}\\{db.instance}" if db.instance and not db.port else server
+                parts["PORT"] = db.port
+                parts["TDS_Version"] = "7.4"
+            else:
+                parts["SERVER"] = (f"{server}\\{db.instance}" if db.instance else server) + (f",{db.port}" if db.port else "")
+                # routes to a readable secondary where there is one; harmless elsewhere
+                parts["ApplicationIntent"] = "ReadOnly"
+            parts["DATABASE"] = db.database or "mvf"
+            if not db.user and not driver.lower().startswith("freetds"):
+                parts["Trusted_Connection"] = "yes"  # Windows authentication of the account running us
+        return parts
+
+
+def _cancel(cursor: Any, fired: threading.Event) -> None:
+    fired.set()
+    try:
+        cursor.cancel()
+    except Exception:  # noqa: BLE001 - the statement may just have finished
+        pass
+
+
+def guess_dialect(dbms_name: str) -> str:
+    name = (dbms_name or "").lower()
+    if "postgres" in name:
+        return "postgres"
+    if "microsoft sql server" in name or "sql server" in name:
+        return "tsql"
+    if "oracle" in name:
+        return "oracle"
+    if "sqlite" in name:
+        return "sqlite"
+    return "generic"  # unknown: the guard parses with sqlglot's generic dialect
+
+
+def _login_timeout(db: "Database") -> float:
+    try:
+        return float(db.odbc_options.get("LoginTimeout", DEFAULT_LOGIN_TIMEOUT_S))
+    except (TypeError, ValueError):
+        return DEFAULT_LOGIN_TIMEOUT_S
+
+
+def _credentials(db: "Database", host: "Host", where: str) -> dict[str, Any]:
+    parts: dict[str, Any] = {}
+    if db.user:
+        parts["UID"] = db.user
+    if db.password:
+        try:
+            parts["PWD"] = db.password.resolve(f"password of {db.user or 'the database user'} for {where}")
+        except SecretError as exc:
+            raise DatabaseError(f"{where}: cannot read the password: {exc}") from None
+    return parts
+
+
+def _require_driver(driver: str | None, where: str) -> None:
+    if not driver:
+        raise DatabaseError(f"{where}: set 'driver' (an ODBC driver name) or 'dsn' in the inventory")
+    installed = installed_drivers()
+    if driver not in installed:
+        raise MissingDriver(
+            f"{where}: ODBC driver {driver!r} is not installed (installed: {', '.join(installed) or 'none'}). "
+            "For SQL Server install Microsoft's msodbcsql18 package or FreeTDS (apt-get install tdsodbc); "
+            "for PostgreSQL odbc-postgresql; or name an installed driver in the inventory"
+        )
+
+
+def _first_mssql_driver(where: str) -> str:
+    installed = installed_drivers()
+    for name in MSSQL_DRIVERS:
+        if name in installed:
+            return name
+    raise MissingDriver(
+        f"{where}: no SQL Server ODBC driver is installed (installed: {', '.join(installed) or 'none'}); install "
+        "Microsoft's msodbcsql18 package (ODBC Driver 18 for SQL Server) or FreeTDS (apt-get install tdsodbc)"
+    )
