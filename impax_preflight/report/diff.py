@@ -185,7 +185,11 @@ SECTIONS = (
 
 
 def format_value(v: Any) -> str:
+    if isinstance(v, bool) or v is None:
+        return str(v)
     if isinstance(v, float):
+        if v != 0 and abs(v) < 0.001:
+            return f"{v:.3g}"
         return f"{v:,.3f}".rstrip("0").rstrip(".")
     if isinstance(v, int):
         return f"{v:,}"

@@ -192,3 +192,21 @@ def test_no_secret_in_any_output(secret, tmp_path):
         for form in escaped:
             assert form not in text
         assert "********" in text.replace("\\*", "*")  # Markdown escapes the asterisks
+
+
+def test_an_empty_run_renders_in_every_format():
+    report = make_report([], warnings=[], expired_waivers=[])
+    html = render_html(report)
+    assert "This run produced no findings." in html and "no host findings" in html
+    assert "Nothing blocks the upgrade" in html
+    md = render_markdown(report)
+    assert "## What blocks the upgrade (0)" in md and "Every finding passed or was not applicable." in md
+    root = ET.fromstring(render_junit(report).encode("utf-8"))
+    assert root.get("tests") == "0" and root.findall("testsuite") == []
+    jsonschema.Draft202012Validator(shipped_schema()).validate(json.loads(report_to_json(report)))
+
+
+def test_values_are_shown_as_measured():
+    f = finding("oracle.tablespace_free", Status.WARN, "prod-db1", values={"usable_gb": 2.5, "autoextend": True, "files": 1234})
+    html = render_html(make_report([f]))
+    assert "<th>autoextend</th><td>True</td>" in html and "<th>files</th><td>1,234</td>" in html
