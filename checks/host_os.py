@@ -1,0 +1,426 @@
+"""Operating-system health of every server to be upgraded (guide: "Checking the operating system").
+
+Solaris: SMF services (`svcs -xv`), Fault Manager (`fmadm faulty`), ZFS / SVM storage, disk error
+counters (`iostat -En`); every host: file-system space; Windows: IMPAX and database services set
+to start automatically but stopped. Also holds the small helpers the other host check modules use.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Iterator
+
+from impax_preflight.check import CheckContext, check, register_module_checks
+from impax_preflight.hookspecs import hookimpl
+from impax_preflight.model import Finding
+from impax_preflight.parsers import ParseError
+from impax_preflight.parsers.df import DiskUsage, parse_df
+from impax_preflight.transports.base import CommandResult
+
+GUIDE_OS = "Checking the operating system"
+OS_REMEDIATION = (
+    "On each server you plan to upgrade (rather than replace), check the Windows or Solaris operating system "
+    "to ensure that it is healthy, so that bad disk systems or server hardware faults do not affect the upgrade: "
+    "repair what is listed before the upgrade, or plan to replace the server."
+)
+
+# ---- helpers shared by the host check modules ---------------------------------------------------
+
+_NOT_FOUND = re.compile(r"not found|not recognized as an internal or external command|No such file or directory|nicht gefunden", re.I)
+_DENIED = re.compile(r"permission denied|not authorized|insufficient privilege|Access is denied|requires .*authori[sz]ation|must be (root|super-?user)", re.I)
+
+
+def command_missing(res: CommandResult) -> bool:
+    text = f"{res.stdout}\n{res.stderr}"
+    return res.rc in (127, 9009) or (res.rc not in (0, None) and bool(_NOT_FOUND.search(text)) and not res.stdout.strip())
+
+
+def unusable(ctx: CheckContext, res: CommandResult, what: str, subject: str | None = None) -> Finding | None:
+    """An `error` finding when a command gave no usable output (non-zero rc, nothing on stdout), else None."""
+    if res.rc in (0, None) or res.stdout.strip():
+        return None
+    err = (res.stderr or "").strip().splitlines()
+    detail = err[-1][:300] if err else "no output"
+    if _DENIED.search(res.stderr or ""):
+        hint = (
+            "the account lacks the privilege: give the inventory's transport a privilege prefix "
+            "(privilege = \"pfexec\" or \"sudo -n\") or collect a bundle as root / an administrator"
+        )
+    elif command_missing(res):
+        hint = f"`{res.command}` is not installed or not on the PATH of the login used; check the account's PATH"
+    else:
+        hint = f"run `{res.command}` by hand on the server to see why it fails"
+    return ctx.error(f"could not read {what}: `{res.command}` exited with code {res.rc} ({detail}); {hint}", subject=subject)
+
+
+def parse_or_error(ctx: CheckContext, fn, res: CommandResult, what: str):
+    """(parsed, None) or (None, error finding). A ParseError becomes an error finding quoting the output."""
+    try:
+        return fn(res.stdout), None
+    except ParseError as exc:
+        excerpt = exc.excerpt or res.stdout[:300]
+        return None, ctx.error(f"could not understand the output of `{res.command}` ({what}): {exc} — excerpt: {excerpt[:300]!r}")
+
+
+def disk_usages(ctx: CheckContext) -> tuple[list[DiskUsage] | None, Finding | None]:
+    """File systems (POSIX `df -k`) or fixed logical disks (Windows wmic, PowerShell as fallback)."""
+    if ctx.host is not None and ctx.host.os == "windows":
+        from impax_preflight.parsers.cim import parse_cim_logicaldisk
+        from impax_preflight.parsers.wmic import parse_wmic_logicaldisk
+
+        res = ctx.run(WMIC_DISKS)
+        parser = parse_wmic_logicaldisk
+        if res.rc not in (0, None) and not res.stdout.strip():
+            res2 = ctx.run(CIM_DISKS)
+            if res2.rc in (0, None) and res2.stdout.strip():
+                res, parser = res2, parse_cim_logicaldisk
+        bad = unusable(ctx, res, "the logical disks")
+        if bad:
+            return None, bad
+        disks, err = parse_or_error(ctx, parser, res, "logical disks")
+        if err:
+            return None, err
+        out = [d.usage() for d in disks if d.is_local_fixed or d.drive_type is None]
+        return [u for u in out if u is not None], None
+    res = ctx.run("df -k")
+    bad = unusable(ctx, res, "the file systems")
+    if bad:
+        return None, bad
+    usages, err = parse_or_error(ctx, parse_df, res, "file systems")
+    return usages, err
+
+
+WMIC_DISKS = "wmic logicaldisk get DeviceID,DriveType,FreeSpace,Size,VolumeName"
+CIM_DISKS = (
+    'powershell -NoProfile -Command "Get-CimInstance Win32_LogicalDisk | '
+    'Select-Object DeviceID,DriveType,FreeSpace,Size,VolumeName | ConvertTo-Json"'
+)
+#: pseudo and memory file systems whose "fullness" means nothing
+PSEUDO_MOUNTS = re.compile(
+    r"^(/proc|/dev(/.*)?|/devices|/system/(contract|object)|/etc/mnttab|/etc/dfs/sharetab|/lib/libc\.so\.1|/platform/.*|"
+    r"/dev/fd|/sys(/.*)?|/run(/.*)?|/var/run|/etc/svc/volatile|/tmp)$"
+)
+PSEUDO_FS = re.compile(r"^(proc|mnttab|swap|objfs|sharefs|ctfs|fd|devfs|tmpfs|devtmpfs|sysfs|cgroup.*|none|udev|overlay)$")
+
+
+def real_filesystems(usages: list[DiskUsage], extra_exclude: list[str] | None = None) -> list[DiskUsage]:
+    extra = [re.compile(x) for x in (extra_exclude or [])]
+    out = []
+    for u in usages:
+        if u.size_kb <= 0 or PSEUDO_MOUNTS.match(u.mount) or PSEUDO_FS.match(u.filesystem):
+            continue
+        if any(x.search(u.mount) for x in extra):
+            continue
+        out.append(u)
+    return out
+
+
+# ---- Solaris ----------------------------------------------------------------------------------
+
+
+@check(
+    "os.solaris.services",
+    "Solaris services healthy (svcs -xv)",
+    "blocker",
+    "host",
+    os=("solaris",),
+    guide=GUIDE_OS,
+    commands={"solaris": ["svcs -xv"]},
+    remediation=OS_REMEDIATION + " For a service in maintenance: read its log (the 'See:' file under /var/svc/log), "
+    "repair the cause, then `svcadm clear <FMRI>`.",
+    description="Every service `svcs -xv` explains: maintenance or degraded fails; one that is offline because of "
+    "a dependency warns (it names what it waits for).",
+)
+def solaris_services(ctx: CheckContext) -> Iterator[Finding]:
+    from impax_preflight.parsers.svcs import parse_svcs_xv
+
+    res = ctx.run("svcs -xv")
+    bad = unusable(ctx, res, "the SMF service states")
+    if bad:
+        yield bad
+        return
+    problems, err = parse_or_error(ctx, parse_svcs_xv, res, "SMF services")
+    if err:
+        yield err
+        return
+    if not problems:
+        yield ctx.passed("svcs -xv lists no service: every enabled service is running")
+        return
+    for svc in problems:
+        values = {"state": svc.state, "since": svc.since, "reason": svc.reason, "logs": svc.see}
+        text = f"{svc.fmri} is {svc.state}" + (f" since {svc.since}" if svc.since else "") + (f": {svc.reason}" if svc.reason else "")
+        if svc.is_fault:
+            yield ctx.fail(text, subject=svc.fmri, values=values)
+        else:
+            yield ctx.warn(text + (f" ({svc.impact})" if svc.impact else ""), subject=svc.fmri, values=values)
+
+
+@check(
+    "os.solaris.faults",
+    "No hardware or software faults (fmadm faulty)",
+    "blocker",
+    "host",
+    os=("solaris",),
+    guide=GUIDE_OS,
+    commands={"solaris": ["fmadm faulty"]},
+    remediation=OS_REMEDIATION + " Follow the Action of each fault (the MSG-ID's knowledge article), replace the "
+    "FRU named, then let Fault Management clear it (`fmadm replaced` / `fmadm repaired` as the procedure says).",
+)
+def solaris_faults(ctx: CheckContext) -> Iterator[Finding]:
+    from impax_preflight.parsers.fmadm import parse_fmadm_faulty
+
+    res = ctx.run("fmadm faulty")
+    bad = unusable(ctx, res, "the Fault Manager")
+    if bad:
+        yield bad
+        return
+    faults, err = parse_or_error(ctx, parse_fmadm_faulty, res, "faults")
+    if err:
+        yield err
+        return
+    if not faults:
+        yield ctx.passed("fmadm faulty reports no fault")
+        return
+    for f in faults:
+        yield ctx.fail(
+            f"{f.severity} fault {f.msg_id}: {f.summary}" + (f" — {f.description}" if f.description else ""),
+            subject=f.uuid,
+            values={"msg_id": f.msg_id, "severity": f.severity, "classes": f.classes, "affects": f.affects, "status": f.status, "time": f.time},
+        )
+
+
+@check(
+    "os.solaris.storage",
+    "ZFS pools and SVM metadevices healthy",
+    "blocker",
+    "host",
+    os=("solaris",),
+    guide=GUIDE_OS,
+    commands={"solaris": ["zpool status -x", "metastat"]},
+    remediation=OS_REMEDIATION + " Replace or re-attach the failed device (`zpool replace` / `metareplace` as the "
+    "status output says) and wait for the resilver / resync to finish before the upgrade.",
+    description="`zpool status -x`: any pool not healthy fails; `metastat` (only when Solaris Volume Manager is "
+    "configured): any metadevice or component not Okay fails; Resyncing warns.",
+)
+def solaris_storage(ctx: CheckContext) -> list[Finding]:
+    out: list[Finding] = []
+    from impax_preflight.parsers.metastat import parse_metastat
+    from impax_preflight.parsers.zpool import parse_zpool_status
+
+    checked = []
+    res = ctx.run("zpool status -x")
+    if command_missing(res):
+        ctx.note("zpool is not installed: this host does not use ZFS")
+    else:
+        bad = unusable(ctx, res, "the ZFS pools")
+        if bad:
+            out.append(bad)
+        else:
+            st, err = parse_or_error(ctx, parse_zpool_status, res, "ZFS pools")
+            if err:
+                out.append(err)
+            elif not st.no_pools:
+                checked.append("ZFS")
+                unhealthy = st.unhealthy()
+                for pool in unhealthy:
+                    devs = [f"{d.name} {d.state}" + (f" (read {d.read}, write {d.write}, cksum {d.cksum})" if d.has_errors else "") for d in pool.problem_devices()]
+                    out.append(ctx.fail(
+                        f"ZFS pool {pool.name} is {pool.state}" + (f": {', '.join(devs)}" if devs else "") + (f". {pool.status}" if pool.status else ""),
+                        subject=f"zpool:{pool.name}",
+                        values={"state": pool.state, "devices": devs, "errors": pool.errors, "action": pool.action},
+                    ))
+                if not unhealthy:
+                    out.append(ctx.passed("all ZFS pools are healthy", subject="zpool"))
+    res = ctx.run("metastat")
+    if command_missing(res):
+        ctx.note("metastat is not installed: this host does not use Solaris Volume Manager")
+    else:
+        text = res.stdout + "\n" + res.stderr
+        svm, err = None, None
+        if res.rc not in (0, None) and not res.stdout.strip() and not _NOT_CONFIGURED_OK.search(res.stderr):
+            err = unusable(ctx, res, "the SVM metadevices")
+        else:
+            svm, err = parse_or_error(ctx, parse_metastat, CommandResult(res.command, res.rc, text), "SVM metadevices")
+        if err:
+            out.append(err)
+        elif svm.configured:
+            checked.append("SVM")
+            for dev in svm.unhealthy():
+                problems = dev.problems()
+                transient = all(any(t in p for t in ("Resyncing",)) for p in problems)
+                msg = "; ".join(problems) + (f" (Invoke: {dev.invoke})" if dev.invoke else "")
+                vals = {"kind": dev.kind, "state": dev.state, "problems": problems}
+                out.append((ctx.warn if transient else ctx.fail)(msg, subject=f"svm:{dev.name}", values=vals))
+            if not svm.unhealthy():
+                out.append(ctx.passed(f"all {len(svm.devices)} SVM metadevices are Okay", subject="svm"))
+    if not checked and not out:  # nothing to look at: say so, do not claim health
+        out.append(ctx.skip("no ZFS pool and no Solaris Volume Manager metadevice on this host (hardware RAID?): check the "
+                       "array with its vendor tool"))
+    return out
+
+
+_NOT_CONFIGURED_OK = re.compile(r"no existing databases|no metadevice", re.I)
+
+
+@check(
+    "os.solaris.disk_errors",
+    "No hard or transport disk errors (iostat -En)",
+    "warning",
+    "host",
+    os=("solaris",),
+    guide=GUIDE_OS,
+    commands={"solaris": ["iostat -En"]},
+    remediation=OS_REMEDIATION + " A disk with growing hard or transport errors should be replaced (or its cabling / "
+    "controller checked) before the upgrade; errors on an empty CD/DVD drive are harmless.",
+    description="One warning per device with hard or transport errors; soft errors alone are recorded, not flagged.",
+)
+def solaris_disk_errors(ctx: CheckContext) -> Iterator[Finding]:
+    from impax_preflight.parsers.iostat import parse_iostat_en
+
+    res = ctx.run("iostat -En")
+    bad = unusable(ctx, res, "the disk error counters")
+    if bad:
+        yield bad
+        return
+    devices, err = parse_or_error(ctx, parse_iostat_en, res, "disk errors")
+    if err:
+        yield err
+        return
+    flagged = [d for d in devices if d.hard or d.transport]
+    for d in flagged:
+        what = f"{d.vendor} {d.product}".strip()
+        media = " (removable media drive)" if d.is_removable_media else ""
+        yield ctx.warn(
+            f"{d.device}{media} {what}: {d.hard} hard, {d.transport} transport, {d.soft} soft errors"
+            + (f"; media errors {d.media_error}, device not ready {d.device_not_ready}, predictive failure {d.predictive_failure}" if d.hard else ""),
+            subject=d.device,
+            values={"hard": d.hard, "transport": d.transport, "soft": d.soft, "media_error": d.media_error, "product": what, "serial": d.serial},
+        )
+    if not flagged:
+        yield ctx.passed(f"no hard or transport errors on {len(devices)} devices", values={"devices": len(devices)})
+
+
+# ---- every host -------------------------------------------------------------------------------
+
+_DISK_DESCRIPTION = (
+    "One finding per file system (Solaris/Linux `df -k`) or fixed logical disk (Windows): at or above "
+    "disk_warn_pct (90 %) warns. The catalog calls {fail} % a blocker, but a warning check cannot block the "
+    "verdict, so the blocker part is its own check, os.disk_space_critical (severity blocker), which fails "
+    "each file system at or above disk_fail_pct (97 %). Pseudo file systems (/proc, /dev, swap, tmpfs...) are skipped; "
+    "options: exclude_mounts = [regex, ...]."
+)
+
+
+def _disk_findings(ctx: CheckContext, critical: bool) -> Iterator[Finding]:
+    usages, err = disk_usages(ctx)
+    if err:
+        yield err
+        return
+    fss = real_filesystems(usages or [], ctx.options.get("exclude_mounts"))
+    warn_pct, fail_pct = ctx.thresholds.disk_warn_pct, ctx.thresholds.disk_fail_pct
+    if not fss:
+        yield ctx.error("no file system or fixed disk found in the output: nothing could be checked")
+        return
+    over = 0
+    for u in fss:
+        values = {"used_pct": u.used_pct, "avail_kb": u.avail_kb, "size_kb": u.size_kb, "filesystem": u.filesystem}
+        text = f"{u.mount} ({u.filesystem}) is {u.used_pct:g} % used, {u.avail_gb:g} GB free"
+        if critical:
+            if u.used_pct >= fail_pct:
+                over += 1
+                yield ctx.fail(f"{text}: at or above {fail_pct:g} %", subject=u.mount, values=values)
+        elif u.used_pct >= warn_pct:
+            yield ctx.warn(f"{text}: at or above {warn_pct:g} %" + (f" (above {fail_pct:g} %: see os.disk_space_critical)" if u.used_pct >= fail_pct else ""),
+                           subject=u.mount, values=values)
+        else:
+            yield ctx.passed(text, subject=u.mount, values=values)
+    if critical and not over:
+        yield ctx.passed(f"no file system at or above {fail_pct:g} % ({len(fss)} checked)", values={"checked": len(fss)})
+
+
+_DISK_COMMANDS = {"solaris": ["df -k"], "linux": ["df -k"], "windows": [WMIC_DISKS, CIM_DISKS]}
+
+
+@check(
+    "os.disk_space",
+    "File systems below the space warning threshold",
+    "warning",
+    "host",
+    guide=GUIDE_OS,
+    commands=_DISK_COMMANDS,
+    remediation="Free space on the file system (old logs, exports, core files) or grow it before the upgrade.",
+    description=_DISK_DESCRIPTION.format(fail=97),
+)
+def disk_space(ctx: CheckContext) -> Iterator[Finding]:
+    yield from _disk_findings(ctx, critical=False)
+
+
+@check(
+    "os.disk_space_critical",
+    "No file system nearly full",
+    "blocker",
+    "host",
+    guide=GUIDE_OS,
+    commands=_DISK_COMMANDS,
+    remediation="Free space on the file system (old logs, exports, core files) or grow it before the upgrade: "
+    "a nearly full file system can stop the database or the archive during the upgrade.",
+    description="The blocker half of os.disk_space: each file system or fixed disk at or above disk_fail_pct (97 %) fails.",
+)
+def disk_space_critical(ctx: CheckContext) -> Iterator[Finding]:
+    yield from _disk_findings(ctx, critical=True)
+
+
+# ---- Windows ----------------------------------------------------------------------------------
+
+WMIC_SERVICES = "wmic service get DisplayName,Name,StartMode,State"
+#: IMPAX / Agfa and database services; the SQL Server services the guide says to stop are not here
+DEFAULT_SERVICE_PATTERN = (
+    r"(?i)agfa|impax|\bmvf|mitra|StudyStatusRelay|^OracleService|TNSListener|^MSSQLSERVER$|^MSSQL\$|^SQLSERVERAGENT$|^SQLAgent\$"
+)
+
+
+@check(
+    "os.windows.services",
+    "IMPAX and database services set to start automatically are running",
+    "warning",
+    "host",
+    os=("windows",),
+    guide=GUIDE_OS,
+    commands={"windows": [WMIC_SERVICES]},
+    remediation="Start the service (services.msc or `net start <name>`) and find out from the event log why it "
+    "stopped; if it is not needed, set it to manual with the IMPAX support team's agreement.",
+    description="Services whose name or display name matches the pattern (option service_pattern; default: Agfa, "
+    "IMPAX, MVF, Mitra, Oracle, SQL Server engine and agent) with StartMode Auto and a State other than Running.",
+)
+def windows_services(ctx: CheckContext) -> Iterator[Finding]:
+    from impax_preflight.parsers.wmic import parse_wmic_services
+
+    res = ctx.run(WMIC_SERVICES)
+    bad = unusable(ctx, res, "the Windows services")
+    if bad:
+        yield bad
+        return
+    services, err = parse_or_error(ctx, parse_wmic_services, res, "services")
+    if err:
+        yield err
+        return
+    pat = re.compile(ctx.options.get("service_pattern", DEFAULT_SERVICE_PATTERN))
+    watched = [s for s in services if pat.search(s.name) or pat.search(s.display_name)]
+    stopped = [s for s in watched if s.auto_start and not s.running]
+    for s in stopped:
+        yield ctx.warn(
+            f"{s.display_name or s.name} ({s.name}) starts automatically but is {s.state}",
+            subject=s.name,
+            values={"state": s.state, "start_mode": s.start_mode, "display_name": s.display_name},
+        )
+    if not stopped:
+        yield ctx.passed(
+            f"all {sum(1 for s in watched if s.auto_start)} automatic IMPAX / database services are running"
+            + ("" if watched else " (no service matched the IMPAX / database pattern)"),
+            values={"watched": [s.name for s in watched]},
+        )
+
+
+@hookimpl
+def impax_register_checks(register):
+    register_module_checks(register, globals())
