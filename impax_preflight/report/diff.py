@@ -42,10 +42,19 @@ def _number(v: Any) -> float | None:
     return v
 
 
+#: Timings differ on every run; reporting them as "values that moved" would bury the real changes.
+_TIMING_SUFFIXES = ("_s", "_ms", "_seconds", "duration", "elapsed")
+
+
 def moved_values(old: Finding, new: Finding) -> dict[str, dict[str, Any]]:
-    """Numeric measured values present in both findings whose value changed: old, new, delta."""
+    """Numeric measured values present in both findings whose value changed: old, new, delta.
+
+    Timings (names ending in _s, _ms, _seconds, duration, elapsed) are left out.
+    """
     out: dict[str, dict[str, Any]] = {}
     for name, new_v in new.values.items():
+        if name.lower().endswith(_TIMING_SUFFIXES):
+            continue
         a, b = _number(old.values.get(name)), _number(new_v)
         if a is None or b is None or a == b:
             continue
