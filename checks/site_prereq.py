@@ -65,7 +65,10 @@ def source_version(ctx: CheckContext) -> Iterator[Finding]:
     if bad:
         yield ctx.fail("; ".join(bad), values=values)
         return
-    mismatch = [f"{h} reports {v}" for h, v in found.items() if parse_version(v) and parse_version(v) != parse_version(declared.get(h, ctx.site.impax_version))]
+    # a discovered build number refines the declared release (6.3.1.2156 is 6.3.1): only a different release is a mismatch
+    mismatch = [f"{h} reports {v}" for h, v in found.items()
+                if parse_version(v) and parse_version(declared.get(h, ctx.site.impax_version))
+                and not parse_version(v).startswith(parse_version(declared.get(h, ctx.site.impax_version)))]
     if mismatch:
         yield ctx.warn(f"the inventory says IMPAX {ctx.site.impax_version} but " + ", ".join(mismatch) + ": correct the inventory", values=values)
     else:
