@@ -1,0 +1,179 @@
+"""IMPAX data the upgrade depends on: the report source (CM `mcf`), study archiving status, the mig schema.
+
+Where the IMPAX schema or a vendor tool's output is not public, these checks are configured per site
+(`[site.options."<check id>"]`) and every finding says what it assumed.
+"""
+
+from __future__ import annotations
+
+import re
+
+from impax_preflight.check import CheckContext, check, register_module_checks
+from impax_preflight.db.base import ObjectMissing
+from impax_preflight.hookspecs import hookimpl
+
+from . import _dbsql as q
+
+# ---- cm.report_source ------------------------------------------------------------------------------
+
+
+@check(
+    "cm.report_source",
+    "One report source (requesting_service) in the Connectivity Manager database",
+    "warning",
+    "database",
+    db_purposes=["mcf"],
+    guide="Identifying the report source",
+    remediation="Several values were returned in the requesting_service field: consult a Connectivity Manager "
+    "integrator, as data and mappings may need to be updated.",
+)
+def report_source(ctx: CheckContext):
+    """select distinct requesting_service from mcf_service_request: exactly one value passes and is recorded."""
+    dialect = ctx.sql.dialect
+    res = ctx.query(q.report_source_sql(q.qualified("mcf_service_request", q.schema_of(ctx.database, dialect), dialect)))
+    services = sorted(str(r[0]) for r in res.rows if r and r[0] is not None)
+    has_null = any(r and r[0] is None for r in res.rows)
+    values = {"requesting_services": services, "null_present": has_null}
+    if len(services) == 1 and not has_null:
+        return ctx.passed(f"report source: {services[0]} (note it to prepare the database upgrade)", values=values)
+    if not services:
+        return ctx.warn("mcf_service_request has no requesting_service value: the report source cannot be identified; "
+                        "confirm with a Connectivity Manager integrator", values=values)
+    extra = " and NULL" if has_null else ""
+    return ctx.warn(f"{len(services)} report sources: {', '.join(services)}{extra}", values=values)
+
+
+# ---- archive.study_status --------------------------------------------------------------------------
+
+TOOL_COMMANDS = {
+    "solaris": "/usr/mvf-mig6/bin/mig-study-archive-report -o",
+    # the guide adds -U user -P password: never on a command line (process lists, shell history, logs)
+    "windows": "C:\\mvf-mig6\\bin\\mig-study-archive-report.exe -d mvf",
+}
+#: assumed: the tool's output format is not public; a site sets count_regex to its tool's wording
+DEFAULT_COUNT_REGEX = r"(?i)(?:not\s+archived|unarchived)\D{0,40}?(\d+)"
+
+
+def _archive_tool(ctx: CheckContext):
+    opts = ctx.options
+    os_name = ctx.host.os if ctx.host else "solaris"
+    command = opts.get("command") or TOOL_COMMANDS.get(os_name)
+    if not command:
+        return ctx.error(f"no archive report command for OS {os_name}: set [site.options.\"archive.study_status\"] command")
+    pattern = opts.get("count_regex") or DEFAULT_COUNT_REGEX
+    try:
+        rx = re.compile(pattern)
+    except re.error as exc:
+        return ctx.error(f"count_regex {pattern!r} is not a valid regular expression: {exc}")
+    res = ctx.run(command, timeout=float(opts.get("timeout_s", 600)))
+    assumed = "" if opts.get("count_regex") else f" (count parsed with the assumed pattern {pattern!r}: set count_regex to the tool's wording)"
+    if res.rc != 0:
+        return ctx.error(f"`{command}` ended with rc {res.rc}: {res.stderr.strip()[:300] or res.stdout.strip()[-300:]}")
+    m = rx.search(res.stdout)
+    if not m:
+        return ctx.error(f"no count found in the output of `{command}` with pattern {pattern!r}: set "
+                         "[site.options.\"archive.study_status\"] count_regex to match the line that counts studies not archived")
+    n = int(m.group(1) if m.groups() else m.group(0))
+    values = {"not_archived": n, "mode": "tool", "command": command, "count_regex": pattern}
+    if n:
+        return ctx.fail(f"{n:,} studies are not archived yet, per `{command}`{assumed}", values=values)
+    return ctx.passed(f"every study is archived, per `{command}`{assumed}", values=values)
+
+
+@check(
+    "archive.study_status",
+    "Every study is archived",
+    "blocker",
+    "database",
+    db_purposes=["impax"],
+    guide="Running a report on study archiving status on a Solaris station; Running a report on study archiving status "
+    "on a Windows station",
+    remediation="Let the archive catch up (or resolve the studies that do not archive) before the upgrade; run "
+    "mig-study-archive-report (Solaris: -o; Windows: -d mvf) and mig_reporter -t mig-study-archive-report for the "
+    "report file, and resolve every study it lists.",
+    description="Default: a query (assumed: dosr_study.archive_status other than ARCHIVED; the IMPAX schema is not "
+    "public) — set [site.options.\"archive.study_status\"] query to a site's own count query, or mode = \"tool\" to run "
+    "the archive report tool on the database host and parse its count with count_regex.",
+)
+def study_status(ctx: CheckContext):
+    opts = ctx.options
+    if opts.get("mode") == "tool":
+        return _archive_tool(ctx)
+    dialect = ctx.sql.dialect
+    custom = opts.get("query")
+    if custom:
+        res = ctx.query(str(custom))
+        n = res.scalar()
+        if n is None or not str(n).strip().lstrip("-").isdigit():
+            return ctx.error(f"the configured query returned {n!r}: it must return the number of studies not archived "
+                             "in its first column")
+        n = int(n)
+        values = {"not_archived": n, "mode": "query", "assumed": False}
+        msg = "(site-configured query)"
+        examples = []
+    else:
+        table_q = q.qualified("dosr_study", q.schema_of(ctx.database, dialect), dialect)
+        try:
+            n = int(ctx.query(q.archive_default_sql(table_q)).scalar() or 0)
+        except ObjectMissing as exc:
+            return ctx.error(f"the assumed query could not run ({exc}): set [site.options.\"archive.study_status\"] "
+                             "query to the site's count of studies not archived, or mode = \"tool\"")
+        examples = []
+        if n:
+            ex = ctx.query(q.archive_examples_sql(table_q, dialect), max_rows=q.EXAMPLES)
+            examples = [f"{r[0]} (accession {r[1]}, {r[2] or 'no status'})" for r in ex.rows]
+        values = {"not_archived": n, "mode": "query", "assumed": True, "examples": examples,
+                  "assumed_condition": q.ARCHIVE_DEFAULT_WHERE}
+        msg = (f"(ASSUMED query: dosr_study where {q.ARCHIVE_DEFAULT_WHERE}; the IMPAX schema is not public — confirm it "
+               "or configure the site's query, or mode = \"tool\")")
+    if n:
+        shown = f"; examples: {'; '.join(examples)}" if examples else ""
+        return ctx.fail(f"{n:,} studies are not archived {msg}{shown}", values=values)
+    return ctx.passed(f"no study waits for archiving {msg}", values=values)
+
+
+# ---- prereq.mig_schema -----------------------------------------------------------------------------
+
+
+@check(
+    "prereq.mig_schema",
+    "The pre-migration schema has been built",
+    "blocker",
+    "database",
+    db_purposes=["impax"],
+    guide="Creating the pre-migration schema on an AS3000 server",
+    remediation="Build the schema: log into the Database Server as the oracle user, change to /usr/mvf-mig6/bin and run "
+    "./build-impax-mig-schema.",
+    description="Probes the objects listed in [site.options.\"prereq.mig_schema\"] objects (and optional schema); the "
+    "objects build-impax-mig-schema creates are not public, so without that list the check cannot decide.",
+)
+def mig_schema(ctx: CheckContext):
+    opts = ctx.options
+    names = opts.get("objects")
+    if not names:
+        return ctx.error(
+            "the pre-migration schema probe is not configured: list the tables/views that build-impax-mig-schema creates "
+            "(from the Migration Toolbox documentation or a reference site) in [site.options.\"prereq.mig_schema\"] objects "
+            "= [...]; until then confirm by hand that ./build-impax-mig-schema has run without errors"
+        )
+    if isinstance(names, str):
+        names = [names]
+    dialect = ctx.sql.dialect
+    schema = q.identifier(opts["schema"], "mig schema") if opts.get("schema") else q.schema_of(ctx.database, dialect)
+    wanted = [q.identifier(n, "mig schema object").upper() for n in names]
+    try:
+        res = ctx.query(q.mig_schema_sql(dialect, schema, wanted))
+    except ObjectMissing as exc:
+        return ctx.error(f"cannot read the catalog ({exc}): the login needs to see {schema or 'its own'} objects")
+    found = {str(r[0]).upper(): str(r[1]) for r in res.rows}
+    missing = [n for n in wanted if n not in found]
+    values = {"expected": wanted, "found": sorted(found), "missing": missing, "schema": schema}
+    if missing:
+        return ctx.fail(f"{len(missing)} of {len(wanted)} pre-migration objects missing{' in ' + schema if schema else ''}: "
+                        f"{', '.join(missing)}", values=values)
+    return ctx.passed(f"all {len(wanted)} pre-migration objects present{' in ' + schema if schema else ''}", values=values)
+
+
+@hookimpl
+def impax_register_checks(register):
+    register_module_checks(register, globals())

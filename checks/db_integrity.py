@@ -1,0 +1,119 @@
+"""The guide's twelve data-integrity queries ("Checking the integrity of database data"), read-only.
+
+Any count above zero is a blocker: the guide says to contact Agfa support. Checks reading the same
+table share ONE scan of it (`_dbsql.scan_null_table` / `scan_duplicates`, computed once per
+database through `ctx.memo`): the two `dosr_object` checks cost one pass, and the duplicated
+`object_ref`s are found by a single aggregation instead of the guide's IN (subquery), which reads
+`dosr_object_document` twice. Each finding carries the count, up to 10 example keys, the SQL that
+ran, the rows scanned and the time the scan took.
+
+Portable: Oracle, SQL Server, PostgreSQL (ODBC) and SQLite. The table owner comes from the
+inventory's `schema` (Oracle DBADMIN, SQL Server dbo).
+"""
+
+from __future__ import annotations
+
+from impax_preflight.check import Check, CheckContext, check, register_module_checks
+from impax_preflight.hookspecs import hookimpl
+
+from . import _dbsql as q
+
+_TITLES = {
+    "integrity.object_document_unique": "OBJECT_REF is unique in DOSR_OBJECT_DOCUMENT",
+    "integrity.his_study_uid": "no NULL DOSR_HIS_STUDY.STUDY_UID",
+    "integrity.study_uid": "no NULL DOSR_STUDY.STUDY_UID",
+    "integrity.object_sop_instance_uid": "no NULL DOSR_OBJECT.SOP_INSTANCE_UID",
+    "integrity.object_series_ref": "no NULL DOSR_OBJECT.SERIES_REF",
+    "integrity.map_job_user": "no NULL MAP_JOB.ORIGINATING_USER_ID",
+    "integrity.map_event_user": "no NULL MAP_EVENT.USER_ID",
+    "integrity.map_event_audit_user": "no NULL MAP_EVENT_AUDIT.USER_ID",
+    "integrity.folder_name": "no NULL MITRA_FOLDER.FOLDER_NAME",
+    "integrity.folder_item_name": "no NULL MITRA_FOLDER_ITEM.ITEM_NAME",
+    "integrity.print_params_user": "no NULL MITRA_PRINT_PARAMS.USER_ID",
+    "integrity.report_access_ae_title": "no NULL AGFAHC_REPORT_ACCESS_CONFIG.AE_TITLE",
+}
+
+
+def _values(scan: q.TableScan, check_id: str, **extra) -> dict:
+    return {
+        "count": scan.counts[check_id],
+        "examples": [str(e) for e in scan.examples.get(check_id, [])],
+        "rows_scanned": scan.rows_scanned,
+        "scan_s": scan.duration_s,
+        "table": scan.table,
+        "guide_sql": q.GUIDE_SQL[check_id],
+        **extra,
+    }
+
+
+def _attach(ctx: CheckContext, scan: q.TableScan) -> None:
+    # the scan may have run in another check's thread: every check shows the same proof
+    ctx.evidence.extend(scan.evidence)
+    for note in scan.notes:
+        ctx.note(note, source="integrity")
+
+
+def _null_check(check_id: str, table: str, column: str) -> Check:
+    def run(ctx: CheckContext):
+        scan = q.scan_null_table(ctx, table)
+        _attach(ctx, scan)
+        n = scan.counts[check_id]
+        values = _values(scan, check_id, column=column)
+        scanned = f"{scan.rows_scanned:,} rows scanned" if scan.rows_scanned is not None else "rows scanned unknown"
+        if n == 0:
+            return ctx.passed(f"no NULL {column} in {table} ({scanned})", values=values)
+        ex = values["examples"]
+        shown = f"; examples ({scan.example_key or 'key'}): {', '.join(ex)}" if ex else ""
+        return ctx.fail(f"{n:,} row(s) of {table} have a NULL {column} ({scanned}){shown}", values=values)
+
+    run.__doc__ = f"{q.GUIDE_SQL[check_id]}: any row is a blocker."
+    return check(
+        check_id,
+        _TITLES[check_id],
+        "blocker",
+        "database",
+        db_purposes=["impax"],
+        guide=q.GUIDE_INTEGRITY,
+        remediation=q.INTEGRITY_REMEDIATION,
+        description=f"Rows of {table} whose {column} is NULL (the guide: {q.GUIDE_SQL[check_id]}). "
+        f"Every checked column of {table} is counted in one scan of the table.",
+    )(run)
+
+
+@check(
+    "integrity.object_document_unique",
+    _TITLES["integrity.object_document_unique"],
+    "blocker",
+    "database",
+    db_purposes=["impax"],
+    guide=q.GUIDE_INTEGRITY,
+    remediation=q.INTEGRITY_REMEDIATION,
+    description="Rows of DOSR_OBJECT_DOCUMENT whose OBJECT_REF occurs more than once (the guide's number), found by "
+    "one aggregation over the table (GROUP BY ROLLUP ... HAVING) instead of the guide's IN (subquery) that reads it twice.",
+)
+def object_document_unique(ctx: CheckContext):
+    scan = q.scan_duplicates(ctx)
+    _attach(ctx, scan)
+    cid = "integrity.object_document_unique"
+    n = scan.counts[cid]
+    values = _values(scan, cid, column=q.DUPLICATE_COLUMN, duplicated_refs=scan.counts.get("duplicated_refs", 0))
+    scanned = f"{scan.rows_scanned:,} rows scanned" if scan.rows_scanned is not None else "rows scanned unknown"
+    if n == 0:
+        return ctx.passed(f"every OBJECT_REF of dosr_object_document is unique ({scanned})", values=values)
+    return ctx.fail(
+        f"{n:,} rows of dosr_object_document share an OBJECT_REF with another row "
+        f"({values['duplicated_refs']:,} duplicated OBJECT_REFs; {scanned}); examples: {', '.join(values['examples'])}",
+        values=values,
+    )
+
+
+# one declared check per NULL column of the guide
+for _table, _pairs in q.NULL_CHECKS.items():
+    for _cid, _col in _pairs:
+        globals()["check_" + _cid.split(".", 1)[1]] = _null_check(_cid, _table, _col)
+del _table, _pairs, _cid, _col
+
+
+@hookimpl
+def impax_register_checks(register):
+    register_module_checks(register, globals())
