@@ -51,7 +51,7 @@ TOOL_COMMANDS = {
     "windows": "C:\\mvf-mig6\\bin\\mig-study-archive-report.exe -d mvf",
 }
 #: assumed: the tool's output format is not public; a site sets count_regex to its tool's wording
-DEFAULT_COUNT_REGEX = r"(?i)(?:not\s+archived|unarchived)\D{0,40}?(\d+)"
+DEFAULT_COUNT_REGEX = r"(?i)(\d+)\s+stud(?:y|ies)\s+(?:are\s+)?(?:not\s+(?:yet\s+)?archived|unarchived)|(?:not\s+archived|unarchived)\D{0,40}?(\d+)"
 
 
 def _archive_tool(ctx: CheckContext):
@@ -73,7 +73,10 @@ def _archive_tool(ctx: CheckContext):
     if not m:
         return ctx.error(f"no count found in the output of `{command}` with pattern {pattern!r}: set "
                          "[site.options.\"archive.study_status\"] count_regex to match the line that counts studies not archived")
-    n = int(m.group(1) if m.groups() else m.group(0))
+    raw = next((g for g in m.groups() if g is not None), m.group(0))
+    if not str(raw).strip().isdigit():
+        return ctx.error(f"count_regex {pattern!r} matched {raw!r}, which is not a number: capture the count in a group")
+    n = int(raw)
     values = {"not_archived": n, "mode": "tool", "command": command, "count_regex": pattern}
     if n:
         return ctx.fail(f"{n:,} studies are not archived yet, per `{command}`{assumed}", values=values)
