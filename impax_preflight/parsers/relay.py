@@ -41,9 +41,10 @@ class RelayConfig:
 
 def redact(text: str) -> str:
     """The config text with the UserPassword value blanked, for evidence."""
-    text = re.sub(r"(<UserPassword\b[^>]*>)(.*?)(</UserPassword>)", r"\1********\3", text or "", flags=re.S | re.I)
-    text = re.sub(r'(\bUserPassword\s*=\s*")([^"]*)(")', r"\1********\3", text, flags=re.I)
-    text = re.sub(r'(key\s*=\s*"UserPassword"\s+value\s*=\s*")([^"]*)(")', r"\1********\3", text, flags=re.I)
+    # up to the next tag or the end: a truncated file must not leak the value either
+    text = re.sub(r"(<UserPassword\b[^>/]*>)[^<]*", r"\1********", text or "", flags=re.I)
+    text = re.sub(r'(\bUserPassword\s*=\s*")[^"]*("?)', r"\1********\2", text, flags=re.I)
+    text = re.sub(r'(key\s*=\s*"UserPassword"\s+value\s*=\s*")[^"]*("?)', r"\1********\2", text, flags=re.I)
     return re.sub(r'(name\s*=\s*"UserPassword"[^>]*>\s*<value>)(.*?)(</value>)', r"\1********\3", text, flags=re.I | re.S)
 
 
