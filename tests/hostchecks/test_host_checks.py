@@ -1,0 +1,269 @@
+"""Host and site checks on healthy and faulty outputs (FakeShell), from a bundle and over real SSH."""
+
+from __future__ import annotations
+
+import codecs
+from pathlib import Path
+
+import pytest
+
+from impax_preflight.checks import host_app, host_os, host_prereq, site_ha, site_prereq
+from impax_preflight.model import Status
+from impax_preflight.testing import FakeShell, make_inventory, run_check
+
+FIX = Path(__file__).resolve().parent.parent / "fixtures" / "host"
+
+
+def fx(name):
+    return (FIX / name).read_text(encoding="utf-8")
+
+
+def by_subject(findings):
+    return {f.subject: f for f in findings}
+
+
+def cmds(findings):
+    return {e.source for f in findings for e in f.evidence if e.kind == "command"}
+
+
+def test_svcs_fault_offline_and_healthy():
+    faulty = run_check(host_os.solaris_services, shell=FakeShell({"svcs -xv": fx("svcs_xv_s10_samba_maintenance.txt")}))
+    assert [(f.status, f.subject) for f in faulty] == [(Status.FAIL, "svc:/network/samba:default")]
+    assert faulty[0].values["state"] == "maintenance" and "svcs -xv" in cmds(faulty) and faulty[0].remediation
+    ok = run_check(host_os.solaris_services, shell=FakeShell({"svcs -xv": ""}))
+    assert [f.status for f in ok] == [Status.PASS] and ok[0].evidence[0].source == "svcs -xv"
+
+
+def test_command_denied_and_garbage_are_errors():
+    denied = run_check(host_os.solaris_faults, shell=FakeShell({"fmadm faulty": (1, "", "fmadm: Permission denied\n")}))
+    assert denied[0].status is Status.ERROR and "privilege" in denied[0].message
+    garbage = run_check(host_os.solaris_faults, shell=FakeShell({"fmadm faulty": "Segmentation Fault - core dumped"}))
+    assert garbage[0].status is Status.ERROR and "Segmentation" in garbage[0].message
+    missing = run_check(host_os.solaris_faults, shell=FakeShell({}))
+    assert missing[0].status is Status.ERROR and "not collected" in missing[0].message
+
+
+def test_fmadm_fault_per_uuid():
+    f = run_check(host_os.solaris_faults, shell=FakeShell({"fmadm faulty": fx("fmadm_faulty_s114_synthetic.txt")}))
+    assert f[0].status is Status.FAIL and f[0].subject == "1a2f8bf3-0d88-4d7c-ad96-0f4a5a3e1c4c"
+    assert f[0].values["classes"] == ["fault.memory.dimm-ue"]
+
+
+def test_storage_zfs_degraded_svm_maintenance_and_nothing():
+    f = run_check(host_os.solaris_storage, shell=FakeShell({"zpool status -x": fx("zpool_status_degraded_faulted.txt"), "metastat": fx("metastat_needs_maintenance.txt")}))
+    s = by_subject(f)
+    assert s["zpool:zroot"].status is Status.FAIL and s["svm:d24"].status is Status.FAIL
+    assert "metareplace d4 c1t1d0s4" in s["svm:d24"].message
+    ok = run_check(host_os.solaris_storage, shell=FakeShell({"zpool status -x": "all pools are healthy\n", "metastat": (1, "", "metastat: h: there are no existing databases\n")}))
+    assert [(x.status, x.subject) for x in ok] == [(Status.PASS, "zpool")]
+    none = run_check(host_os.solaris_storage, shell=FakeShell({"zpool status -x": (127, "", "sh: zpool: not found"), "metastat": (127, "", "sh: metastat: not found")}))
+    assert [x.status for x in none] == [Status.SKIPPED]
+
+
+def test_disk_errors_warn_per_device():
+    f = run_check(host_os.solaris_disk_errors, shell=FakeShell({"iostat -En": fx("iostat_En_hard_errors.txt")}))
+    assert [(x.status, x.subject, x.values["hard"]) for x in f] == [(Status.WARN, "sd65", 21)]
+    ok = run_check(host_os.solaris_disk_errors, shell=FakeShell({"iostat -En": fx("iostat_En_s113_vbox.txt")}))
+    assert ok[0].status is Status.PASS and ok[0].values["devices"] == 2
+
+
+DF = (
+    "Filesystem            kbytes    used   avail capacity  Mounted on\n"
+    "/dev/dsk/c0t0d0s0    1000000  500000  500000    50%    /\n"
+    "proc                       0       0       0     0%    /proc\n"
+    "/dev/dsk/c0t0d0s5    1000000  920000   80000    92%    /u01\n"
+    "/dev/dsk/c0t0d0s6    1000000  980000   20000    98%    /u02\n"
+)
+
+
+def test_disk_space_warn_and_critical_split():
+    shell = FakeShell({"df -k": DF})
+    f = by_subject(run_check(host_os.disk_space, shell=shell))
+    assert f["/"].status is Status.PASS and f["/u01"].status is Status.WARN and f["/u02"].status is Status.WARN
+    assert "/proc" not in f and f["/u01"].values == {"used_pct": 92.0, "avail_kb": 80000, "size_kb": 1000000, "filesystem": "/dev/dsk/c0t0d0s5"}
+    crit = run_check(host_os.disk_space_critical, shell=shell)
+    assert [(x.status, x.subject) for x in crit] == [(Status.FAIL, "/u02")] and crit[0].severity.value == "blocker"
+
+
+def test_disk_space_windows_utf16_wmic_and_powershell_fallback():
+    inv = make_inventory({"hosts": [{"name": "w1", "os": "windows", "roles": ["application"], "transport": {"kind": "local"}}]})
+    table = "DeviceID  DriveType  FreeSpace    Size         VolumeName  \nC:        3          2000000000   40000000000  System      \n"
+    raw = codecs.BOM_UTF16_LE + table.replace("\n", "\r\r\n").encode("utf-16-le")
+    f = run_check(host_os.disk_space, inventory=inv, shell=FakeShell({host_os.WMIC_DISKS: raw}, os="windows"))
+    assert f[0].subject == "C:" and f[0].status is Status.WARN and f[0].values["used_pct"] == 95.0
+    ps = run_check(host_os.disk_space, inventory=inv, shell=FakeShell({
+        host_os.WMIC_DISKS: (9009, "", "'wmic' is not recognized as an internal or external command"),
+        host_os.CIM_DISKS: '{"DeviceID":"C:","DriveType":3,"FreeSpace":30000000000,"Size":40000000000}'}, os="windows"))
+    assert ps[0].status is Status.PASS and host_os.CIM_DISKS in cmds(ps)
+
+
+def test_windows_services_stopped_auto():
+    inv = make_inventory({"hosts": [{"name": "w1", "os": "windows", "roles": ["application"], "transport": {"kind": "local"}}]})
+    out = ("DisplayName              Name           StartMode  State    \nIMPAX Messaging Service  AgfaMsg        Auto       Stopped  \n"
+           "Print Spooler            Spooler        Auto       Stopped  \nIMPAX Cache              AgfaCache      Manual     Stopped  \n")
+    f = run_check(host_os.windows_services, inventory=inv, shell=FakeShell({host_os.WMIC_SERVICES: out}, os="windows"))
+    assert [(x.status, x.subject) for x in f] == [(Status.WARN, "AgfaMsg")]
+
+
+def _win(roles, **site):
+    return make_inventory({"hosts": [{"name": "w1", "os": "windows", "roles": roles, "transport": {"kind": "local"}}]}, **site)
+
+
+def _uninstall(name, version):
+    return f"\r\nHKEY_LOCAL_MACHINE\\SOFTWARE\\Wow6432Node\\Microsoft\\Windows\\CurrentVersion\\Uninstall\\{{X}}\r\n    DisplayName    REG_SZ    {name}\r\n    DisplayVersion    REG_SZ    {version}\r\n"
+
+
+MISSING = (1, "", "ERROR: The system was unable to find the specified registry key or value.")
+
+
+@pytest.mark.parametrize("version,status", [("2.1.0.118", Status.FAIL), ("2.2.1", Status.PASS), ("2.3.0.5", Status.PASS), ("2.10", Status.PASS)])
+def test_connectivity_manager_versions(version, status):
+    shell = FakeShell({host_prereq.UNINSTALL_COMMANDS[0]: MISSING, host_prereq.UNINSTALL_COMMANDS[1]: _uninstall("Agfa Connectivity Manager", version)}, os="windows")
+    f = run_check(host_prereq.connectivity_manager, inventory=_win(["connectivity_manager"]), shell=shell)
+    assert f[-1].status is status and f[-1].values["version"] == version
+
+
+def test_connectivity_manager_not_found_is_error_declared_wins():
+    shell = FakeShell({host_prereq.UNINSTALL_COMMANDS[0]: MISSING, host_prereq.UNINSTALL_COMMANDS[1]: MISSING}, os="windows")
+    assert run_check(host_prereq.connectivity_manager, inventory=_win(["connectivity_manager"]), shell=shell)[-1].status is Status.ERROR
+    inv = make_inventory({"hosts": [{"name": "w1", "os": "windows", "roles": ["connectivity_manager"], "facts": {"connectivity_manager": "2.2.1"}, "transport": {"kind": "local"}}]})
+    assert run_check(host_prereq.connectivity_manager, inventory=inv, shell=shell)[-1].status is Status.PASS
+
+
+def test_dotnet_sp_missing_installed_absent():
+    inv = _win(["application"])
+    key = host_prereq.DOTNET_KEY
+    body = "\r\nHKEY_LOCAL_MACHINE\\SOFTWARE\\Microsoft\\NET Framework Setup\\NDP\\v3.5\r\n    Install    REG_DWORD    0x1\r\n    SP    REG_DWORD    0x{sp}\r\n    Version    REG_SZ    3.5.30729.4926\r\n"
+    assert run_check(host_prereq.dotnet35sp1, inventory=inv, shell=FakeShell({key: body.format(sp=0)}, os="windows"))[0].status is Status.FAIL
+    ok = run_check(host_prereq.dotnet35sp1, inventory=inv, shell=FakeShell({key: body.format(sp=1)}, os="windows"))
+    assert ok[0].status is Status.PASS and ok[0].values["sp"] == 1 and key in cmds(ok)
+    assert run_check(host_prereq.dotnet35sp1, inventory=inv, shell=FakeShell({key: MISSING}, os="windows"))[0].status is Status.FAIL
+
+
+def test_sqlserver_services_running_browser_warns():
+    out = ("SERVICE_NAME: MSSQLSERVER\nDISPLAY_NAME: SQL Server (MSSQLSERVER)\n        STATE              : 4  RUNNING\n"
+           "SERVICE_NAME: SQLBrowser\nDISPLAY_NAME: SQL Server Browser\n        STATE              : 4  RUNNING\n")
+    f = by_subject(run_check(host_prereq.sqlserver_services, inventory=_win(["database"]), shell=FakeShell({host_prereq.SC_ALL: out}, os="windows")))
+    assert f["SQL Server Browser"].status is Status.WARN and f["SQL Server Integration Services 10.0"].status is Status.PASS
+
+
+def test_migration_toolbox_solaris():
+    ls = "total 2\n-rwxr-xr-x   1 mvf dba 1 Feb 11  2025 build-impax-mig-schema\n"
+    f = run_check(host_prereq.migration_toolbox, shell=FakeShell({"ls -l /usr/mvf-mig6/bin": ls}))
+    assert f[0].status is Status.FAIL and f[0].values["missing"] == ["mig-study-archive-report"]
+    gone = run_check(host_prereq.migration_toolbox, shell=FakeShell({"ls -l /usr/mvf-mig6/bin": (2, "", "/usr/mvf-mig6/bin: No such file or directory")}))
+    assert gone[0].status is Status.FAIL and "does not exist" in gone[0].message
+
+
+def test_appserver_backup_age():
+    from datetime import datetime, timedelta
+
+    def listing(when):
+        return f" Directory of C:\\Impax\\ConfigurationsBackups\r\n\r\n{when:%m/%d/%Y  %I:%M %p}    <DIR>          {when:%Y%m%d%H%M%S}\r\n"
+
+    inv = _win(["application"])
+    fresh = run_check(host_app.appserver_backup, inventory=inv, shell=FakeShell({host_app.BACKUP_CMD: listing(datetime.now() - timedelta(days=1))}, os="windows"))
+    assert fresh[0].status is Status.PASS and fresh[0].values["basis"] == "folder name"
+    stale = run_check(host_app.appserver_backup, inventory=inv, shell=FakeShell({host_app.BACKUP_CMD: listing(datetime.now() - timedelta(days=30))}, os="windows"))
+    assert stale[0].status is Status.FAIL and stale[0].values["age_days"] >= 29.9
+    none = run_check(host_app.appserver_backup, inventory=inv, shell=FakeShell({host_app.BACKUP_CMD: (1, "", "The system cannot find the path specified.")}, os="windows"))
+    assert none[0].status is Status.FAIL
+
+
+def test_interlock_relay_short_url_and_secret_never_in_evidence():
+    inv = make_inventory({"hosts": [{"name": "w1", "os": "windows", "roles": ["application"], "transport": {"kind": "local"}}]},
+                         features={"parallel_clusters": True})
+    cfg = ("<configuration><StudyStatusRelayConfiguration><UserPassword>CIPHER-abcdef123456</UserPassword>"
+           "<LoginServiceUrl>https://app01/login</LoginServiceUrl><StudyInfoServiceUrl>https://app01.h.org/s</StudyInfoServiceUrl>"
+           "<MessagingServiceUrl>https://10.0.0.5/m</MessagingServiceUrl><RemoteSignalHost>old</RemoteSignalHost>"
+           "<LocalSignalPort>8095</LocalSignalPort></StudyStatusRelayConfiguration></configuration>")
+    shell = FakeShell({
+        "sc query StudyStatusRelayService": "SERVICE_NAME: StudyStatusRelayService\n        STATE              : 1  STOPPED\n",
+        f'type "{host_app.RELAY_CONFIG}"': cfg,
+        "netstat -an": "  TCP    0.0.0.0:8095           0.0.0.0:0              LISTENING\n",
+    }, os="windows")
+    f = by_subject(run_check(host_app.interlock_relay, inventory=inv, shell=shell))
+    assert f["service"].status is Status.WARN and f["port"].status is Status.PASS
+    assert f["config"].status is Status.WARN and "app01 is not fully qualified" in f["config"].message and "IP address" in f["config"].message
+    dump = "".join(x.model_dump_json() for x in f.values())
+    assert "CIPHER-abcdef123456" not in dump
+
+
+def test_as3000_repository():
+    shell = FakeShell({
+        "ls -l /agfa/repository": "total 2\ndrwxr-xr-x   2 root root 2 Feb 20 09:14 IMPAX_6.5.1_AS3000\ndrwxr-xr-x   2 root root 2 Feb 20 09:14 oracle_10gR2\n",
+        "du -sk /agfa/repository": "6291456\t/agfa/repository\n",
+        "df -k /agfa/repository": "Filesystem kbytes used avail capacity Mounted on\nrpool/agfa 70189056 6291456 5242880 55% /agfa\n",
+    })
+    f = by_subject(run_check(host_app.as3000_repository, shell=shell))
+    assert f["media"].status is Status.PASS and f["size"].status is Status.PASS and f["free_space"].status is Status.FAIL
+
+
+def test_site_talkstation_pacs_broker_rtf_source_version():
+    inv = make_inventory(features={"talkstation": "3.1", "pacs_broker": "1.5.4", "vpn": True, "impax_reporting": True, "reports_rtf_migrated": None})
+    assert run_check(site_prereq.talkstation, inventory=inv)[0].status is Status.FAIL
+    assert run_check(site_prereq.pacs_broker, inventory=inv)[0].status is Status.FAIL
+    assert run_check(site_prereq.reporting_rtf, inventory=inv)[0].status is Status.ERROR
+    ok = make_inventory(features={"talkstation": "4.0", "pacs_broker": "1.5.5", "pacs_broker_su2": True})
+    assert run_check(site_prereq.talkstation, inventory=ok)[0].status is Status.PASS
+    assert run_check(site_prereq.pacs_broker, inventory=ok)[0].status is Status.PASS
+    discovered = run_check(site_prereq.talkstation, inventory=make_inventory(),
+                           all_facts={"db1": {"software": [{"name": "TalkStation Server", "version": "3.2.1"}]}})
+    assert [(x.status, x.subject) for x in discovered] == [(Status.PASS, "db1")]
+    assert run_check(site_prereq.source_version, inventory=make_inventory(impax_version="6.1"))[0].status is Status.FAIL
+    assert run_check(site_prereq.source_version, inventory=make_inventory())[0].status is Status.PASS
+
+
+def test_ha_backup_pacs_and_staged_order():
+    from impax_preflight.model import Finding, Severity
+
+    inv = make_inventory({"hosts": [
+        {"name": "prod1", "os": "solaris", "roles": ["archive"], "tier": "prod", "backup_pacs": "bk1", "transport": {"kind": "local"}},
+        {"name": "prod2", "os": "solaris", "roles": ["database"], "tier": "prod", "transport": {"kind": "local"}},
+        {"name": "bk1", "os": "solaris", "roles": ["single_host"], "tier": "bk", "transport": {"kind": "local"}},
+    ]})
+    blocker = Finding(check_id="os.solaris.faults", severity=Severity.BLOCKER, status=Status.FAIL, target="bk1", host="bk1", message="x")
+    f = by_subject(run_check(site_ha.backup_pacs, inventory=inv, findings=[blocker]))
+    assert f["prod1"].status is Status.PASS and f["prod2"].status is Status.WARN and f["stage:bk1"].status is Status.WARN
+
+
+def test_facts_collection_never_raises_and_declared_wins():
+    from impax_preflight.facts import collect, products_for
+
+    inv = make_inventory({"hosts": [{"name": "w1", "os": "windows", "roles": ["application"], "facts": {"talkstation": "4.0"}, "transport": {"kind": "local"}}]})
+    shell = FakeShell({"systeminfo": fx("systeminfo_2012r2_jc.txt"),
+                       host_prereq.UNINSTALL_COMMANDS[0]: _uninstall("TalkStation Client", "3.1"),
+                       host_prereq.UNINSTALL_COMMANDS[1]: MISSING}, os="windows")
+    facts = collect(inv.hosts[0], shell)
+    assert facts["memory_mb"] == 3555 and facts["cpus"] == 1 and facts["products"]["talkstation"] == "4.0" and facts["errors"] == []
+    bad = collect(make_inventory().hosts[0], FakeShell({"uname -a": "garbage"}))
+    assert bad["os"] == "solaris" and len(bad["errors"]) == 5
+    assert products_for({"software": [{"name": "Agfa Connectivity Manager", "version": "2.1"}]}, inv.site)["connectivity_manager"] == "2.1"
+
+
+def test_demo_bundle_end_to_end(tmp_path):
+    """The demo site through run_preflight: every seeded fault is found, the healthy parts pass."""
+    from impax_preflight.demo import build_demo
+    from impax_preflight.inventory import load_inventory
+    from impax_preflight.runner import run_preflight
+
+    rep = run_preflight(load_inventory(build_demo(tmp_path)))
+    got = {(f.check_id, f.target, f.subject): f.status for f in rep.findings}
+    expect_fail = [
+        ("os.solaris.services", "mvf-db01", "svc:/application/print/server:default"),
+        ("os.solaris.storage", "mvf-db01", "zpool:mvfdata"),
+        ("os.disk_space_critical", "mvf-db01", "/u02/archive"),
+        ("prereq.connectivity_manager", "impax-cm01", None),
+        ("prereq.dotnet35sp1", "impax-app01", None),
+        ("backup.appserver_config", "impax-app01", None),
+        ("prereq.talkstation", "site", "site (declared)"),
+    ]
+    for key in expect_fail:
+        assert got.get(key) is Status.FAIL, key
+    assert got[("os.disk_space", "mvf-db01", "/u01/oradata")] is Status.WARN
+    assert got[("os.windows.services", "impax-app01", "AgfaImpaxMessaging")] is Status.WARN
+    assert got[("os.solaris.services", "mvf-bk01", None)] is Status.PASS
+    assert got[("os.solaris.storage", "mvf-bk01", "svm")] is Status.PASS
+    host_checks = [f for f in rep.findings if f.check_id.startswith(("os.", "hw.", "prereq.dotnet", "prereq.conn", "interlock", "backup.app"))]
+    assert not [f for f in host_checks if f.status is Status.ERROR], [f.message for f in host_checks if f.status is Status.ERROR]
+    assert "AQAAANCMnd8BFdERjHoAwE" not in rep.model_dump_json()
