@@ -175,6 +175,8 @@ def build_impax_db(
         raise ValueError(f"unknown defect kind(s): {', '.join(sorted(unknown))}")
     studies = SCALES[scale] if isinstance(scale, str) else int(scale)
     tables, expected = _generate(studies, defects, random.Random(seed))
+    if not _is_dbapi(target):
+        target = _Batched(target)
     _create(target, dialect, IMPAX_TABLES)
     for t in tables:
         _insert(target, dialect, t)
@@ -193,6 +195,8 @@ def build_mcf_db(target: Any, dialect: str = "sqlite", services: Iterable[str] =
         svc = services[i - 1] if i <= len(services) else (services[0] if rng.random() < 0.8 else rng.choice(services))
         data.append((i, svc, f"A{100000 + i}", rng.choice(["COMPLETED", "COMPLETED", "SCHEDULED", "CANCELLED"]),
                      start + timedelta(minutes=17 * i)))
+    if not _is_dbapi(target):
+        target = _Batched(target)
     _create(target, dialect, MCF_TABLES)
     _insert(target, dialect, _Rows("mcf_service_request", ("request_ref", "requesting_service", "accession_number", "request_status", "created_at"), data))
     _commit(target)
@@ -389,7 +393,28 @@ def _param(v: Any) -> Any:
     return v
 
 
+class _Batched:
+    """Joins SQL texts into few calls of an executor (each call may cost a process, e.g. psql -c)."""
+
+    def __init__(self, run: Executor, limit: int = 110_000):
+        self.run, self.limit, self.buf, self.size = run, limit, [], 0
+
+    def __call__(self, sql: str) -> None:
+        if self.buf and self.size + len(sql) > self.limit:
+            self.commit()
+        self.buf.append(sql)
+        self.size += len(sql) + 2
+
+    def commit(self) -> None:
+        if self.buf:
+            self.run(";\n".join(self.buf))
+            self.buf, self.size = [], 0
+
+
 def _commit(target: Any) -> None:
+    if isinstance(target, _Batched):
+        target.commit()
+        return
     conn = getattr(target, "connection", target)
     if hasattr(conn, "commit"):
         conn.commit()
