@@ -78,8 +78,13 @@ def get_plugin_manager(
     disable: Iterable[str] = (),
     entry_points: bool = True,
     extra_plugins: Iterable[Any] = (),
+    builtin_checks: bool = True,
 ) -> tuple[pluggy.PluginManager, list[PluginInfo], list[str]]:
-    """Build a fresh plugin manager. Returns (pm, plugin infos incl. broken/disabled, warnings)."""
+    """Build a fresh plugin manager. Returns (pm, plugin infos incl. broken/disabled, warnings).
+
+    `builtin_checks=False` leaves out the built-in catalog (transports, drivers and reporters stay):
+    for tests and for plugin authors who want to see their checks alone.
+    """
     pm = pluggy.PluginManager(hookspecs.PROJECT)
     pm.add_hookspecs(hookspecs)
     disabled = {d.strip() for d in disable if d.strip()}
@@ -96,7 +101,7 @@ def get_plugin_manager(
 
     from . import __version__
 
-    for modname in BUILTIN_MODULES + tuple(_builtin_check_modules()):
+    for modname in BUILTIN_MODULES + (tuple(_builtin_check_modules()) if builtin_checks else ()):
         try:
             mod = importlib.import_module(modname)
         except ImportError as exc:
@@ -176,8 +181,9 @@ def build_registry(pm: pluggy.PluginManager) -> Registry:
         ("impax_register_databases", reg.databases, "database"),
         ("impax_register_reporters", reg.reporters, "reporter"),
     ):
-        # later (plugin) registrations override earlier built-ins of the same name on purpose
-        for impl in reversed(getattr(pm.hook, hookname).get_hookimpls()):
+        # get_hookimpls() lists in registration order: built-ins first, so a plugin registered later
+        # replaces a built-in of the same name (e.g. its own html reporter) on purpose
+        for impl in getattr(pm.hook, hookname).get_hookimpls():
             provider = impl.plugin_name
 
             def add(name: str, factory: Callable, _t=table, _p=provider, _k=kind) -> None:
@@ -194,9 +200,10 @@ def load_plugins(
     entry_points: bool = True,
     extra_plugins: Iterable[Any] = (),
     checks_dirs: Iterable[str | Path] = (),
+    builtin_checks: bool = True,
 ) -> PluginSet:
     """Plugin manager + registry + per-plugin info (hooks, checks provided)."""
-    pm, infos, warnings = get_plugin_manager(plugins_dirs, disable, entry_points, extra_plugins)
+    pm, infos, warnings = get_plugin_manager(plugins_dirs, disable, entry_points, extra_plugins, builtin_checks)
     if checks_dirs:
         from .declarative import DeclarativeChecks
 

@@ -32,7 +32,7 @@ class Plugin:
 
 
 def plugins_with(*checks, **kw):
-    return load_plugins(entry_points=False, extra_plugins=[Plugin(*checks)], **kw)
+    return load_plugins(entry_points=False, extra_plugins=[Plugin(*checks)], builtin_checks=False, **kw)
 
 
 @check("t.ok", "passes", "blocker", "host")
@@ -194,7 +194,7 @@ def test_broken_entry_point_is_a_warning(monkeypatch):
         importlib.metadata.EntryPoint("broken", "no_such_module_xyz:plugin", "impax_preflight"),
     ])
     monkeypatch.setattr(importlib.metadata, "entry_points", lambda group=None: eps if group == "impax_preflight" else [])
-    ps = load_plugins(extra_plugins=[Plugin(ok_check)])
+    ps = load_plugins(extra_plugins=[Plugin(ok_check)], builtin_checks=False)
     broken = next(p for p in ps.plugins if p.name == "broken")
     assert broken.status == "broken" and "No module named" in broken.error
     assert any("failed to load and was skipped" in w for w in ps.warnings)
