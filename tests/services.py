@@ -122,6 +122,12 @@ class SshdServer:
     proc: subprocess.Popen | None = None
 
     @property
+    def plain_user(self) -> str:
+        """A login whose shell (/bin/sh) reads no rc files: fast sessions, like a service account.
+        The password user when there is one (root's .bashrc may be slow), else the current user."""
+        return self.password_user or self.user
+
+    @property
     def password(self) -> str | None:
         return os.environ.get(self.password_env) if self.password_user else None
 
@@ -187,9 +193,16 @@ class SshdServer:
             subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(hk)], check=True)
         ck = root / "client_key"
         subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(ck)], check=True)
-        (root / "authorized_keys").write_text((root / "client_key.pub").read_text())
-        bin_dir = root / "bin"
-        bin_dir.mkdir(exist_ok=True)
+        # sshd reads authorized_keys as the logging-in user, and that user runs the stand-in
+        # commands: both live in a world-readable folder (pytest's tmp folders are root-only)
+        shared = Path(tempfile.mkdtemp(prefix="impax-sshd-"))
+        shared.chmod(0o755)
+        authorized = shared / "authorized_keys"
+        authorized.write_text((root / "client_key.pub").read_text())
+        authorized.chmod(0o644)
+        bin_dir = shared / "bin"
+        bin_dir.mkdir()
+        bin_dir.chmod(0o755)
         port = free_port()
         host_pub = (root / "ssh_host_ed25519_key.pub").read_text().split()
         known = root / "known_hosts"
@@ -203,7 +216,7 @@ class SshdServer:
                     f"Port {port}",
                     "ListenAddress 127.0.0.1",
                     f"HostKey {hk}",
-                    f"AuthorizedKeysFile {root / 'authorized_keys'}",
+                    f"AuthorizedKeysFile {authorized}",
                     "StrictModes no",
                     "PermitRootLogin yes",
                     "UsePAM no",
@@ -265,6 +278,7 @@ def sshd_factory(tmp_path_factory):
     yield start
     for s in started:
         s.stop()
+        shutil.rmtree(s.bin_dir.parent, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
