@@ -365,3 +365,42 @@ def test_database_errors_become_error_findings_without_secrets():
     sql = FakeSql("oracle", {"dosr_study": DatabaseError("ORA-03113: end-of-file on communication channel")})
     (f,) = run_check(db_integrity.check_study_uid, inventory=inventory(schema="DBADMIN"), sql=sql)
     assert f.status is Status.ERROR and "ORA-03113" in f.message
+
+
+# ---- integrity on Oracle / SQL Server result shapes (upper-case columns, ROLLUP total row) -------
+
+DUP_COLS = ["OBJECT_REF", "N", "IS_TOTAL", "ROWS_SCANNED", "DUPLICATE_ROWS", "DUPLICATED_REFS"]
+
+
+@pytest.mark.parametrize("dialect,kind", [("oracle", "oracle"), ("tsql", "mssql")])
+def test_duplicate_scan_reads_the_rollup_total_and_examples(dialect, kind):
+    rows = [(None, 5_000_000, 1, 5_000_012, 7, 3), (400009, 2, 0, 2, 7, 3), (800018, 3, 0, 3, 7, 3), (1200027, 2, 0, 2, 7, 3)]
+    sql = FakeSql(dialect, {"dosr_object_document": (DUP_COLS, rows)})
+    (f,) = run_check(db_integrity.object_document_unique, inventory=inventory(kind=kind, schema="DBADMIN" if kind == "oracle" else "dbo"), sql=sql)
+    assert f.status is Status.FAIL and f.values["count"] == 7 and f.values["duplicated_refs"] == 3
+    assert f.values["rows_scanned"] == 5_000_012 and f.values["examples"] == ["400009", "800018", "1200027"]
+    assert "rollup" in sql.statements[0].lower() and len(sql.statements) == 1
+    # no duplicates: only the total row comes back
+    sql = FakeSql(dialect, {"dosr_object_document": (DUP_COLS, [(None, 10, 1, 10, 0, 0)])})
+    (f,) = run_check(db_integrity.object_document_unique, inventory=inventory(kind=kind), sql=sql)
+    assert f.status is Status.PASS and f.values["rows_scanned"] == 10 and f.values["count"] == 0
+
+
+def test_null_scan_on_oracle_fetches_examples_only_when_needed():
+    from impax_preflight.check import Memo
+
+    scan_cols = ["ROWS_SCANNED", "NULL_0", "NULL_1"]
+    sql = FakeSql("oracle", {
+        "count(*) as rows_scanned": (scan_cols, [(1000, 2, 0)]),
+        "example_key": (["EXAMPLE_KEY", "SOP_INSTANCE_UID", "SERIES_REF"], [(17, None, 5), (99, None, 8)]),
+    })
+    memo = Memo()
+    inv = inventory(schema="DBADMIN")
+    (a,) = run_check(db_integrity.check_object_sop_instance_uid, inventory=inv, sql=sql, memo=memo)
+    (b,) = run_check(db_integrity.check_object_series_ref, inventory=inv, sql=sql, memo=memo)
+    assert a.status is Status.FAIL and a.values["count"] == 2 and a.values["examples"] == ["17", "99"]
+    assert b.status is Status.PASS and b.values["count"] == 0
+    assert len(sql.statements) == 2 and "rownum <= 2" in sql.statements[1] and "DBADMIN.dosr_object" in sql.statements[0]
+    sql = FakeSql("oracle", {"count(*) as rows_scanned": (scan_cols, [(1000, 0, 0)])})
+    (a,) = run_check(db_integrity.check_object_sop_instance_uid, inventory=inv, sql=sql)
+    assert a.status is Status.PASS and len(sql.statements) == 1
