@@ -166,13 +166,21 @@ def _unlink_quietly(path: Path) -> None:
         pass
 
 
-def fresh_plugins(*plugins: Any, checks_dirs: Iterable[str | Path] = (), entry_points: bool = False) -> PluginSet:
+def fresh_plugins(
+    *plugins: Any,
+    checks_dirs: Iterable[str | Path] = (),
+    entry_points: bool = False,
+    builtin_checks: bool = True,
+) -> PluginSet:
     """A new plugin manager with the built-ins plus ``plugins`` (modules or objects with hookimpls).
 
-    Installed entry points are left out by default so a test sees only what it asked for. Each
-    call builds a fresh manager: nothing leaks from one test into the next.
+    Installed entry points are left out by default so a test sees only what it asked for;
+    ``builtin_checks=False`` also leaves out the built-in catalog (transports, drivers and reporters
+    stay). Each call builds a fresh manager: nothing leaks from one test into the next.
     """
-    return load_plugins(extra_plugins=plugins, entry_points=entry_points, checks_dirs=checks_dirs)
+    return load_plugins(
+        extra_plugins=plugins, entry_points=entry_points, checks_dirs=checks_dirs, builtin_checks=builtin_checks
+    )
 
 
 @contextlib.contextmanager
@@ -202,7 +210,7 @@ def run_plugin_checks(
     By default only the plugin's own checks run (``only`` = the ids it registers), so a test is
     not slowed or confused by the built-in catalog; pass ``builtins=True`` for a whole run.
     """
-    ps = fresh_plugins(plugin)
+    ps = fresh_plugins(plugin, builtin_checks=builtins)
     if not only and not builtins:
         name = ps.pm.get_name(plugin)
         only = [cid for cid, prov in ps.registry.check_providers.items() if prov == name] or ["<none>"]

@@ -131,14 +131,12 @@ def test_hook_impax_register_databases():
     assert f.status is Status.PASS and f.values == {"value": 1} and f.evidence[0].kind == "sql"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="plugins.build_registry applies registrations in reverse hook order, so a built-in overrides a "
-    "plugin's driver of the same kind, contrary to its own comment; remove this marker once fixed",
-)
 def test_plugin_database_driver_overrides_the_builtin_of_the_same_kind():
     ps = fresh_plugins(StudyDatabase(SCHEMA))
     assert ps.registry.providers["database"]["sqlite"] == "StudyDatabase"
+    report = run_preflight(make_inventory(DB_INVENTORY), plugins=ps, only=["site.test.study_rows"])
+    (f,) = report.findings
+    assert f.status is Status.PASS and f.values == {"value": 1}
 
 
 class CsvReporter:
