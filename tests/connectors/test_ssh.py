@@ -258,3 +258,46 @@ def test_fingerprint_matches_ssh_keygen(sshd_server):
     expected = subprocess.run(["ssh-keygen", "-lf", sshd_server.key_file + ".pub"], capture_output=True,
                               text=True).stdout.split()[1]
     assert fingerprint(key) == expected
+
+
+def test_sshd_killed_mid_run_through_run_preflight(fresh_sshd, sshd_server):
+    """The run completes; the dead host's checks are errors saying why; the other host is unaffected."""
+    import types
+
+    from impax_preflight import hookimpl
+    from impax_preflight.check import check, register_module_checks
+    from impax_preflight.inventory import Inventory, Site
+    from impax_preflight.model import Status
+    from impax_preflight.plugins import load_plugins
+    from impax_preflight.runner import run_preflight
+
+    mod = types.ModuleType("kill_test_checks")
+    for i in range(6):
+        def make(i=i):
+            @check(f"kill.c{i}", f"slow {i}", "blocker", "host", commands={"*": [f"sleep 1; echo {i}"]})
+            def _c(ctx):
+                r = ctx.run(f"sleep 1; echo {i}")
+                return ctx.passed("ok") if r.rc == 0 else ctx.fail(f"rc {r.rc}")
+            return _c
+        setattr(mod, f"c{i}", make())
+
+    @hookimpl
+    def impax_register_checks(register):
+        register_module_checks(register, vars(mod))
+
+    mod.impax_register_checks = impax_register_checks
+    hosts = [fresh_sshd.make_host("doomed", os="linux", user=fresh_sshd.plain_user),
+             sshd_server.make_host("healthy", os="linux", user=sshd_server.plain_user)]
+    inv = Inventory(site=Site(name="Kill Test", impax_version="6.3.1", platform="AS3000"), hosts=hosts)
+    threading.Timer(1.5, fresh_sshd.stop).start()
+    start = time.monotonic()
+    report = run_preflight(inv, plugins=load_plugins(entry_points=False, extra_plugins=[mod]), only=["kill.*"], jobs=8)
+    assert time.monotonic() - start < 30
+    doomed = [f for f in report.findings if f.target == "doomed" and f.check_id.startswith("kill.")]
+    healthy = [f for f in report.findings if f.target == "healthy" and f.check_id.startswith("kill.")]
+    assert len(doomed) == 6 and len(healthy) == 6
+    assert {f.status for f in healthy} == {Status.PASS}
+    errors = [f for f in doomed if f.status is Status.ERROR]
+    assert errors, [f.message for f in doomed]
+    assert all(f.status in (Status.PASS, Status.ERROR) for f in doomed)
+    assert any("lost" in f.message or "doomed" in f.message for f in errors)
