@@ -14,7 +14,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import click
 
     from .check import Check
-    from .inventory import Host
+    from .inventory import Host, Site
     from .model import Finding, RunReport
     from .transports.base import Shell
 
@@ -64,10 +64,12 @@ def impax_register_reporters(register: Callable[[str, Callable[..., Any]], None]
 
 
 @hookspec
-def impax_collect_facts(host: "Host", shell: "Shell") -> dict[str, Any] | None:
+def impax_collect_facts(host: "Host", shell: "Shell", site: "Site") -> dict[str, Any] | None:
     """Contribute facts about a host (OS release, hardware, installed software...).
 
-    Called once per reachable host, before its checks run, in a worker thread. Return a dict
+    Called once per reachable host, before its checks run, in a worker thread. ``site`` gives the
+    site's settings (e.g. ``site.software_patterns``); an implementation may leave it out of its
+    signature. Return a dict
     merged into the host's facts (later plugins win on conflicting keys), or None. An exception is
     recorded as a fact-collection warning on that host; the run goes on.
     """
@@ -92,7 +94,12 @@ def impax_finding(finding: "Finding") -> None:
 
 @hookspec
 def impax_run_finished(report: "RunReport") -> None:
-    """Observe the finished run (also after an interrupt). Returns nothing."""
+    """Observe the finished run.
+
+    Called once at the end of `run_preflight` (also after an interrupt), in the main thread, with
+    the complete report, before any reporter writes files. Returns nothing; an exception is logged
+    and ignored.
+    """
 
 
 @hookspec

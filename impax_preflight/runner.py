@@ -412,7 +412,7 @@ def run_preflight(
         hosts_needing = {i.host.name for i in plan if i.check.target == "host" and i.host}
         for host in inventory.hosts:
             if host.name in hosts_needing:
-                pending.add(executor.submit(_collect_facts, plugins, host, shells[host.name], facts, host_down))
+                pending.add(executor.submit(_collect_facts, plugins, inventory.site, host, shells[host.name], facts, host_down))
         _wait_all(pending)
         # 2. host and database checks, in parallel with per-host / per-database limits
         for item in plan:
@@ -542,7 +542,7 @@ def _db_opener(registry, db: Database, host: Host) -> Callable[[], Any]:
     return open_session
 
 
-def _collect_facts(plugins: PluginSet, host: Host, shell: _Once, facts: dict, host_down: dict) -> None:
+def _collect_facts(plugins: PluginSet, site, host: Host, shell: _Once, facts: dict, host_down: dict) -> None:
     try:
         sh = shell.get()
     except BaseException as exc:  # noqa: BLE001
@@ -552,7 +552,8 @@ def _collect_facts(plugins: PluginSet, host: Host, shell: _Once, facts: dict, ho
     errors: list[str] = []
     for impl in plugins.pm.hook.impax_collect_facts.get_hookimpls():
         try:
-            got = impl.function(host=host, shell=sh)
+            kwargs = {"host": host, "shell": sh, "site": site}
+            got = impl.function(**{k: v for k, v in kwargs.items() if k in impl.argnames})
         except Exception as exc:  # noqa: BLE001 - a fact collector must not stop the host's checks
             errors.append(mask(f"{impl.plugin_name}: {type(exc).__name__}: {exc}"))
             continue
