@@ -188,3 +188,146 @@ def bulk_build_sql(objects: int) -> tuple[str, dict[str, int], dict[str, int]]:
     ]
     sizes["dosr_object_document"] = n + dup_refs
     return ";\n".join(stmts) + ";\n", expected, sizes
+
+
+# ---- timing ------------------------------------------------------------------------------------
+
+
+def _connect(port: int, password: str):
+    import pyodbc
+
+    return pyodbc.connect(
+        f"DRIVER={{PostgreSQL Unicode}};SERVER=127.0.0.1;PORT={port};DATABASE={DB};UID={RO_USER};PWD={password}",
+        autocommit=True,
+    )
+
+
+def run_guide(conn) -> tuple[float, dict[str, int]]:
+    """(a) the guide's twelve queries, one after another, exactly as written."""
+    counts = {}
+    start = time.perf_counter()
+    cur = conn.cursor()
+    for cid, sql in GUIDE_QUERIES.items():
+        counts[cid] = int(cur.execute(sql).fetchone()[0])
+    return time.perf_counter() - start, counts
+
+
+def run_minimal(conn) -> tuple[float, dict[str, int]]:
+    """(b) one pass per table, sequentially; returns the duplicate rows and each table's row count."""
+    out = {}
+    start = time.perf_counter()
+    cur = conn.cursor()
+    for table, sql in MINIMAL_QUERIES.items():
+        rows = cur.execute(sql).fetchall()
+        out[table] = sum(int(r[1]) for r in rows) if table == "dosr_object_document" else int(rows[0][0])
+    return time.perf_counter() - start, out
+
+
+def run_checks(port: int, password_env: str, jobs: int = 8, sessions: int = 2) -> tuple[float, dict[str, int], dict]:
+    """(c) impax-preflight's integrity checks through run_preflight over ODBC (default: 2 sessions per database)."""
+    from impax_preflight.runner import run_preflight
+    from impax_preflight.testing import make_inventory
+
+    inv = make_inventory({"hosts": [{"name": "pgdb", "os": "linux", "roles": ["database"], "transport": {"kind": "local"},
+                                     "databases": [{"name": "mvf", "kind": "odbc", "driver": "PostgreSQL Unicode",
+                                                    "server": "127.0.0.1", "port": port, "database": DB, "user": RO_USER,
+                                                    "password": f"env:{password_env}", "dialect": "postgres",
+                                                    "schema": "public"}]}]},
+                         thresholds={"sessions_per_database": sessions})
+    start = time.perf_counter()
+    report = run_preflight(inv, only=["integrity.*"], jobs=jobs)
+    elapsed = time.perf_counter() - start
+    counts, errors = {}, []
+    for f in report.findings:
+        if f.status.value == "error":
+            errors.append(f"{f.check_id}: {f.message}")
+        counts[f.check_id] = f.values.get("count")
+    statements = sorted({e.source for f in report.findings for e in f.evidence if e.kind == "sql"})
+    detail = {"statements": len(statements), "errors": errors,
+              "sessions_per_database": inv.site.thresholds.sessions_per_database}
+    return elapsed, counts, detail
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = ""
+    try:
+        kb = int(Path("/proc/meminfo").read_text().split()[1])
+        mem = f", {kb / 1024 / 1024:.0f} GiB RAM"
+    except (OSError, ValueError, IndexError):
+        pass
+    pg = subprocess.run([str(PG_BIN / "postgres"), "--version"], capture_output=True, text=True).stdout.strip()
+    return f"{os.cpu_count()} cores ({cpu}){mem}, {platform.system()} {platform.release()}, {pg}, Python {platform.python_version()}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--objects", type=int, default=5_000_000, help="rows of dosr_object (and dosr_object_document)")
+    ap.add_argument("--repeat", type=int, default=3, help="timed rounds; each round runs (a), (b), (c) in turn")
+    ap.add_argument("--keep", action="store_true", help="leave the cluster folder in place")
+    ap.add_argument("--json", help="write the figures to this file")
+    args = ap.parse_args(argv)
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+    cluster = Cluster()
+    print(f"PostgreSQL cluster in {cluster.root} on port {cluster.port}", flush=True)
+    cluster.start()
+    try:
+        sql, expected, sizes = bulk_build_sql(args.objects)
+        t = time.perf_counter()
+        cluster.psql(sql)
+        build_s = time.perf_counter() - t
+        print(f"built in {build_s:.1f}s: " + ", ".join(f"{k} {v:,}" for k, v in sizes.items()), flush=True)
+        env = "IMPAX_BENCH_PG_PASSWORD"
+        os.environ[env] = cluster.password
+        conn = _connect(cluster.port, cluster.password)
+        # warm-up: every table read (the first reads after a bulk load also set hint bits); the timed
+        # rounds then start from the same cache state
+        run_guide(conn)
+        run_minimal(conn)
+        rounds = []
+        for i in range(args.repeat):
+            a_s, a_counts = run_guide(conn)
+            b_s, b_counts = run_minimal(conn)
+            c_s, c_counts, detail = run_checks(cluster.port, env)
+            c1_s, c1_counts, _ = run_checks(cluster.port, env, sessions=1)
+            rounds.append({"a": a_s, "b": b_s, "c": c_s, "c1": c1_s})
+            print(f"round {i + 1}: (a) guide {a_s:.2f}s  (b) one pass per table {b_s:.2f}s  (c) impax-preflight {c_s:.2f}s"
+                  f"  [(c) with 1 session per database: {c1_s:.2f}s]", flush=True)
+            if c1_counts != c_counts:
+                raise SystemExit("impax-preflight's counts differ between 1 and 2 sessions")
+            if a_counts != expected:
+                raise SystemExit(f"the guide's counts {a_counts} differ from the seeded {expected}")
+            if c_counts != a_counts:
+                raise SystemExit(f"impax-preflight's counts differ from the guide's: {c_counts} vs {a_counts}; {detail['errors']}")
+            if b_counts["dosr_object_document"] != a_counts["integrity.object_document_unique"]:
+                raise SystemExit("(b)'s duplicate rows differ from the guide's")
+        conn.close()
+    finally:
+        cluster.stop(keep=args.keep)
+
+    med = {k: sorted(r[k] for r in rounds)[len(rounds) // 2] for k in ("a", "b", "c", "c1")}
+    result = {
+        "machine": machine(), "objects": args.objects, "sizes": sizes, "build_s": round(build_s, 1), "rounds": rounds,
+        "median_s": {k: round(v, 2) for k, v in med.items()},
+        "c_over_b": round(med["c"] / med["b"], 2), "c_over_a": round(med["c"] / med["a"], 2),
+        "c1_over_b": round(med["c1"] / med["b"], 2),
+        "counts": expected, "statements_c": detail["statements"],
+    }
+    print(json.dumps({k: result[k] for k in ("median_s", "c_over_b", "c_over_a", "c1_over_b", "statements_c")}))
+    print(f"targets: (c) <= 1.1 x (b): {'met' if result['c_over_b'] <= 1.1 else 'MISSED'}; "
+          f"(c) <= 0.6 x (a): {'met' if result['c_over_a'] <= 0.6 else 'MISSED'}; counts identical to the guide's: yes")
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
