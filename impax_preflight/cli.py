@@ -99,7 +99,8 @@ def _setup_logging(verbose: int, log_file: str | None) -> None:
 @click.option("--format", "formats", default=DEFAULT_FORMATS, show_default=True, help="Comma-separated report formats.")
 @click.option("--only", multiple=True, help="Run only checks whose id matches this glob (repeatable).")
 @click.option("--skip", multiple=True, help="Skip checks whose id matches this glob (repeatable).")
-@click.option("-j", "--jobs", default=8, show_default=True, type=click.IntRange(1, 64), help="Checks run at once.")
+@click.option("-j", "--jobs", default=32, show_default=True, type=click.IntRange(1, 256),
+              help="Checks run at once across the site (each host and database also has its own session limit).")
 @click.option("--timeout", "check_timeout", type=click.FloatRange(0.1), help="Per-check timeout in seconds (default: inventory threshold).")
 @click.option("--waivers", type=click.Path(exists=True, dir_okay=False), help="Waivers file (TOML or YAML).")
 @click.option("--bundle", "bundles", multiple=True, metavar="HOST=PATH", help="Answer HOST's commands from a collected bundle.")
@@ -350,7 +351,7 @@ def demo(directory, formats):
     from .runner import load_waivers
 
     waivers = load_waivers(waivers_path) if waivers_path.exists() else None
-    _execute(inv, plugins, str(Path(directory) / "report"), fmt_list, (), (), 8, None, waivers, {}, None, False,
+    _execute(inv, plugins, str(Path(directory) / "report"), fmt_list, (), (), 32, None, waivers, {}, None, False,
              quiet_findings=True)
     console.print("\nThe demo site has seeded defects, so NO-GO is the expected verdict. Open the HTML report above.")
     sys.exit(0)

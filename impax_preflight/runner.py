@@ -353,7 +353,7 @@ def run_preflight(
     *,
     only: Iterable[str] = (),
     skip: Iterable[str] = (),
-    jobs: int = 8,
+    jobs: int = 32,
     plugins: PluginSet | None = None,
     out_dir: str | Path | None = None,
     waivers: Iterable[Waiver] | str | Path | None = None,

@@ -3,7 +3,7 @@
 # and run the whole test suite. Service-backed tests may not skip: IMPAX_PREFLIGHT_REQUIRE_SERVICES=1.
 source "$(dirname "$0")/_env.sh"
 apt_install unixodbc unixodbc-dev odbc-postgresql libsqliteodbc tdsodbc \
-  openssh-server openssh-client postgresql chromium fonts-dejavu-core
+  openssh-server openssh-client postgresql chromium fonts-dejavu-core zip
 make_venv
 "$VPY" -m pip install -q -e "$ROOT[test,keyring]"
 for plugin in "$ROOT"/plugins/*/; do

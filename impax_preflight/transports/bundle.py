@@ -1,6 +1,6 @@
 """Replay of outputs collected on a server (a "bundle"), for hosts that cannot be reached remotely.
 
-Format (folder or .zip of it), version ``impax-preflight-bundle/1``::
+Format (a folder, or a .zip / .tar.gz of it), version ``impax-preflight-bundle/1``::
 
     manifest.json   {"format": "impax-preflight-bundle/1", "host": "...", "os": "solaris|windows|linux",
                      "collected_at": "ISO-8601", "collector": "...",
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import re
+import tarfile
 import zipfile
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -63,7 +64,17 @@ class BundleShell(Shell):
                     prefix = next((n[: -len("manifest.json")] for n in names if n.endswith("/manifest.json")), "")
                 self._read = lambda rel: zf.read(prefix + rel)
                 return json.loads(zf.read(prefix + "manifest.json").decode("utf-8"))
-        except (OSError, KeyError, ValueError) as exc:
+            if self.path.is_file() and tarfile.is_tarfile(self.path):
+                # the sh collector falls back to tar.gz where zip is missing on the server
+                with tarfile.open(self.path) as tf:
+                    members = {m.name.lstrip("./"): m for m in tf.getmembers() if m.isfile()}
+                    blobs = {name: tf.extractfile(m).read() for name, m in members.items()}  # type: ignore[union-attr]
+                prefix = ""
+                if "manifest.json" not in blobs:
+                    prefix = next((n[: -len("manifest.json")] for n in blobs if n.endswith("/manifest.json")), "")
+                self._read = lambda rel: blobs[prefix + rel]
+                return json.loads(blobs[prefix + "manifest.json"].decode("utf-8"))
+        except (OSError, KeyError, ValueError, tarfile.TarError) as exc:
             raise TransportError(f"bundle {self.path} cannot be read: {exc}") from None
         raise TransportError(f"bundle {self.path} not found (expected a folder or a .zip with manifest.json)")
 

@@ -83,7 +83,12 @@ def test_bundle_round_trip_folder_and_zip(tmp_path):
     with zipfile.ZipFile(zpath, "w") as z:
         for p in folder.rglob("*"):
             z.write(p, f"b/{p.relative_to(folder)}")
-    for where in (folder, zpath):
+    import tarfile
+
+    tpath = tmp_path / "b.tar.gz"
+    with tarfile.open(tpath, "w:gz") as t:
+        t.add(folder, arcname="./b")
+    for where in (folder, zpath, tpath):
         sh = BundleShell(where, host_name="db1")
         assert sh.os == "solaris"
         assert "maintenance" in sh.run("svcs  -xv").stdout  # whitespace folded
