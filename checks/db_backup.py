@@ -53,6 +53,8 @@ def _judge(ctx: CheckContext, dialect: str, source: str, row: dict, fallback_not
     "database",
     db_purposes=["impax"],
     guide="Backing up the AS3000 Oracle database; Backing up the AS300 Oracle for Windows database; Backing up the AS300 SQL 2005 database",
+    remediation="Take a full database backup before the upgrade, as the guide describes for the platform: "
+    + " / ".join(_BACKUP_HOWTO.values()),
     description="Oracle: v$rman_backup_job_details (COMPLETED, DB FULL), else v$backup_set (backup_type D: full or "
     "level 0) on releases without it; SQL Server: msdb.dbo.backupset type D. Age computed by the server's clock.",
 )
