@@ -86,8 +86,9 @@ def mirroring_state(ctx: CheckContext):
                                        "mirroring_witness_state_desc", "mirroring_partner_instance", "mirroring_witness_name",
                                        "server_name")}
     if state is None:
-        return ctx.fail(f"database {row.get('name')} is not mirrored, but the inventory declares mirroring = true. {_NO_TEST}",
-                        values=values)
+        return ctx.fail(f"database {row.get('name')} shows no mirroring session, but the inventory declares mirroring = true "
+                        "(or the login cannot see it: sys.database_mirroring shows NULLs without VIEW ANY DATABASE or "
+                        f"ownership). {_NO_TEST}", values=values)
     wrong = []
     if str(state).upper() != "SYNCHRONIZED":
         wrong.append(f"state {state} (expected SYNCHRONIZED)")

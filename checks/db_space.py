@@ -146,6 +146,12 @@ def database_space(ctx: CheckContext):
     files = ctx.query(q.MSSQL_FILES_SQL).dicts()
     if not files:
         return ctx.error("sys.database_files returned no file: the login cannot see this database's files")
+    blind = [str(f["name"]) for f in files if f.get("used_pages") is None]
+    if blind:
+        # FILEPROPERTY answers only for the session's current database (and with permission on it)
+        return ctx.error(f"FILEPROPERTY(name, 'SpaceUsed') returned NULL for {', '.join(blind)}: the session is not in the "
+                         "IMPAX database (set database = \"<IMPAX database>\" in the inventory) or the login lacks "
+                         "permission on it")
     findings = []
     for kind in sorted({str(f["type_desc"]) for f in files if str(f["type_desc"]) in ("ROWS", "LOG")}):
         group = [f for f in files if str(f["type_desc"]) == kind]
@@ -153,7 +159,7 @@ def database_space(ctx: CheckContext):
         unlimited = []
         for f in group:
             size, used = int(f["size"] or 0), f.get("used_pages")
-            free_pages += max(0, size - int(used)) if used is not None else 0
+            free_pages += max(0, size - int(used))
             growth, max_size = int(f["growth"] or 0), int(f["max_size"] or 0)
             if growth == 0:
                 continue  # no autogrowth: only the free space inside the file

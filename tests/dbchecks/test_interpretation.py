@@ -210,7 +210,7 @@ def test_mirroring_problems_block_and_forbid_the_failover_test(state, safety, wi
 def test_mirroring_declared_but_not_configured_fails():
     row = ("mvf", None, None, None, None, None, None, "SQLPRIM")
     (f,) = run_check(db_mssql.mirroring_state, inventory=mirrored(), sql=FakeSql("tsql", {"sys.database_mirroring": (MIR_COLS, [row])}))
-    assert f.status is Status.FAIL and "not mirrored" in f.message
+    assert f.status is Status.FAIL and "no mirroring session" in f.message and "VIEW ANY DATABASE" in f.message
 
 
 def test_principal_on_the_secondary_warns():
@@ -258,6 +258,9 @@ def test_mssql_database_space_free_growth_and_unlimited():
     rows[0] = ("mvf_data", "ROWS", "D:\\data\\mvf.mdf", 10 * PAGES_PER_GB, 40 * PAGES_PER_GB, 0, 0, 9 * PAGES_PER_GB)  # growth 0: none
     f = by_subject(run_check(db_space.database_space, inventory=inventory(kind="mssql"), sql=FakeSql("tsql", {"sys.database_files": (FILE_COLS, rows)})))
     assert f["ROWS"].status is Status.WARN and f["ROWS"].values["growth_headroom_gb"] == 0
+    rows[1] = ("mvf_log", "LOG", "L:\\log\\mvf.ldf", 2 * PAGES_PER_GB, -1, 10, 1, None)  # another database's context
+    (f,) = run_check(db_space.database_space, inventory=inventory(kind="mssql"), sql=FakeSql("tsql", {"sys.database_files": (FILE_COLS, rows)}))
+    assert f.status is Status.ERROR and "mvf_log" in f.message and "database =" in f.message
 
 
 # ---- db.version ----------------------------------------------------------------------------------
