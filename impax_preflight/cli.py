@@ -230,6 +230,9 @@ def _summary(console, report, written: dict, jsonl: Path) -> None:
             console.print(f"  - {f.check_id} @ {f.target}{' [' + f.subject + ']' if f.subject else ''}: {f.message}", markup=False)
     for w in report.warnings:
         console.print(f"[yellow]warning:[/] {w}")
+    for w in report.expired_waivers:
+        console.print(f"[yellow]warning:[/] expired waiver ignored: {w.match} (expired {w.expires}, approved by {w.approved_by})",
+                      markup=False)
     for fmt, path in written.items():
         console.print(f"  {fmt:<9} {path}")
     if jsonl.exists():

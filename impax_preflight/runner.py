@@ -384,7 +384,6 @@ def run_preflight(
     registry = plugins.registry
     plan, not_run = build_plan(inventory, registry.checks.values(), only, skip)
     warnings = list(plugins.warnings)
-    warnings += [f"expired waiver ignored: {w.match} (expired {w.expires}, approved by {w.approved_by})" for w in expired]
     for where, ref in inventory.secret_refs():
         if ref.is_plain:
             warnings.append(f"{where} holds a literal password (plain:): use env:, file:, keyring: or prompt: instead")
