@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 
 from impax_preflight.check import CheckContext, check, register_module_checks
-from impax_preflight.db.base import ObjectMissing
+from impax_preflight.db.base import DatabaseError, ObjectMissing
 from impax_preflight.hookspecs import hookimpl
 
 from . import _dbsql as q
@@ -118,7 +118,7 @@ def study_status(ctx: CheckContext):
         table_q = q.qualified("dosr_study", q.schema_of(ctx.database, dialect), dialect)
         try:
             n = int(ctx.query(q.archive_default_sql(table_q)).scalar() or 0)
-        except ObjectMissing as exc:
+        except DatabaseError as exc:  # missing table or column (ORA-00904 is not ObjectMissing): the assumption failed
             return ctx.error(f"the assumed query could not run ({exc}): set [site.options.\"archive.study_status\"] "
                              "query to the site's count of studies not archived, or mode = \"tool\"")
         examples = []

@@ -181,6 +181,33 @@ def test_full_run_on_the_demo_database_reports_the_demo_counts(tmp_path):
     assert report.verdict.value == "NO_GO"
 
 
+@pytest.mark.service
+def test_integrity_on_sqlite_through_the_odbc_driver(impax_sqlite, odbc_sqlite):
+    path, expected = impax_sqlite
+    target = odbc_sqlite(path)
+    session = target.open()
+    assert session.dialect == "sqlite"
+    inv = make_inventory({"hosts": [{"name": "sqlitehost", "os": "linux", "roles": ["database"], "transport": {"kind": "local"},
+                                     "databases": [target.database.model_dump(by_alias=True, exclude_none=True, mode="json")]}]})
+    checks, memo = load_plugins().registry.checks, Memo()
+    for cid in INTEGRITY:
+        (f,) = run_check(checks[cid], inventory=inv, sql=session, memo=memo)
+        assert f.values.get("count") == expected[cid], f.message
+    session.close()
+
+
+def test_archive_assumed_query_failing_tells_what_to_configure(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "other.db"
+    conn = sqlite3.connect(path)
+    conn.execute("create table dosr_study (study_ref integer, study_uid varchar(64))")  # no archive_status here
+    conn.commit()
+    conn.close()
+    (f,) = run_check(db_impax.study_status, inventory=sqlite_inventory(path), sql=SqliteSession(path))
+    assert f.status is Status.ERROR and "query" in f.message and 'mode = "tool"' in f.message
+
+
 # ---- PostgreSQL through ODBC ----------------------------------------------------------------------
 
 PG_DB = "impax_dbchecks"
