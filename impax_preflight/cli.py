@@ -339,7 +339,8 @@ def validate(inventory):
 @cli.command()
 @click.argument("directory", default="impax-preflight-demo", type=click.Path(file_okay=False))
 @click.option("--format", "formats", default=DEFAULT_FORMATS, show_default=True, help="Comma-separated report formats.")
-def demo(directory, formats):
+@click.option("--with-plugins", is_flag=True, help="Also run installed plugins' checks (their data is not in the demo site).")
+def demo(directory, formats, with_plugins):
     """Build the embedded demo site in DIRECTORY and run the whole catalog against it (no servers needed)."""
     from .demo import build_demo
 
@@ -348,7 +349,12 @@ def demo(directory, formats):
     console.print(f"Demo site built in {Path(directory).resolve()}: inventory {inv_path.name}, SQLite IMPAX database, "
                   "bundles of Solaris and Windows command outputs.")
     inv = _load_inventory(str(inv_path))
-    plugins = _load_plugins()
+    if with_plugins:
+        plugins = _load_plugins()
+    else:
+        from .plugins import load_plugins
+
+        plugins = load_plugins(entry_points=False)
     fmt_list = [f.strip() for f in formats.split(",") if f.strip()]
     waivers_path = Path(directory) / "waivers.toml"
     from .runner import load_waivers
