@@ -383,7 +383,8 @@ def _add_plugin_commands() -> None:
     from .plugins import get_plugin_manager
 
     try:
-        pm, _, _ = get_plugin_manager()
+        # the built-in catalog adds no command: leave it out so --help stays instant
+        pm, _, _ = get_plugin_manager(builtin_checks=False)
         pm.hook.impax_register_commands(cli=cli)
     except Exception as exc:  # noqa: BLE001 - a broken plugin must not take the CLI down
         click.echo(f"warning: plugin commands could not be added: {exc}", err=True)

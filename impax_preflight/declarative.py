@@ -33,7 +33,6 @@ from typing import Any, Callable, Iterable, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .check import Applicability, Check, CheckContext
-from .db.readonly import ReadOnlyViolation, ensure_read_only
 from .hookspecs import hookimpl
 from .inventory import _describe, _line_for, _toml_lines
 from .model import Finding, Severity
@@ -222,6 +221,8 @@ class CheckSpec(_Strict):
                 raise ValueError(f"unknown SQL dialect key(s) {', '.join(bad)}; use {', '.join(SQL_KEYS)}")
             if not v:
                 raise ValueError("give at least one SQL text")
+        from .db.readonly import ReadOnlyViolation, ensure_read_only  # sqlglot loads only when a file has SQL
+
         for dialect, text in (v.items() if isinstance(v, dict) else [("default", v)]) if v is not None else []:
             try:
                 # refuse a writing statement when the file loads, not on a production server
