@@ -26,5 +26,15 @@ make_venv() {
     fi
   fi
   VPY="$ROOT/.venv/bin/python"
-  "$VPY" -m pip install -q --upgrade pip >/dev/null
+  pip_quiet install --upgrade pip
+}
+
+pip_quiet() {
+  # pip's chatter goes to a log; it is shown only when pip fails
+  local log="$ROOT/.venv/pip.log"
+  if ! "$VPY" -m pip "$@" >"$log" 2>&1; then
+    cat "$log" >&2
+    echo "pip $* failed (log: $log)" >&2
+    return 1
+  fi
 }

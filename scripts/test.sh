@@ -4,10 +4,11 @@
 source "$(dirname "$0")/_env.sh"
 apt_install unixodbc unixodbc-dev odbc-postgresql libsqliteodbc tdsodbc \
   openssh-server openssh-client postgresql chromium fonts-dejavu-core zip
+echo "Preparing $ROOT/.venv ..."
 make_venv
-"$VPY" -m pip install -q -e "$ROOT[test,keyring]"
+pip_quiet install -e "$ROOT[test,keyring]"
 for plugin in "$ROOT"/plugins/*/; do
-  [ -f "$plugin/pyproject.toml" ] && "$VPY" -m pip install -q "$plugin"
+  [ -f "$plugin/pyproject.toml" ] && pip_quiet install "$plugin"
 done
 export IMPAX_PREFLIGHT_REQUIRE_SERVICES="${IMPAX_PREFLIGHT_REQUIRE_SERVICES:-1}"
 cd "$ROOT"
