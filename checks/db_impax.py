@@ -130,7 +130,9 @@ def study_status(ctx: CheckContext):
         msg = (f"(ASSUMED query: dosr_study where {q.ARCHIVE_DEFAULT_WHERE}; the IMPAX schema is not public — confirm it "
                "or configure the site's query, or mode = \"tool\")")
     if n:
-        shown = f"; examples: {'; '.join(examples)}" if examples else ""
+        # the first few in the message; all of them (up to 10) are in values["examples"] and the evidence
+        more = f" (+{len(examples) - 3} more in the evidence)" if len(examples) > 3 else ""
+        shown = f"; examples: {'; '.join(examples[:3])}{more}" if examples else ""
         return ctx.fail(f"{n:,} studies are not archived {msg}{shown}", values=values)
     return ctx.passed(f"no study waits for archiving {msg}", values=values)
 

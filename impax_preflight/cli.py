@@ -216,6 +216,12 @@ def _finding_line(f) -> str:
     return f"{_STATUS_WORD[f.status.value]:<6} {f.severity.value:<7} {f.check_id} @ {f.target}{subject}: {f.message}"
 
 
+def _short(text: str, limit: int = 220) -> str:
+    """One line for the terminal; the reports carry the whole message."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
 def _summary(console, report, written: dict, jsonl: Path) -> None:
     counts = report.counts()
     style = {"GO": "bold green", "GO_WITH_WARNINGS": "bold yellow", "NO_GO": "bold red"}[report.verdict.value]
@@ -227,12 +233,15 @@ def _summary(console, report, written: dict, jsonl: Path) -> None:
     if blockers:
         console.print(f"[bold]What blocks the upgrade ({len(blockers)}):[/]")
         for f in blockers:
-            console.print(f"  - {f.check_id} @ {f.target}{' [' + f.subject + ']' if f.subject else ''}: {f.message}", markup=False)
+            console.print(f"  - {f.check_id} @ {f.target}{' [' + f.subject + ']' if f.subject else ''}: {_short(f.message)}",
+                          markup=False)
+    from rich.markup import escape
+
     for w in report.warnings:
-        console.print(f"[yellow]warning:[/] {w}")
+        console.print(f"[yellow]warning:[/] {escape(w)}")
     for w in report.expired_waivers:
-        console.print(f"[yellow]warning:[/] expired waiver ignored: {w.match} (expired {w.expires}, approved by {w.approved_by})",
-                      markup=False)
+        console.print(f"[yellow]warning:[/] expired waiver ignored: {escape(w.match)} (expired {w.expires}, "
+                      f"approved by {escape(w.approved_by)})")
     for fmt, path in written.items():
         console.print(f"  {fmt:<9} {path}")
     if jsonl.exists():
@@ -317,10 +326,12 @@ def plugins_cmd(as_json, plugins_dirs, checks_dirs, disable):
         status = p.status if not p.error else f"{p.status}: {p.error}"
         table.add_row(p.name, p.version or "", status, ", ".join(h.replace("impax_", "") for h in p.hooks),
                       str(len(p.checks)) if p.checks else "")
+    from rich.markup import escape
+
     console = _console()
     console.print(table)
     for w in plugins.warnings:
-        console.print(f"[yellow]warning:[/] {w}")
+        console.print(f"[yellow]warning:[/] {escape(w)}")
 
 
 @cli.command()
