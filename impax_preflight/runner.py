@@ -260,7 +260,12 @@ def _error_message(exc: BaseException) -> tuple[str, bool]:
     return f"the check itself failed ({name}: {text}); the rest of the run is unaffected — report this to the check's provider", True
 
 
-def execute_check(ctx: CheckContext, timeout: float, on_done: Callable[[], None] | None = None) -> list[Finding]:
+def execute_check(
+    ctx: CheckContext,
+    timeout: float,
+    on_done: Callable[[], None] | None = None,
+    abort: threading.Event | None = None,
+) -> list[Finding]:
     """Run one check on one target with a timeout. Never raises: problems become `error` findings.
 
     The check runs in its own daemon thread; on timeout it is abandoned (the call returns an error
@@ -284,7 +289,11 @@ def execute_check(ctx: CheckContext, timeout: float, on_done: Callable[[], None]
     start = time.monotonic()
     t = threading.Thread(target=body, name=f"check {ctx.check.id}@{ctx.target_name}", daemon=True)
     t.start()
-    t.join(timeout)
+    deadline = start + timeout
+    while t.is_alive() and time.monotonic() < deadline:
+        t.join(min(0.2, max(0.0, deadline - time.monotonic())))
+        if abort is not None and abort.is_set():
+            return []  # the run was interrupted: nothing more is reported for this check
     elapsed = time.monotonic() - start
     findings = list(produced)
     if t.is_alive():
@@ -322,6 +331,7 @@ class _Run:
     progress: ProgressFn | None
     findings: list[Finding] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    abort: threading.Event = field(default_factory=threading.Event)
     jsonl: Any = None
 
     def emit(self, f: Finding) -> Finding:
@@ -430,6 +440,7 @@ def run_preflight(
         _wait_all(pending)
     except KeyboardInterrupt:
         interrupted = True
+        run.abort.set()  # workers stop waiting for their checks at once
         for fut in pending:
             fut.cancel()
         done = {(f.check_id, f.target) for f in run.snapshot()}
@@ -589,6 +600,8 @@ def _run_item(run: _Run, item: PlanItem, shells, host_slots, pools, facts, host_
     elif item.host is not None:
         slot = host_slots[item.host.name]
 
+    if run.abort.is_set():
+        return
     memo_key = item.target
     with run.lock:
         memo = memos.setdefault(memo_key, Memo())
@@ -622,7 +635,7 @@ def _run_item(run: _Run, item: PlanItem, shells, host_slots, pools, facts, host_
     ctx.deadline = time.monotonic() + timeout
     if run.progress:
         run.progress("start", check_id=chk.id, target=item.target)
-    for f in execute_check(ctx, timeout, on_done=release):
+    for f in execute_check(ctx, timeout, on_done=release, abort=run.abort):
         run.emit(f)
     if run.progress:
         run.progress("done", check_id=chk.id, target=item.target)
