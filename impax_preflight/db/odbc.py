@@ -187,6 +187,9 @@ class OdbcSession(SqlSession):
                 finally:
                     if watchdog is not None:
                         watchdog.cancel()
+                        # a watchdog already inside SQLCancel must return before the statement handle is
+                        # freed: psqlODBC's cancel can outlive the error it causes (use-after-free, segfault)
+                        watchdog.join()
                     cur.close()
             except pyodbc.Error as exc:
                 if fired.is_set():
