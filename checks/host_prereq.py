@@ -148,10 +148,12 @@ SQL_SERVICES_TO_STOP = {
 
 
 def _sqlserver_host(site, host, db) -> bool | str:
-    """hosts with a SQL Server database, or Windows database servers"""
+    """hosts with a SQL Server database, Windows database servers, or Connectivity Manager servers"""
     if host is None:
         return "not a host"
-    if any(d.kind == "mssql" for d in host.databases) or "database" in host.roles:
+    # the CM keeps its mcf database in a local SQL Server (the guide queries it with osql); the check
+    # itself skips a host where no SQL Server service is installed
+    if any(d.kind == "mssql" for d in host.databases) or {"database", "connectivity_manager"} & set(host.roles):
         return True
     return "no SQL Server database on this host"
 
