@@ -336,10 +336,13 @@ def hw_requirements(ctx: CheckContext) -> Iterator[Finding]:
         if have is None:
             continue  # the error finding above says why
         values = {"measured": have, "required": minimum, "roles": ctx.host.roles, "placeholder": not site_set}
+        # a verdict against made-up figures must say so, or a pass would claim more than it knows
+        basis = "" if site_set else " (built-in placeholder minimum, not Agfa's: set [site.requirements.<role>])"
         if have < minimum:
-            yield ctx.warn(f"{metric} {have:g} below the {minimum:g} required for {', '.join(ctx.host.roles)}", subject=metric, values=values)
+            yield ctx.warn(f"{metric} {have:g} below the {minimum:g} required for {', '.join(ctx.host.roles)}{basis}",
+                           subject=metric, values=values)
         else:
-            yield ctx.passed(f"{metric} {have:g} (required {minimum:g})", subject=metric, values=values)
+            yield ctx.passed(f"{metric} {have:g} (required {minimum:g}){basis}", subject=metric, values=values)
 
 
 @hookimpl
