@@ -6,6 +6,8 @@ evidence gathered so far (every command and query it ran) so nothing is claimed 
 
 from __future__ import annotations
 
+import functools
+import inspect
 import threading
 import time
 from dataclasses import dataclass, field
@@ -40,8 +42,14 @@ class Applicability:
     features: tuple[str, ...] = ()  # declared features that must be truthy (e.g. "talkstation")
     when: Callable[..., bool | str] | None = None  # extra predicate(site, host, db) -> True or a reason string
 
-    def reason_not(self, site: "Site", host: "Host | None", db: "Database | None") -> str | None:
-        """None if applicable, else why not (shown in the report's 'not run' list)."""
+    def reason_not(
+        self, site: "Site", host: "Host | None", db: "Database | None", inventory: "Inventory | None" = None
+    ) -> str | None:
+        """None if applicable, else why not (shown in the report's 'not run' list).
+
+        A `when` predicate that names an ``inventory`` parameter also receives the whole inventory
+        (site checks use it, e.g. "some host lists an AE with role old_archive").
+        """
         if self.platforms and site.platform not in self.platforms:
             return f"platform {site.platform} (applies to {', '.join(self.platforms)})"
         src = parse_version((host.impax_version if host and host.impax_version else None) or site.impax_version)
@@ -65,7 +73,7 @@ class Applicability:
             if self.db_purposes and db.purpose not in self.db_purposes:
                 return f"database purpose {db.purpose} (applies to {', '.join(self.db_purposes)})"
         if self.when is not None:
-            verdict = self.when(site, host, db)
+            verdict = self.when(site, host, db, inventory=inventory) if _wants_inventory(self.when) else self.when(site, host, db)
             if verdict is not True:
                 return verdict if isinstance(verdict, str) and verdict else "condition not met"
         return None
@@ -81,6 +89,14 @@ class Applicability:
         if self.when is not None:
             out["when"] = (self.when.__doc__ or self.when.__name__).strip().splitlines()[0]
         return out
+
+
+@functools.lru_cache(maxsize=None)
+def _wants_inventory(fn: Callable) -> bool:
+    try:
+        return "inventory" in inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return False
 
 
 @dataclass(frozen=True)

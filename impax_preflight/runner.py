@@ -211,12 +211,12 @@ def build_plan(
             not_run.append(NotRun(check_id=chk.id, reason=why))
             continue
         if chk.target == "site":
-            r = chk.applies.reason_not(site, None, None)
+            r = chk.applies.reason_not(site, None, None, inventory)
             (not_run.append(NotRun(check_id=chk.id, target="site", reason=r)) if r else plan.append(PlanItem(chk)))
             continue
         for host in inventory.hosts:
             if chk.target == "host":
-                r = chk.applies.reason_not(site, host, None)
+                r = chk.applies.reason_not(site, host, None, inventory)
                 if r:
                     not_run.append(NotRun(check_id=chk.id, target=host.name, reason=r))
                 else:
@@ -225,7 +225,7 @@ def build_plan(
                 if not host.databases:
                     continue
                 for db in host.databases:
-                    r = chk.applies.reason_not(site, host, db)
+                    r = chk.applies.reason_not(site, host, db, inventory)
                     if r:
                         not_run.append(NotRun(check_id=chk.id, target=f"{host.name}/{db.name}", reason=r))
                     else:

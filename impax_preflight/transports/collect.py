@@ -54,9 +54,9 @@ def commands_for_host(plugins: "PluginSet", inventory: "Inventory", host: "Host"
         if not cmds:
             continue
         if chk.target == "host":
-            applies = chk.applies.reason_not(site, host, None) is None
+            applies = chk.applies.reason_not(site, host, None, inventory) is None
         elif chk.target == "database":
-            applies = any(chk.applies.reason_not(site, host, db) is None for db in host.databases)
+            applies = any(chk.applies.reason_not(site, host, db, inventory) is None for db in host.databases)
         else:
             applies = False  # site checks read other findings, not hosts
         if applies:
