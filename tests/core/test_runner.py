@@ -215,3 +215,16 @@ def test_plugins_dir_and_disable(tmp_path, monkeypatch):
     ps = load_plugins(plugins_dirs=[tmp_path], entry_points=False)
     assert "local.x" not in ps.registry.checks
     assert next(p for p in ps.plugins if p.name == "plugins-dir:good").status == "disabled"
+
+
+def test_when_predicate_may_see_the_inventory():
+    def two_hosts_or_more(site, host, db, inventory=None):
+        """needs at least two hosts"""
+        return True if inventory is not None and len(inventory.hosts) >= 2 else "fewer than two hosts"
+
+    cluster = check("t.cluster", "cluster", "warning", "site", when=two_hosts_or_more)(site_check.func)
+    report = run_preflight(make_inventory(TWO_HOSTS), plugins=plugins_with(cluster))
+    assert [f.check_id for f in report.findings] == ["t.cluster"]
+    report = run_preflight(make_inventory({"hosts": TWO_HOSTS["hosts"][:1]}), plugins=plugins_with(cluster))
+    assert not report.findings
+    assert [(n.check_id, n.reason) for n in report.not_run] == [("t.cluster", "fewer than two hosts")]
