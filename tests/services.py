@@ -158,7 +158,8 @@ class SshdServer:
 
         t: dict[str, Any] = dict(
             kind="ssh",
-            user=self.user,
+            # not root: root's .bashrc here runs `pyenv init`, whose rehash lock can stall a session ~60 s
+            user=self.plain_user,
             port=self.port,
             key_file=self.key_file,
             known_hosts=self.known_hosts,

@@ -30,8 +30,11 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..inventory import Host
     from ..secrets import SecretRef
 
-#: Channels open at once on one connection. OpenSSH's default MaxSessions is 10: stay below it.
-MAX_CHANNELS = 8
+#: Channels open at once on one connection. OpenSSH's default MaxSessions is 10, and a closed
+#: session lingers on the server a moment after we close it: stay well below.
+MAX_CHANNELS = 4
+#: A server that refuses a new session ("no more sessions") is asked again this many times.
+CHANNEL_RETRIES = 5
 #: Longest wait in one select() round, so a missed wake-up can never turn into a hang.
 POLL_S = 0.5
 PRIVILEGE_PREFIXES = ("pfexec", "sudo -n", "sudo")
@@ -307,6 +310,20 @@ class SshShell(Shell):
             command = f"{self.privilege} /bin/sh -c {shlex.quote(command)}"
         return posix_env_prefix(command)
 
+    def _open_channel(self, transport):
+        """A new session channel; a refusal (the server's MaxSessions, momentarily reached while
+        just-closed sessions wind down) is retried with a short back-off before it counts."""
+        import paramiko
+
+        for attempt in range(CHANNEL_RETRIES + 1):
+            try:
+                return transport.open_session(timeout=self.connect_timeout)
+            except paramiko.ChannelException:
+                if attempt == CHANNEL_RETRIES or not transport.is_active():
+                    raise
+                time.sleep(0.1 * (attempt + 1))
+        raise AssertionError("unreachable")  # pragma: no cover
+
     def run(self, command: str, timeout: float | None = None, privileged: bool = False) -> CommandResult:
         import paramiko
 
@@ -316,7 +333,7 @@ class SshShell(Shell):
         deadline = start + timeout if timeout else None
         with self._slots:
             try:
-                chan = transport.open_session(timeout=self.connect_timeout)
+                chan = self._open_channel(transport)
                 chan.exec_command(remote)
                 chan.shutdown_write()  # commands that read stdin see end-of-file, never wait for us
             except (paramiko.SSHException, EOFError, OSError) as exc:

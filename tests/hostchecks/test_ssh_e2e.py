@@ -29,7 +29,7 @@ def test_solaris_checks_over_ssh(fresh_sshd, tmp_path):
     from services import sshd_available
 
     require_service(sshd_available(), "OpenSSH server (sshd) for the loopback SSH test")
-    df = tmp_path / "df.txt"
+    df = fresh_sshd.bin_dir / "df.txt"  # readable by the (non-root) login user, unlike tmp_path
     df.write_text(DF)
     outputs = {
         "svcs": FIX / "svcs_xv_s10_samba_maintenance.txt",
