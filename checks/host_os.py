@@ -208,8 +208,10 @@ def solaris_storage(ctx: CheckContext) -> list[Finding]:
     from impax_preflight.parsers.zpool import parse_zpool_status
 
     checked = []
+    missing = 0
     res = ctx.run("zpool status -x")
     if command_missing(res):
+        missing += 1
         ctx.note("zpool is not installed: this host does not use ZFS")
     else:
         bad = unusable(ctx, res, "the ZFS pools")
@@ -233,6 +235,7 @@ def solaris_storage(ctx: CheckContext) -> list[Finding]:
                     out.append(ctx.passed("all ZFS pools are healthy", subject="zpool"))
     res = ctx.run("metastat")
     if command_missing(res):
+        missing += 1
         ctx.note("metastat is not installed: this host does not use Solaris Volume Manager")
     else:
         text = res.stdout + "\n" + res.stderr
@@ -253,6 +256,11 @@ def solaris_storage(ctx: CheckContext) -> list[Finding]:
                 out.append((ctx.warn if transient else ctx.fail)(msg, subject=f"svm:{dev.name}", values=vals))
             if not svm.unhealthy():
                 out.append(ctx.passed(f"all {len(svm.devices)} SVM metadevices are Okay", subject="svm"))
+    if missing == 2 and not out:
+        # Solaris 10 and later ship both in /usr/sbin: neither found means the login cannot see them,
+        # not that the host has no storage to check
+        out.append(ctx.error("neither zpool nor metastat was found: both ship with Solaris in /usr/sbin; add /usr/sbin "
+                             "to the PATH of the login used (or collect the bundle as root)"))
     if not checked and not out:  # nothing to look at: say so, do not claim health
         out.append(ctx.skip("no ZFS pool and no Solaris Volume Manager metadevice on this host (hardware RAID?): check the "
                        "array with its vendor tool"))

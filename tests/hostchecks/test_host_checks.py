@@ -56,8 +56,12 @@ def test_storage_zfs_degraded_svm_maintenance_and_nothing():
     assert "metareplace d4 c1t1d0s4" in s["svm:d24"].message
     ok = run_check(host_os.solaris_storage, shell=FakeShell({"zpool status -x": "all pools are healthy\n", "metastat": (1, "", "metastat: h: there are no existing databases\n")}))
     assert [(x.status, x.subject) for x in ok] == [(Status.PASS, "zpool")]
+    # both tools missing: the login cannot see /usr/sbin — not evaluated, never "nothing to check"
     none = run_check(host_os.solaris_storage, shell=FakeShell({"zpool status -x": (127, "", "sh: zpool: not found"), "metastat": (127, "", "sh: metastat: not found")}))
-    assert [x.status for x in none] == [Status.SKIPPED]
+    assert [x.status for x in none] == [Status.ERROR] and "/usr/sbin" in none[0].message
+    # ZFS present without pools, no SVM: nothing to look at, said so
+    empty = run_check(host_os.solaris_storage, shell=FakeShell({"zpool status -x": "no pools available\n", "metastat": (127, "", "sh: metastat: not found")}))
+    assert [x.status for x in empty] == [Status.SKIPPED] and "hardware RAID" in empty[0].message
 
 
 def test_disk_errors_warn_per_device():
