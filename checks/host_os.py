@@ -169,7 +169,7 @@ def solaris_services(ctx: CheckContext) -> Iterator[Finding]:
 def solaris_faults(ctx: CheckContext) -> Iterator[Finding]:
     from impax_preflight.parsers.fmadm import parse_fmadm_faulty
 
-    res = ctx.run("fmadm faulty")
+    res = ctx.run("fmadm faulty", privileged=True)  # fmd answers only root or the solaris.* authorizations
     bad = unusable(ctx, res, "the Fault Manager")
     if bad:
         yield bad

@@ -307,10 +307,14 @@ class CheckContext:
             return default
         return max(0.5, min(default, self.deadline - time.monotonic()))
 
-    def run(self, command: str, timeout: float | None = None) -> CommandResult:
-        """Run a command on the target host and record it as evidence."""
+    def run(self, command: str, timeout: float | None = None, privileged: bool = False) -> CommandResult:
+        """Run a command on the target host and record it as evidence.
+
+        `privileged=True` for the few commands that need it (e.g. `fmadm faulty`): the host's
+        `transport.privilege` prefix (pfexec / sudo -n) is applied by transports that have one.
+        """
         t = self.remaining(timeout or self.thresholds.command_timeout_s)
-        result = self.shell.run(command, timeout=t)
+        result = self.shell.run(command, timeout=t, privileged=True) if privileged else self.shell.run(command, timeout=t)
         self.evidence.append(evidence_from_command(result, self.target_name))
         return result
 

@@ -44,6 +44,7 @@ class FakeShell(Shell):
         self.outputs = dict(outputs or {})
         self.os = os
         self.calls: list[str] = []
+        self.privileged_calls: list[str] = []  # run with privileged=True (pfexec / sudo -n over SSH)
         self._lock = threading.Lock()
 
     def _lookup(self, command: str) -> Any:
@@ -54,9 +55,11 @@ class FakeShell(Shell):
                 return value
         raise NotCollected(f"not collected: FakeShell has no output for `{command}`")
 
-    def run(self, command: str, timeout: float | None = None) -> CommandResult:
+    def run(self, command: str, timeout: float | None = None, privileged: bool = False) -> CommandResult:
         with self._lock:
             self.calls.append(command)
+            if privileged:
+                self.privileged_calls.append(command)
         start = time.monotonic()
         answer = self._lookup(command)
         if callable(answer) and not isinstance(answer, type):

@@ -51,7 +51,9 @@ class Shell:
     #: OS family of the far end ("windows", "solaris", "linux")
     os: str = "linux"
 
-    def run(self, command: str, timeout: float | None = None) -> CommandResult:  # pragma: no cover
+    def run(self, command: str, timeout: float | None = None, privileged: bool = False) -> CommandResult:  # pragma: no cover
+        """Run `command`; `privileged` asks for the host's privilege prefix (pfexec / sudo -n) where the
+        transport has one (SSH); others run it as is (a bundle is collected as root/administrator)."""
         raise NotImplementedError
 
     def read_file(self, path: str, timeout: float | None = None) -> CommandResult:

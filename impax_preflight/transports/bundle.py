@@ -81,7 +81,7 @@ class BundleShell(Shell):
     def commands(self) -> list[str]:
         return list(self._entries)
 
-    def run(self, command: str, timeout: float | None = None) -> CommandResult:
+    def run(self, command: str, timeout: float | None = None, privileged: bool = False) -> CommandResult:
         entry = self._entries.get(normalize_command(command))
         if entry is None:
             raise NotCollected(

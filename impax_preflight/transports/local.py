@@ -18,7 +18,7 @@ class LocalShell(Shell):
         self.os = os_name or ("windows" if sys.platform.startswith("win") else "linux")
         self.codepage = codepage
 
-    def run(self, command: str, timeout: float | None = None) -> CommandResult:
+    def run(self, command: str, timeout: float | None = None, privileged: bool = False) -> CommandResult:
         env = dict(os.environ)
         if self.os != "windows":
             env.update(LC_ALL="C", LANG="C")

@@ -271,3 +271,9 @@ def test_demo_bundle_end_to_end(tmp_path):
     host_checks = [f for f in rep.findings if f.check_id.startswith(("os.", "hw.", "prereq.dotnet", "prereq.conn", "interlock", "backup.app"))]
     assert not [f for f in host_checks if f.status is Status.ERROR], [f.message for f in host_checks if f.status is Status.ERROR]
     assert "AQAAANCMnd8BFdERjHoAwE" not in rep.model_dump_json()
+
+
+def test_fmadm_asks_for_the_privilege_prefix():
+    shell = FakeShell({"fmadm faulty": ""})
+    (f,) = run_check(host_os.solaris_faults, shell=shell)
+    assert f.status is Status.PASS and shell.privileged_calls == ["fmadm faulty"]
