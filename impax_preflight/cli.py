@@ -99,6 +99,8 @@ def _setup_logging(verbose: int, log_file: str | None) -> None:
 @click.option("--format", "formats", default=DEFAULT_FORMATS, show_default=True, help="Comma-separated report formats.")
 @click.option("--only", multiple=True, help="Run only checks whose id matches this glob (repeatable).")
 @click.option("--skip", multiple=True, help="Skip checks whose id matches this glob (repeatable).")
+@click.option("--host", "hosts", multiple=True, metavar="GLOB",
+              help="Check only hosts whose name matches (repeatable); site checks are then not run.")
 @click.option("-j", "--jobs", default=32, show_default=True, type=click.IntRange(1, 256),
               help="Checks run at once across the site (each host and database also has its own session limit).")
 @click.option("--timeout", "check_timeout", type=click.FloatRange(0.1), help="Per-check timeout in seconds (default: inventory threshold).")
@@ -107,7 +109,7 @@ def _setup_logging(verbose: int, log_file: str | None) -> None:
 @click.option("--baseline", type=click.Path(exists=True, dir_okay=False), help="A previous report.json: the report shows what changed.")
 @click.option("--progress/--no-progress", default=None, help="Live progress (default: on a terminal).")
 @_plugin_options
-def run(inventory, out_dir, formats, only, skip, jobs, check_timeout, waivers, bundles, baseline, progress,
+def run(inventory, out_dir, formats, only, skip, hosts, jobs, check_timeout, waivers, bundles, baseline, progress,
         plugins_dirs, checks_dirs, disable):
     """Run the check catalog against the site in INVENTORY and write the reports."""
     inv = _load_inventory(inventory)
@@ -131,19 +133,20 @@ def run(inventory, out_dir, formats, only, skip, jobs, check_timeout, waivers, b
         except ValueError as exc:
             _fail(f"error: {exc}")
     _ask_prompts(inv)
-    report = _execute(inv, plugins, out_dir, fmt_list, only, skip, jobs, check_timeout, waiver_list, bundle_map, baseline, progress)
+    report = _execute(inv, plugins, out_dir, fmt_list, only, skip, jobs, check_timeout, waiver_list, bundle_map, baseline, progress,
+                      hosts=hosts)
     sys.exit(report.exit_code)
 
 
 def _execute(inv, plugins, out_dir, fmt_list, only, skip, jobs, check_timeout, waivers, bundle_map, baseline, progress,
-             quiet_findings=False):
+             quiet_findings=False, hosts=()):
     from .runner import run_preflight, write_reports
 
     interactive = sys.stdout.isatty() if progress is None else progress
     console = _console()
     with _Progress(console, interactive, quiet_findings) as prog:
         try:
-            report = run_preflight(inv, only=only, skip=skip, jobs=jobs, plugins=plugins, out_dir=out_dir,
+            report = run_preflight(inv, only=only, skip=skip, hosts=hosts, jobs=jobs, plugins=plugins, out_dir=out_dir,
                                    waivers=waivers, bundles=bundle_map, check_timeout_s=check_timeout, progress=prog)
         except ValueError as exc:
             _fail(f"error: {exc}")
@@ -336,8 +339,11 @@ def plugins_cmd(as_json, plugins_dirs, checks_dirs, disable):
 
 @cli.command()
 @click.argument("inventory", type=click.Path(exists=True, dir_okay=False))
-def validate(inventory):
-    """Check an inventory file without connecting to anything."""
+@click.option("--strict", is_flag=True, help="Exit 3 when something would stop a connection (unset variable, missing file).")
+def validate(inventory, strict):
+    """Check an inventory file, and what the run will need, without connecting to anything."""
+    from .inventory import connection_problems
+
     inv = _load_inventory(inventory)
     n_db = sum(len(h.databases) for h in inv.hosts)
     click.echo(f"{inventory}: valid — site {inv.site.name!r} ({inv.site.platform}, IMPAX {inv.site.impax_version} -> "
@@ -345,6 +351,13 @@ def validate(inventory):
     for where, ref in inv.secret_refs():
         if ref.is_plain:
             click.echo(f"warning: {where} holds a literal password (plain:); prefer env:, file:, keyring: or prompt:")
+    problems = connection_problems(inv)
+    for p in problems:
+        click.echo(f"not ready: {p}")
+    if problems:
+        click.echo(f"{len(problems)} problem(s) would turn checks into errors; fix them before the run")
+        if strict:
+            sys.exit(EXIT_USAGE)
 
 
 @cli.command()

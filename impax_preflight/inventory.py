@@ -256,6 +256,50 @@ class Inventory(_Strict):
         return data
 
 
+def connection_problems(inv: Inventory) -> list[str]:
+    """What would stop a connection, found without connecting: missing files, unset variables.
+
+    Secret values are never read here beyond checking that an env: variable is set or a file: exists.
+    """
+    import os
+
+    out: list[str] = []
+
+    def ref_problem(where: str, ref: SecretRef | None) -> None:
+        if ref is None:
+            return
+        if ref.scheme == "env" and ref.reference not in os.environ:
+            out.append(f"{where}: environment variable {ref.reference} is not set")
+        elif ref.scheme == "file" and not Path(ref.reference).expanduser().is_file():
+            out.append(f"{where}: secret file {ref.reference} does not exist")
+
+    for h in inv.hosts:
+        t = h.transport
+        where = f"hosts.{h.name}.transport"
+        if t.kind == "ssh":
+            if not t.user:
+                out.append(f"{where}: no user to log in as")
+            kh = Path(t.known_hosts or "~/.ssh/known_hosts").expanduser()
+            if not kh.is_file() and not t.trust_new_host_key:
+                out.append(f"{where}: known_hosts file {kh} does not exist: add the host key "
+                           f"(ssh-keyscan -p {t.port} {h.reach} >> {kh}, then verify its fingerprint) or set "
+                           "trust_new_host_key = true for the first run")
+            if t.key_file and not Path(t.key_file).expanduser().is_file():
+                out.append(f"{where}: key file {t.key_file} does not exist")
+            if not (t.key_file or t.password or t.use_agent):
+                out.append(f"{where}: no way to log in: give key_file, password or use_agent = true")
+        elif t.kind == "bundle" and t.bundle and not Path(t.bundle).exists():
+            out.append(f"{where}: bundle {t.bundle} does not exist (run the collector from `impax-preflight collect`)")
+        ref_problem(f"{where}.password", t.password)
+        ref_problem(f"{where}.passphrase", t.passphrase)
+        for db in h.databases:
+            dwhere = f"hosts.{h.name}.databases.{db.name}"
+            if db.kind == "sqlite" and db.path and not Path(db.path).is_file():
+                out.append(f"{dwhere}: SQLite file {db.path} does not exist")
+            ref_problem(f"{dwhere}.password", db.password)
+    return out
+
+
 class InventoryError(Exception):
     """A malformed inventory; str() is a person-readable list of problems with file:line."""
 

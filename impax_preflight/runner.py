@@ -199,22 +199,36 @@ def _selected(check_id: str, only: Iterable[str], skip: Iterable[str]) -> str | 
 
 
 def build_plan(
-    inventory: Inventory, checks: Iterable[Check], only: Iterable[str] = (), skip: Iterable[str] = ()
+    inventory: Inventory,
+    checks: Iterable[Check],
+    only: Iterable[str] = (),
+    skip: Iterable[str] = (),
+    hosts: Iterable[str] = (),
 ) -> tuple[list[PlanItem], list[NotRun]]:
-    """Every check x every target it applies to; and why the rest do not run."""
+    """Every check x every target it applies to; and why the rest do not run.
+
+    `hosts` (globs on host names) limits the run to those hosts; site checks, which judge the whole
+    cluster, are then not run rather than run on a partial picture.
+    """
     plan: list[PlanItem] = []
     not_run: list[NotRun] = []
     site = inventory.site
+    host_globs = list(hosts)
     for chk in sorted(checks, key=lambda c: c.id):
         why = _selected(chk.id, only, skip)
         if why:
             not_run.append(NotRun(check_id=chk.id, reason=why))
+            continue
+        if host_globs and chk.target == "site":
+            not_run.append(NotRun(check_id=chk.id, target="site", reason="site check: the run was limited with --host"))
             continue
         if chk.target == "site":
             r = chk.applies.reason_not(site, None, None, inventory)
             (not_run.append(NotRun(check_id=chk.id, target="site", reason=r)) if r else plan.append(PlanItem(chk)))
             continue
         for host in inventory.hosts:
+            if host_globs and not any(fnmatch.fnmatchcase(host.name, g) for g in host_globs):
+                continue
             if chk.target == "host":
                 r = chk.applies.reason_not(site, host, None, inventory)
                 if r:
@@ -363,6 +377,7 @@ def run_preflight(
     *,
     only: Iterable[str] = (),
     skip: Iterable[str] = (),
+    hosts: Iterable[str] = (),
     jobs: int = 32,
     plugins: PluginSet | None = None,
     out_dir: str | Path | None = None,
@@ -392,7 +407,12 @@ def run_preflight(
         run.jsonl = open(run.out_dir / "results.jsonl", "w", encoding="utf-8")  # noqa: SIM115 - closed below
 
     registry = plugins.registry
-    plan, not_run = build_plan(inventory, registry.checks.values(), only, skip)
+    host_globs = list(hosts)
+    known = [h.name for h in inventory.hosts]
+    for g in host_globs:
+        if not any(fnmatch.fnmatchcase(n, g) for n in known):
+            raise ValueError(f"--host {g!r} matches no host of the inventory (hosts: {', '.join(known)})")
+    plan, not_run = build_plan(inventory, registry.checks.values(), only, skip, host_globs)
     warnings = list(plugins.warnings)
     for where, ref in inventory.secret_refs():
         if ref.is_plain:
