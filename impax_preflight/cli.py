@@ -7,7 +7,6 @@ arguments, inconsistent plugins).
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 

@@ -25,7 +25,6 @@ import datetime as _dt
 import decimal
 import operator
 import re
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Literal
@@ -34,7 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from .check import Applicability, Check, CheckContext
 from .hookspecs import hookimpl
-from .inventory import _describe, _line_for, _toml_lines
+from .inventory import DocumentError, read_document, validation_problems
 from .model import Finding, Severity
 from .versions import parse_version
 
@@ -318,29 +317,16 @@ class _FileSpec(_Strict):
 
 def _parse_file(path: Path) -> list[CheckSpec]:
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise DeclarativeError([f"{path}: cannot read check file: {exc.strerror}"]) from None
-    except UnicodeDecodeError as exc:
-        raise DeclarativeError([f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})"]) from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        m = re.search(r"\(at line (\d+), column (\d+)\)", str(exc))
-        where = f"{path}:{m.group(1)}" if m else str(path)
-        raise DeclarativeError([f"{where}: TOML syntax error: {exc}"]) from None
-    lines = _toml_lines(text, data)
+        data, lines = read_document(path, "check file")
+    except DocumentError as exc:
+        raise DeclarativeError(exc.problems) from None
     # a file is either [[check]] tables, or one check written at the top level
-    single = "check" not in data
     try:
-        if single:
+        if "check" not in data:
             return [CheckSpec.model_validate(data)]
         return _FileSpec.model_validate(data).check
     except ValidationError as exc:
-        problems = []
-        for err in exc.errors():
-            problems.append(_describe(path, lines, err) if _line_for(lines, tuple(err.get("loc", ()))) else _describe(path, {(): 1}, err))
-        raise DeclarativeError(problems) from None
+        raise DeclarativeError(validation_problems(path, lines, exc)) from None
 
 
 def _files(path: Path) -> list[Path]:

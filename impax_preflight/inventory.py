@@ -300,13 +300,39 @@ def connection_problems(inv: Inventory) -> list[str]:
     return out
 
 
-class InventoryError(Exception):
-    """A malformed inventory; str() is a person-readable list of problems with file:line."""
+class DocumentError(Exception):
+    """A malformed TOML/YAML file; `problems` holds one person-readable line each, `file:line: field: what`."""
 
     def __init__(self, path: str, problems: list[str]):
         self.path = path
-        self.problems = problems
-        super().__init__("\n".join(problems))
+        self.problems = list(problems)
+        super().__init__("\n".join(self.problems))
+
+
+class InventoryError(DocumentError):
+    """A malformed inventory."""
+
+
+def read_document(path: str | Path, what: str) -> tuple[Any, dict[tuple, int]]:
+    """Read a TOML (or .yaml/.yml) file: (data, field path -> line number).
+
+    Used for inventories, waivers and declarative checks alike. Raises `DocumentError` naming the
+    file and line for unreadable files and syntax errors.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise DocumentError(str(path), [f"{path}: cannot read {what}: {exc.strerror}"]) from None
+    except UnicodeDecodeError as exc:
+        raise DocumentError(str(path), [f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})"]) from None
+    is_yaml = path.suffix.lower() in (".yaml", ".yml")
+    return (_parse_yaml if is_yaml else _parse_toml)(path, text)
+
+
+def validation_problems(path: str | Path, lines: dict[tuple, int], exc: ValidationError) -> list[str]:
+    """One `file:line: field: message (hint)` line per pydantic error."""
+    return [_describe(Path(path), lines, e) for e in exc.errors()]
 
 
 def load_inventory(path: str | Path) -> Inventory:
@@ -317,19 +343,15 @@ def load_inventory(path: str | Path) -> Inventory:
     """
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InventoryError(str(path), [f"{path}: cannot read inventory: {exc.strerror}"]) from None
-    except UnicodeDecodeError as exc:
-        raise InventoryError(str(path), [f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})"]) from None
-    is_yaml = path.suffix.lower() in (".yaml", ".yml")
-    data, lines = (_parse_yaml if is_yaml else _parse_toml)(path, text)
+        data, lines = read_document(path, "inventory")
+    except DocumentError as exc:
+        raise InventoryError(exc.path, exc.problems) from None
     if not isinstance(data, dict):
         raise InventoryError(str(path), [f"{path}:1: the inventory must be a mapping with 'site' and 'hosts'"])
     try:
         inv = Inventory.model_validate(data)
     except ValidationError as exc:
-        raise InventoryError(str(path), [_describe(path, lines, e) for e in exc.errors()]) from None
+        raise InventoryError(str(path), validation_problems(path, lines, exc)) from None
     inv.source = str(path)
     _resolve_paths(inv, path.parent)
     return inv
@@ -376,8 +398,7 @@ def _fmt_loc(loc: tuple) -> str:
 
 def _describe(path: Path, lines: dict[tuple, int], err: dict) -> str:
     loc = tuple(p for p in err.get("loc", ()) if not (isinstance(p, str) and ("[" in p or p.startswith("function-"))))
-    line = _line_for(lines, loc)
-    where = f"{path}:{line}" if line else str(path)
+    where = f"{path}:{_line_for(lines, loc)}"
     msg = err.get("msg", "invalid")
     if msg.startswith("Value error, "):
         msg = msg[len("Value error, ") :]
@@ -390,11 +411,11 @@ def _describe(path: Path, lines: dict[tuple, int], err: dict) -> str:
     return f"{text} (hint: {hint})" if hint else text
 
 
-def _line_for(lines: dict[tuple, int], loc: tuple) -> int | None:
+def _line_for(lines: dict[tuple, int], loc: tuple) -> int:
     for n in range(len(loc), -1, -1):
         if loc[:n] in lines:
             return lines[loc[:n]]
-    return None
+    return 1  # a top-level problem (e.g. a missing table) belongs to the start of the file
 
 
 def _parse_toml(path: Path, text: str) -> tuple[Any, dict[tuple, int]]:
@@ -403,7 +424,7 @@ def _parse_toml(path: Path, text: str) -> tuple[Any, dict[tuple, int]]:
     except tomllib.TOMLDecodeError as exc:
         m = re.search(r"\(at line (\d+), column (\d+)\)", str(exc))
         where = f"{path}:{m.group(1)}" if m else str(path)
-        raise InventoryError(str(path), [f"{where}: TOML syntax error: {exc}"]) from None
+        raise DocumentError(str(path), [f"{where}: TOML syntax error: {exc}"]) from None
     return data, _toml_lines(text, data)
 
 
@@ -455,7 +476,7 @@ def _parse_yaml(path: Path, text: str) -> tuple[Any, dict[tuple, int]]:
         mark = getattr(exc, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark else str(path)
         problem = getattr(exc, "problem", None) or str(exc)
-        raise InventoryError(str(path), [f"{where}: YAML syntax error: {problem}"]) from None
+        raise DocumentError(str(path), [f"{where}: YAML syntax error: {problem}"]) from None
     out: dict[tuple, int] = {}
 
     def walk(n: Any, loc: tuple) -> None:

@@ -18,9 +18,11 @@ import traceback
 import uuid
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any, Callable, Iterable
+
+from pydantic import BaseModel, ConfigDict
 
 from . import __version__
 from .check import Check, CheckContext, Memo, as_findings
@@ -28,11 +30,9 @@ from .db.base import DatabaseError
 from .db.readonly import ReadOnlyViolation
 from .inventory import Database, Host, Inventory
 from .model import (
-    Evidence,
     Finding,
     NotRun,
     RunReport,
-    Severity,
     Status,
     Verdict,
     Waiver,
@@ -51,32 +51,27 @@ ProgressFn = Callable[..., None]
 # ---- waivers ---------------------------------------------------------------------------------
 
 
+class _WaiverFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    waiver: list[Waiver] = []
+
+
 def load_waivers(path: str | Path) -> list[Waiver]:
-    """Read a waivers file (TOML `[[waiver]]` tables or YAML list). Raises ValueError with file:line."""
-    import tomllib
+    """Read a waivers file (TOML `[[waiver]]` tables, or YAML). Raises ValueError naming file:line:field."""
+    from pydantic import ValidationError
 
-    p = Path(path)
-    text = p.read_text(encoding="utf-8")
+    from .inventory import DocumentError, read_document, validation_problems
+
     try:
-        if p.suffix.lower() in (".yaml", ".yml"):
-            import yaml
-
-            data = yaml.safe_load(text) or []
-            items = data.get("waiver", data.get("waivers", [])) if isinstance(data, dict) else data
-        else:
-            data = tomllib.loads(text)
-            items = data.get("waiver", data.get("waivers", []))
-        out = []
-        for i, item in enumerate(items):
-            try:
-                out.append(Waiver.model_validate(item))
-            except Exception as exc:  # noqa: BLE001
-                raise ValueError(f"{p}: waiver #{i + 1}: {exc}") from None
-        return out
-    except (tomllib.TOMLDecodeError, Exception) as exc:
-        if isinstance(exc, ValueError) and str(exc).startswith(str(p)):
-            raise
-        raise ValueError(f"{p}: cannot read waivers: {exc}") from None
+        data, lines = read_document(path, "waivers")
+    except DocumentError as exc:
+        raise ValueError(str(exc)) from None
+    if isinstance(data, list):  # a bare YAML list of waivers
+        data, lines = {"waiver": data}, {("waiver",) + k: v for k, v in lines.items()}
+    try:
+        return _WaiverFile.model_validate(data or {}).waiver
+    except ValidationError as exc:
+        raise ValueError("\n".join(validation_problems(path, lines, exc))) from None
 
 
 def waiver_expired(w: Waiver, today: date | None = None) -> bool:

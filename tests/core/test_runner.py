@@ -228,3 +228,21 @@ def test_when_predicate_may_see_the_inventory():
     report = run_preflight(make_inventory({"hosts": TWO_HOSTS["hosts"][:1]}), plugins=plugins_with(cluster))
     assert not report.findings
     assert [(n.check_id, n.reason) for n in report.not_run] == [("t.cluster", "fewer than two hosts")]
+
+
+def test_waivers_file_errors_name_file_line_and_field(tmp_path):
+    from impax_preflight.runner import load_waivers
+
+    good = tmp_path / "w.toml"
+    good.write_text('[[waiver]]\nmatch = "x.*"\nreason = "r"\napproved_by = "me"\nexpires = "2030-01-01"\n')
+    assert [w.match for w in load_waivers(good)] == ["x.*"]
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[[waiver]]\nmatch = "x.*"\nreason = "r"\n\n[[waiver]]\nmatch = "y"\nreason = "r"\napproved_by = "me"\nexpire = "2030-01-01"\n')
+    with pytest.raises(ValueError) as ei:
+        load_waivers(bad)
+    assert f"{bad}:1: waiver[0].approved_by" in str(ei.value)
+    assert f"{bad}:9: waiver[1].expire" in str(ei.value)
+    yml = tmp_path / "w.yaml"
+    yml.write_text("- match: z.*\n  reason: r\n  approved_by: me\n- match: q\n  reason: r\n")
+    with pytest.raises(ValueError, match=r"w.yaml:4: waiver\[1\].approved_by"):
+        load_waivers(yml)

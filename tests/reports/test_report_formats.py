@@ -12,7 +12,7 @@ import jsonschema
 import pytest
 from report_samples import HOSTILE, finding, make_report, sample_findings
 
-from impax_preflight.model import Evidence, Severity, Status
+from impax_preflight.model import Evidence, Status
 from impax_preflight.plugins import load_plugins
 from impax_preflight.report.diff import diff_reports
 from impax_preflight.report.html import CSP, render_html
