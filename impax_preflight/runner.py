@@ -333,15 +333,51 @@ def execute_check(
 
 @dataclass
 class _Run:
+    """The state one run shares between its worker threads."""
+
     inventory: Inventory
     plugins: PluginSet
     waivers: list[Waiver]
-    out_dir: Path | None
     progress: ProgressFn | None
+    check_timeout_s: float | None = None
     findings: list[Finding] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     abort: threading.Event = field(default_factory=threading.Event)
     jsonl: Any = None
+    #: per host: its shell (opened once), its session slots, its facts, why it is down
+    shells: dict[str, _Once] = field(default_factory=dict)
+    host_slots: dict[str, threading.BoundedSemaphore] = field(default_factory=dict)
+    facts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    host_down: dict[str, str] = field(default_factory=dict)
+    #: per database: its session pool; per target: compute-once values (fused table scans)
+    pools: dict[tuple[str, str], _SessionPool] = field(default_factory=dict)
+    memos: dict[str, Memo] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        registry, th = self.plugins.registry, self.inventory.site.thresholds
+        for host in self.inventory.hosts:
+            self.shells[host.name] = _Once(_shell_opener(registry, host))
+            self.host_slots[host.name] = threading.BoundedSemaphore(th.sessions_per_host)
+            self.facts[host.name] = dict(host.facts)
+            for db in host.databases:
+                limit = db.max_sessions or th.sessions_per_database
+                self.pools[(host.name, db.name)] = _SessionPool(_db_opener(registry, db, host), limit)
+
+    def open_results(self, out_dir: Path) -> None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        self.jsonl = open(out_dir / "results.jsonl", "w", encoding="utf-8")  # noqa: SIM115 - closed in close()
+
+    def memo(self, target: str) -> Memo:
+        with self.lock:
+            return self.memos.setdefault(target, Memo())
+
+    def close(self) -> None:
+        for s in self.shells.values():
+            s.close()
+        for p in self.pools.values():
+            p.close()
+        if self.jsonl is not None:
+            self.jsonl.close()
 
     def emit(self, f: Finding) -> Finding:
         f = Finding.model_validate(masker.mask_obj(f.model_dump()))
@@ -396,11 +432,6 @@ def run_preflight(
     expired = [w for w in all_waivers if waiver_expired(w)]
 
     started, t0 = utcnow(), time.monotonic()
-    run = _Run(inventory, plugins, active, Path(out_dir) if out_dir else None, progress)
-    if run.out_dir:
-        run.out_dir.mkdir(parents=True, exist_ok=True)
-        run.jsonl = open(run.out_dir / "results.jsonl", "w", encoding="utf-8")  # noqa: SIM115 - closed below
-
     registry = plugins.registry
     host_globs = list(hosts)
     known = [h.name for h in inventory.hosts]
@@ -412,46 +443,25 @@ def run_preflight(
     for where, ref in inventory.secret_refs():
         if ref.is_plain:
             warnings.append(f"{where} holds a literal password (plain:): use env:, file:, keyring: or prompt: instead")
+
+    run = _Run(inventory, plugins, active, progress, check_timeout_s)
+    if out_dir:
+        run.open_results(Path(out_dir))
     if progress:
         progress("plan", total=len(plan))
-
-    th = inventory.site.thresholds
-    shells: dict[str, _Once] = {}
-    host_slots: dict[str, threading.BoundedSemaphore] = {}
-    pools: dict[tuple[str, str], _SessionPool] = {}
-    for host in inventory.hosts:
-        shells[host.name] = _Once(_shell_opener(registry, host))
-        host_slots[host.name] = threading.BoundedSemaphore(th.sessions_per_host)
-        for db in host.databases:
-            pools[(host.name, db.name)] = _SessionPool(_db_opener(registry, db, host), db.max_sessions or th.sessions_per_database)
-
-    facts: dict[str, dict[str, Any]] = {h.name: dict(h.facts) for h in inventory.hosts}
-    host_down: dict[str, str] = {}
-    memos: dict[str, Memo] = {}
     interrupted = False
     executor = ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="preflight")
     pending: set[Future] = set()
     try:
         # 1. facts, in parallel, for hosts that have host checks
-        hosts_needing = {i.host.name for i in plan if i.check.target == "host" and i.host}
-        for host in inventory.hosts:
-            if host.name in hosts_needing:
-                pending.add(executor.submit(_collect_facts, plugins, inventory.site, host, shells[host.name], facts, host_down))
+        for name in sorted({i.host.name for i in plan if i.check.target == "host" and i.host}):
+            pending.add(executor.submit(_collect_facts, run, inventory.host(name)))
         _wait_all(pending)
         # 2. host and database checks, in parallel with per-host / per-database limits
-        for item in plan:
-            if item.check.target == "site":
-                continue
-            pending.add(
-                executor.submit(
-                    _run_item, run, item, shells, host_slots, pools, facts, host_down, memos, check_timeout_s
-                )
-            )
+        pending.update(executor.submit(_run_item, run, item) for item in plan if item.check.target != "site")
         _wait_all(pending)
         # 3. site checks see every host's findings
-        for item in plan:
-            if item.check.target == "site":
-                pending.add(executor.submit(_run_item, run, item, shells, host_slots, pools, facts, host_down, memos, check_timeout_s))
+        pending.update(executor.submit(_run_item, run, item) for item in plan if item.check.target == "site")
         _wait_all(pending)
     except KeyboardInterrupt:
         interrupted = True
@@ -465,12 +475,7 @@ def run_preflight(
         warnings.append("the run was interrupted (Ctrl-C): this report is partial and cannot say GO")
     finally:
         executor.shutdown(wait=not interrupted, cancel_futures=True)
-        for s in shells.values():
-            s.close()
-        for p in pools.values():
-            p.close()
-        if run.jsonl is not None:
-            run.jsonl.close()
+        run.close()
 
     findings = sorted(run.snapshot(), key=_finding_order)
     verdict = Verdict.NO_GO if interrupted else compute_verdict(findings)
@@ -567,89 +572,80 @@ def _db_opener(registry, db: Database, host: Host) -> Callable[[], Any]:
     return open_session
 
 
-def _collect_facts(plugins: PluginSet, site, host: Host, shell: _Once, facts: dict, host_down: dict) -> None:
+def _collect_facts(run: _Run, host: Host) -> None:
     try:
-        sh = shell.get()
+        sh = run.shells[host.name].get()
     except BaseException as exc:  # noqa: BLE001
-        host_down[host.name] = mask(str(exc) or type(exc).__name__)
+        run.host_down[host.name] = mask(str(exc) or type(exc).__name__)
         return
     gathered: dict[str, Any] = {}
     errors: list[str] = []
-    for impl in plugins.pm.hook.impax_collect_facts.get_hookimpls():
+    kwargs = {"host": host, "shell": sh, "site": run.inventory.site}
+    for impl in run.plugins.pm.hook.impax_collect_facts.get_hookimpls():
         try:
-            kwargs = {"host": host, "shell": sh, "site": site}
             got = impl.function(**{k: v for k, v in kwargs.items() if k in impl.argnames})
         except Exception as exc:  # noqa: BLE001 - a fact collector must not stop the host's checks
             errors.append(mask(f"{impl.plugin_name}: {type(exc).__name__}: {exc}"))
             continue
         if got:
             gathered.update(got)
+    # declared facts fill what discovery could not tell
     declared = dict(host.facts)
     merged = {**declared, **{k: v for k, v in gathered.items() if v not in (None, "", [], {})}}
     merged["declared"] = declared
     if errors:
-        merged.setdefault("errors", [])
-        merged["errors"] = list(merged["errors"]) + errors
-    facts[host.name] = merged
+        merged["errors"] = list(merged.get("errors", [])) + errors
+    run.facts[host.name] = merged
 
 
-def _run_item(run: _Run, item: PlanItem, shells, host_slots, pools, facts, host_down, memos, timeout_override) -> None:
-    th = run.inventory.site.thresholds
-    chk = item.check
-    timeout = timeout_override or chk.timeout_s or th.check_timeout_s
-    provider = run.plugins.registry.check_providers.get(chk.id)
-    shell_factory = shells[item.host.name].get if item.host else None
+def _run_item(run: _Run, item: PlanItem) -> None:
+    if run.abort.is_set():
+        return
+    chk, host, db = item.check, item.host, item.database
+    timeout = run.check_timeout_s or chk.timeout_s or run.inventory.site.thresholds.check_timeout_s
 
     slot: threading.BoundedSemaphore | None = None
-    session_box: list[Any] = []
     pool: _SessionPool | None = None
+    session_box: list[Any] = []  # one database session per check, taken only when it queries
     sql_factory = None
-    if item.database is not None and item.host is not None:
-        pool = pools[(item.host.name, item.database.name)]
+    if db is not None and host is not None:
+        pool = run.pools[(host.name, db.name)]
         slot = pool.slots
 
-        def sql_factory():  # noqa: F811 - one session per check, taken lazily
+        def sql_factory():
             if not session_box:
                 session_box.append(pool.take())
             return session_box[0]
-    elif item.host is not None:
-        slot = host_slots[item.host.name]
+    elif host is not None:
+        slot = run.host_slots[host.name]
 
-    if run.abort.is_set():
-        return
-    memo_key = item.target
-    with run.lock:
-        memo = memos.setdefault(memo_key, Memo())
     ctx = CheckContext(
         chk,
         run.inventory,
-        host=item.host,
-        database=item.database,
-        shell_factory=shell_factory,
+        host=host,
+        database=db,
+        shell_factory=run.shells[host.name].get if host else None,
         sql_factory=sql_factory,
-        facts=facts.get(item.host.name, {}) if item.host else {},
-        all_facts=facts,
+        facts=run.facts.get(host.name, {}) if host else {},
+        all_facts=run.facts,
         findings_so_far=run.snapshot,
-        memo=memo,
-        deadline=time.monotonic() + timeout,
-        provider=provider,
+        memo=run.memo(item.target),
+        provider=run.plugins.registry.check_providers.get(chk.id),
     )
-    if item.host is not None and chk.target == "host" and item.host.name in host_down:
-        run.emit(ctx.error(f"host unreachable: {host_down[item.host.name]}"))
+    if host is not None and chk.target == "host" and host.name in run.host_down:
+        run.emit(ctx.error(f"host unreachable: {run.host_down[host.name]}"))
         return
     if slot is not None and not slot.acquire(timeout=timeout):
         run.emit(ctx.error(f"no free session on {item.target} within {timeout:.0f}s (earlier checks still hold them)"))
         return
 
-    def release() -> None:
+    def release() -> None:  # runs when the check's thread really ends, even after a timeout
         if pool is not None and session_box:
             pool.give_back(session_box[0])
         if slot is not None:
             slot.release()
 
     ctx.deadline = time.monotonic() + timeout
-    if run.progress:
-        run.progress("start", check_id=chk.id, target=item.target)
     for f in execute_check(ctx, timeout, on_done=release, abort=run.abort):
         run.emit(f)
     if run.progress:
