@@ -33,16 +33,13 @@ def _fail(message: str) -> "None":
 
 
 def _load_plugins(plugins_dirs=(), checks_dirs=(), disable=()):
+    from .declarative import DeclarativeError
     from .plugins import PluginError, load_plugins
 
     try:
         return load_plugins(plugins_dirs=plugins_dirs, disable=disable, checks_dirs=checks_dirs)
-    except PluginError as exc:
+    except (PluginError, DeclarativeError) as exc:
         _fail(f"error: {exc}")
-    except Exception as exc:  # noqa: BLE001 - declarative file errors and the like
-        if type(exc).__name__ == "DeclarativeError":
-            _fail(f"error: {exc}")
-        raise
 
 
 def _load_inventory(path: str):
@@ -123,41 +120,45 @@ def run(inventory, out_dir, formats, only, skip, hosts, jobs, check_timeout, wai
         if not sep or not name or not path:
             _fail(f"error: --bundle expects HOST=PATH, got {b!r}")
         bundle_map[name] = path
-    waiver_list = None
-    if waivers:
-        from .runner import load_waivers
+    waiver_list = _load_waivers(waivers) if waivers else None
+    old_report = None
+    if baseline:
+        from .report.json import load_report
 
         try:
-            waiver_list = load_waivers(waivers)
-        except ValueError as exc:
-            _fail(f"error: {exc}")
+            old_report = load_report(baseline)
+        except (OSError, ValueError) as exc:  # pydantic's ValidationError is a ValueError
+            _fail(f"error: --baseline {baseline} is not a readable report.json: {str(exc).splitlines()[0]}")
     _ask_prompts(inv)
-    report = _execute(inv, plugins, out_dir, fmt_list, only, skip, jobs, check_timeout, waiver_list, bundle_map, baseline, progress,
-                      hosts=hosts)
+    report = _execute(inv, plugins, out_dir, fmt_list, baseline=old_report, progress=progress, only=only, skip=skip,
+                      hosts=hosts, jobs=jobs, check_timeout_s=check_timeout, waivers=waiver_list, bundles=bundle_map)
     sys.exit(report.exit_code)
 
 
-def _execute(inv, plugins, out_dir, fmt_list, only, skip, jobs, check_timeout, waivers, bundle_map, baseline, progress,
-             quiet_findings=False, hosts=()):
+def _load_waivers(path: str):
+    from .runner import load_waivers
+
+    try:
+        return load_waivers(path)
+    except ValueError as exc:
+        _fail(f"error: {exc}")
+
+
+def _execute(inv, plugins, out_dir, fmt_list, *, baseline=None, progress=None, quiet_findings=False, **run_options):
+    """Run with a progress display, add the baseline diff, write the reports, print the summary."""
     from .runner import run_preflight, write_reports
 
     interactive = sys.stdout.isatty() if progress is None else progress
     console = _console()
     with _Progress(console, interactive, quiet_findings) as prog:
         try:
-            report = run_preflight(inv, only=only, skip=skip, hosts=hosts, jobs=jobs, plugins=plugins, out_dir=out_dir,
-                                   waivers=waivers, bundles=bundle_map, check_timeout_s=check_timeout, progress=prog)
+            report = run_preflight(inv, plugins=plugins, out_dir=out_dir, progress=prog, **run_options)
         except ValueError as exc:
             _fail(f"error: {exc}")
-    if baseline:
-        from .report.json import load_report
+    if baseline is not None:
+        from .report.diff import diff_reports
 
-        try:
-            from .report.diff import diff_reports
-        except ImportError:
-            diff_reports = None
-        if diff_reports is not None:
-            report.baseline = diff_reports(load_report(baseline), report)
+        report.baseline = diff_reports(baseline, report)
     written = write_reports(report, out_dir, fmt_list, plugins)
     _summary(console, report, written, Path(out_dir) / "results.jsonl")
     return report
@@ -380,11 +381,8 @@ def demo(directory, formats, with_plugins):
         plugins = load_plugins(entry_points=False)
     fmt_list = [f.strip() for f in formats.split(",") if f.strip()]
     waivers_path = Path(directory) / "waivers.toml"
-    from .runner import load_waivers
-
-    waivers = load_waivers(waivers_path) if waivers_path.exists() else None
-    _execute(inv, plugins, str(Path(directory) / "report"), fmt_list, (), (), 32, None, waivers, {}, None, False,
-             quiet_findings=True)
+    waivers = _load_waivers(str(waivers_path)) if waivers_path.exists() else None
+    _execute(inv, plugins, str(Path(directory) / "report"), fmt_list, progress=False, quiet_findings=True, waivers=waivers)
     console.print("\nThe demo site has seeded defects, so NO-GO is the expected verdict. Open the HTML report above.")
     sys.exit(0)
 
