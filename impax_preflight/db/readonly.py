@@ -91,9 +91,12 @@ def ensure_read_only(sql: str, dialect: str = "sqlite") -> None:
                 if hint.name.lower() in _LOCK_HINTS:
                     raise ReadOnlyViolation(f"refused: the table hint {hint.name.upper()} takes locks")
         if isinstance(node, exp.Dot) and isinstance(node.expression, exp.Func):
-            package = node.this.name.lower() if isinstance(node.this, (exp.Identifier, exp.Column)) else ""
+            # sys.dbms_lock.request(...): the package is the last part of a qualified name (a Dot)
+            package = node.this.name.lower() if isinstance(node.this, (exp.Identifier, exp.Column, exp.Dot)) else ""
             if package in _STATEFUL_PACKAGES:
                 raise ReadOnlyViolation(f"refused: {package.upper()}.{node.expression.name.upper()} has side effects")
+        if (isinstance(node, exp.Column) and node.name.lower() == "nextval") or type(node).__name__ == "NextValueFor":
+            raise ReadOnlyViolation("refused: reading a sequence's next value advances it")
         if isinstance(node, exp.Func):
             name = (node.name if isinstance(node, exp.Anonymous) else node.sql_name()).lower()
             if name in _STATEFUL_FUNCTIONS:

@@ -8,12 +8,13 @@ import pytest
 from impax_preflight.db.readonly import ReadOnlyViolation, ensure_read_only
 
 REFUSED = {
- "oracle": ["update t set x=1", "delete from t", "insert into t values (1)", "merge into t using s on (t.id=s.id) when matched then update set x=1",
+ "oracle": ["select sys.dbms_lock.request(1) from dual", "select SYS.UTL_HTTP.REQUEST('http://x') from dual",
+            "select my_seq.nextval from dual", "update t set x=1", "delete from t", "insert into t values (1)", "merge into t using s on (t.id=s.id) when matched then update set x=1",
    "create table x(a int)", "drop table t", "truncate table t", "alter table t add (c int)", "select * from t for update",
    "begin delete from t; end;", "select 1 from dual; delete from t", "select 1 from dual -- x\n; delete from t",
    "select 1 from dual /* ; */ ; delete from t", "grant dba to scott", "lock table t in exclusive mode", "call dbms_stats.gather_schema_stats('X')",
    "with x as (select 1 a from dual) select * from x for update", "select * from t for update nowait", "exec dbms_lock.sleep(5)", "commit", "set role dba"],
- "tsql": ["update t set x=1", "select * into newt from t", "exec sp_configure", "execute('drop table t')", "EXEC xp_cmdshell 'dir'", "select 1; drop table t",
+ "tsql": ["select next value for s", "update t set x=1", "select * into newt from t", "exec sp_configure", "execute('drop table t')", "EXEC xp_cmdshell 'dir'", "select 1; drop table t",
    "select 1 go delete from t", "insert into t select * from s", "waitfor delay '00:00:05'", "declare @x int; select @x=1", "select * from t with (updlock)",
    "backup database mvf to disk='x'", "dbcc checkdb", "shutdown", "use master", "truncate table t", "select 1 /* */; delete t"],
  "postgres": ["select * from t for update", "select * from t for share", "copy t to '/tmp/x'", "select pg_terminate_backend(1)", "select 1; delete from t",
