@@ -19,7 +19,8 @@ class SqliteSession(SqlSession):
         if not self.path.exists():
             raise DatabaseError(f"SQLite database {self.path} does not exist")
         try:
-            self._conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False)
+            # as_uri() escapes #, ? and % in the path; an unescaped one would open (and create) another file read-write
+            self._conn = sqlite3.connect(self.path.resolve().as_uri() + "?mode=ro", uri=True, check_same_thread=False)
         except sqlite3.Error as exc:
             raise DatabaseError(f"cannot open SQLite database {self.path}: {exc}") from None
         self._lock = threading.Lock()

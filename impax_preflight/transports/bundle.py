@@ -38,7 +38,6 @@ class BundleShell(Shell):
 
     def __init__(self, path: str | Path, host_name: str | None = None, os_name: str | None = None):
         self.path = Path(path)
-        self._files: dict[str, bytes] = {}
         manifest = self._load()
         if manifest.get("format") != FORMAT:
             raise TransportError(f"bundle {self.path}: unknown format {manifest.get('format')!r} (expected {FORMAT})")
@@ -48,38 +47,38 @@ class BundleShell(Shell):
             raise TransportError(f"bundle {self.path} was collected on host {self.host!r}, not {host_name!r}")
         self.os = manifest.get("os") or os_name or "linux"
         self.collected_at = manifest.get("collected_at")
-        self._entries = {normalize_command(e["command"]): e for e in manifest.get("commands", [])}
 
     def _load(self) -> dict:
+        """Read the manifest (and, for archives, every member) and set `self._read(rel) -> bytes`."""
         try:
             if self.path.is_dir():
                 root = self.path
                 self._read = lambda rel: (root / rel).read_bytes()
-                return json.loads((root / "manifest.json").read_text(encoding="utf-8"))
-            if zipfile.is_zipfile(self.path):
-                zf = zipfile.ZipFile(self.path)
-                names = zf.namelist()
-                prefix = ""
-                if "manifest.json" not in names:
-                    prefix = next((n[: -len("manifest.json")] for n in names if n.endswith("/manifest.json")), "")
-                self._read = lambda rel: zf.read(prefix + rel)
-                return json.loads(zf.read(prefix + "manifest.json").decode("utf-8"))
-            if self.path.is_file() and tarfile.is_tarfile(self.path):
-                # the sh collector falls back to tar.gz where zip is missing on the server
-                with tarfile.open(self.path) as tf:
-                    members = {m.name.lstrip("./"): m for m in tf.getmembers() if m.isfile()}
-                    blobs = {name: tf.extractfile(m).read() for name, m in members.items()}  # type: ignore[union-attr]
-                prefix = ""
-                if "manifest.json" not in blobs:
-                    prefix = next((n[: -len("manifest.json")] for n in blobs if n.endswith("/manifest.json")), "")
+                manifest = json.loads((root / "manifest.json").read_text(encoding="utf-8"))
+            else:
+                blobs = self._archive_members()
+                # the archive may hold the bundle folder itself: look for manifest.json one level down
+                prefix = "" if "manifest.json" in blobs else next(
+                    (n[: -len("manifest.json")] for n in blobs if n.endswith("/manifest.json")), "")
                 self._read = lambda rel: blobs[prefix + rel]
-                return json.loads(blobs[prefix + "manifest.json"].decode("utf-8"))
-        except (OSError, KeyError, ValueError, tarfile.TarError) as exc:
-            raise TransportError(f"bundle {self.path} cannot be read: {exc}") from None
-        raise TransportError(f"bundle {self.path} not found (expected a folder or a .zip with manifest.json)")
+                manifest = json.loads(blobs[prefix + "manifest.json"].decode("utf-8"))
+            self._entries = {normalize_command(e["command"]): e for e in manifest.get("commands", [])}
+            return manifest
+        except (OSError, KeyError, TypeError, ValueError, tarfile.TarError, zipfile.BadZipFile) as exc:
+            raise TransportError(f"bundle {self.path} cannot be read: {type(exc).__name__}: {exc}") from None
 
-    def commands(self) -> list[str]:
-        return list(self._entries)
+    def _archive_members(self) -> dict[str, bytes]:
+        """Every file of a .zip or .tar.gz bundle, by its '/'-separated name."""
+        if zipfile.is_zipfile(self.path):
+            with zipfile.ZipFile(self.path) as zf:
+                # Windows PowerShell 5's Compress-Archive writes names with backslashes
+                return {n.replace("\\", "/"): zf.read(n) for n in zf.namelist() if not n.endswith(("/", "\\"))}
+        if self.path.is_file() and tarfile.is_tarfile(self.path):
+            # the sh collector falls back to tar.gz where zip is missing on the server
+            with tarfile.open(self.path) as tf:
+                return {m.name.removeprefix("./"): tf.extractfile(m).read()  # type: ignore[union-attr]
+                        for m in tf.getmembers() if m.isfile()}
+        raise TransportError(f"bundle {self.path} not found (expected a folder, a .zip or a .tar.gz with manifest.json)")
 
     def run(self, command: str, timeout: float | None = None, privileged: bool = False) -> CommandResult:
         entry = self._entries.get(normalize_command(command))

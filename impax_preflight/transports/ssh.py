@@ -198,7 +198,11 @@ class SshShell(Shell):
                     f"jump host {self.jump} could not open a tunnel to {self.address}:{self.port} for host {self.name}: "
                     f"{_text(exc)}; check that the jump host may reach it (AllowTcpForwarding) and the port is right"
                 ) from None
-        client = self._open_client(paramiko, self.address, self.port, self.user, sock, self.where)
+        try:
+            client = self._open_client(paramiko, self.address, self.port, self.user, sock, self.where)
+        except BaseException:
+            self._close_clients()  # the jump connection must not stay open behind a refused target
+            raise
         transport = client.get_transport()
         if self.keepalive:
             transport.set_keepalive(max(1, int(self.keepalive)))

@@ -88,7 +88,13 @@ def test_bundle_round_trip_folder_and_zip(tmp_path):
     tpath = tmp_path / "b.tar.gz"
     with tarfile.open(tpath, "w:gz") as t:
         t.add(folder, arcname="./b")
-    for where in (folder, zpath, tpath):
+    # Windows PowerShell 5's Compress-Archive writes member names with backslashes
+    wpath = tmp_path / "b-windows.zip"
+    with zipfile.ZipFile(wpath, "w") as z:
+        for p in folder.rglob("*"):
+            if p.is_file():
+                z.writestr("b\\" + str(p.relative_to(folder)).replace("/", "\\"), p.read_bytes())
+    for where in (folder, zpath, tpath, wpath):
         sh = BundleShell(where, host_name="db1")
         assert sh.os == "solaris"
         assert "maintenance" in sh.run("svcs  -xv").stdout  # whitespace folded
@@ -104,3 +110,21 @@ def test_bundle_round_trip_folder_and_zip(tmp_path):
     (folder / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(TransportError, match="unknown format"):
         BundleShell(folder)
+
+
+def test_sqlite_path_with_uri_characters_opens_read_only(tmp_path):
+    import sqlite3
+
+    from impax_preflight.db.sqlite import SqliteSession
+
+    folder = tmp_path / "site#1?a%20b"
+    folder.mkdir()
+    db = folder / "mvf.sqlite"
+    with sqlite3.connect(db) as c:
+        c.execute("create table t(x int)")
+        c.execute("insert into t values (7)")
+    s = SqliteSession(db)
+    assert s.query("select x from t").scalar() == 7
+    with pytest.raises(Exception):
+        s._conn.execute("insert into t values (8)")  # the file really is opened read-only
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["site#1?a%20b"]  # nothing else created
