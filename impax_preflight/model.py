@@ -207,8 +207,13 @@ class RunReport(_Model):
         return [f for f in self.findings if f.is_blocking]
 
 
-def compute_verdict(findings: list[Finding]) -> Verdict:
-    """Any blocker that failed or could not be evaluated -> NO_GO; any other problem -> GO_WITH_WARNINGS."""
+def compute_verdict(findings: list[Finding], interrupted: bool = False) -> Verdict:
+    """Any blocker that failed or could not be evaluated -> NO_GO; any other problem -> GO_WITH_WARNINGS.
+
+    An interrupted run is NO_GO whatever it found: what it did not reach is unverified.
+    """
+    if interrupted:
+        return Verdict.NO_GO
     verdict = Verdict.GO
     for f in findings:
         if f.is_blocking:

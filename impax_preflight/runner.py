@@ -478,7 +478,7 @@ def run_preflight(
         run.close()
 
     findings = sorted(run.snapshot(), key=_finding_order)
-    verdict = Verdict.NO_GO if interrupted else compute_verdict(findings)
+    verdict = compute_verdict(findings, interrupted)
     finished = utcnow()
     report = RunReport(
         tool_version=__version__,

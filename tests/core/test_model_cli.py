@@ -25,6 +25,7 @@ def test_verdict_rules():
     assert compute_verdict([F("blocker", "warn")]) is Verdict.GO_WITH_WARNINGS
     assert compute_verdict([F("blocker", "error")]) is Verdict.NO_GO
     assert compute_verdict([F("blocker", "waived", waived_status=Status.FAIL)]) is Verdict.GO
+    assert compute_verdict([F("info", "pass")], interrupted=True) is Verdict.NO_GO
     assert [v.exit_code for v in Verdict] == [0, 1, 2]
 
 
