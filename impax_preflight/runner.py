@@ -34,7 +34,6 @@ from .model import (
     NotRun,
     RunReport,
     Status,
-    Verdict,
     Waiver,
     compute_verdict,
     utcnow,
