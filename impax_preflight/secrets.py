@@ -40,6 +40,11 @@ class Masker:
             ordered = sorted(self._values, key=len, reverse=True)
             self._pattern = re.compile("|".join(re.escape(v) for v in ordered))
 
+    @property
+    def active(self) -> bool:
+        """True once any secret is registered (until then masking is a no-op)."""
+        return self._pattern is not None
+
     def mask(self, text):
         if not isinstance(text, str) or self._pattern is None:
             return text
