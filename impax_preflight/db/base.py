@@ -67,17 +67,20 @@ class SqlSession:
     ) -> QueryResult:
         ensure_read_only(sql, self.dialect)
         start = time.monotonic()
-        columns, rows, truncated = self._execute(sql, params, timeout, max_rows)
+        columns, rows = self._execute(sql, params, timeout, max_rows)
+        # drivers fetch one row past max_rows so that a cut is known, not guessed
+        truncated = bool(max_rows) and len(rows) > max_rows
         return QueryResult(
             sql=sql,
             columns=list(columns),
-            rows=[tuple(r) for r in rows],
+            rows=[tuple(r) for r in (rows[:max_rows] if max_rows else rows)],
             duration=time.monotonic() - start,
             truncated=truncated,
             params=params,
         )
 
     def _execute(self, sql, params, timeout, max_rows):  # pragma: no cover - per driver
+        """Run one guarded statement: (column names, rows), fetching at most max_rows + 1 rows."""
         raise NotImplementedError
 
     def close(self) -> None:

@@ -196,9 +196,7 @@ class OdbcSession(SqlSession):
                     raise QueryTimeout(f"{self.where}: the query was cancelled after {timeout:.0f}s (statement "
                                        "timeout); raise the database's statement_timeout_s if it is merely slow") from None
                 raise map_odbc_error(exc, self.where, timeout) from None
-        truncated = bool(max_rows and len(rows) > max_rows)
-        rows = rows[:max_rows] if max_rows else rows
-        return columns, [tuple(r) for r in rows], truncated
+        return columns, rows
 
     def _set_query_timeout(self, timeout: float | None) -> None:
         """The driver's own query timeout (SQL_ATTR_QUERY_TIMEOUT via pyodbc), when it has one."""

@@ -171,9 +171,7 @@ class OracleSession(SqlSession):
                     cur.close()
             except oracledb.Error as exc:
                 raise map_oracle_error(exc, self.where, timeout) from None
-        truncated = bool(max_rows and len(rows) > max_rows)
-        rows = rows[:max_rows] if max_rows else rows
-        return columns, [tuple(r) for r in rows], truncated
+        return columns, rows
 
     def close(self) -> None:
         with self._lock:

@@ -49,8 +49,7 @@ class SqliteSession(SqlSession):
                 raise DatabaseError(str(exc)) from None
             finally:
                 self._conn.set_progress_handler(None, 0)
-        truncated = bool(max_rows and len(rows) > max_rows)
-        return columns, rows[:max_rows] if max_rows else rows, truncated
+        return columns, rows
 
     def close(self) -> None:
         self._conn.close()

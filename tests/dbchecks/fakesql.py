@@ -29,8 +29,5 @@ class FakeSql(SqlSession):
                 if isinstance(answer, BaseException) or (isinstance(answer, type) and issubclass(answer, BaseException)):
                     raise answer
                 columns, rows = answer
-                rows = list(rows)
-                if max_rows and len(rows) > max_rows:
-                    return columns, rows[:max_rows], True
-                return columns, rows, False
+                return columns, list(rows)
         raise AssertionError(f"FakeSql has no answer for: {sql}")
