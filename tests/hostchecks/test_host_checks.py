@@ -277,3 +277,24 @@ def test_fmadm_asks_for_the_privilege_prefix():
     shell = FakeShell({"fmadm faulty": ""})
     (f,) = run_check(host_os.solaris_faults, shell=shell)
     assert f.status is Status.PASS and shell.privileged_calls == ["fmadm faulty"]
+
+
+def test_ha_staged_order_never_passes_hosts_not_checked_in_this_run():
+    from impax_preflight.model import Finding, Severity
+
+    inv = make_inventory({"hosts": [
+        {"name": "prod1", "os": "solaris", "roles": ["archive"], "tier": "prod", "backup_pacs": "bk1", "transport": {"kind": "local"}},
+        {"name": "dr1", "os": "solaris", "roles": ["archive"], "tier": "dr", "transport": {"kind": "local"}},
+        {"name": "bk1", "os": "solaris", "roles": ["single_host"], "tier": "bk", "transport": {"kind": "local"}},
+        {"name": "bk2", "os": "solaris", "roles": ["single_host"], "tier": "bk", "transport": {"kind": "local"}},
+    ]})
+    # --host prod1: no DR / BK host was looked at, so nothing about them may pass
+    f = by_subject(run_check(site_ha.backup_pacs, inventory=inv))
+    assert "stage" not in f and f["stage:not-checked"].status is Status.SKIPPED
+    assert f["stage:not-checked"].values["hosts"] == ["dr1", "bk1", "bk2"]
+    ok = Finding(check_id="os.disk_space", severity=Severity.WARNING, status=Status.PASS, target="bk1", host="bk1", message="x")
+    err = Finding(check_id="os.disk_space", severity=Severity.WARNING, status=Status.ERROR, target="bk2", host="bk2", message="x")
+    f = by_subject(run_check(site_ha.backup_pacs, inventory=inv, findings=[ok, err]))
+    assert f["stage"].status is Status.PASS and f["stage"].values["hosts"] == ["bk1"]
+    assert f["stage:not-evaluated"].status is Status.ERROR and "bk2" in f["stage:not-evaluated"].message
+    assert f["stage:not-checked"].values["hosts"] == ["dr1"]
