@@ -1,6 +1,6 @@
 """Built-in fact collection for every host: OS, release, hardware, installed software (issue 5).
 
-Implements `impax_collect_facts(host, shell)` and `impax_fact_commands(os)`. Collection never
+Implements `impax_collect_facts(host, shell, site)` and `impax_fact_commands(os)`. Collection never
 raises for a missing command or an unreadable output: what failed is listed under ``errors``.
 Declared facts from the inventory (``[hosts.facts]``) win over discovery, so an engineer can state
 what a server cannot tell (e.g. ``connectivity_manager = "2.2.1"``).
@@ -209,13 +209,20 @@ def collect(host: "Host", shell: "Shell", site: "Site | None" = None) -> dict[st
 def products_for(facts: dict[str, Any], site: "Site | None") -> dict[str, str]:
     """{product key: version} for a host with the site's patterns applied, declared facts winning.
 
-    The fact hook does not receive the site, so checks recompute products from ``software`` with
-    ``site.software_patterns`` here; a declared fact (``[hosts.facts] talkstation = "4.0"``, or
-    a ``products`` table) overrides discovery.
+    The fact hook already matches with ``site.software_patterns``; a check recomputes here from the
+    host's ``software`` list so that facts gathered without the site (another collector, a test)
+    agree with the site's patterns. A product a site pattern no longer matches is dropped, not kept
+    from an earlier default match. Without a ``software`` list the ``products`` fact is taken as it
+    is. A declared fact (``[hosts.facts] talkstation = "4.0"``, or a ``products`` table) overrides
+    discovery.
     """
     pats = software_patterns(site)
-    out = dict(facts.get("products") or {})
-    out.update(match_products(list(facts.get("software") or []), pats))
+    products = dict(facts.get("products") or {})
+    if isinstance(facts.get("software"), list):
+        out = {k: v for k, v in products.items() if k not in pats}
+        out.update(match_products(list(facts["software"]), pats))
+    else:
+        out = products
     declared = facts.get("declared") if isinstance(facts.get("declared"), dict) else {}
     for source in (facts, declared):
         for key in pats:
@@ -231,8 +238,8 @@ def products_for(facts: dict[str, Any], site: "Site | None") -> dict[str, str]:
 
 
 @hookimpl
-def impax_collect_facts(host: "Host", shell: "Shell") -> dict[str, Any] | None:
-    return collect(host, shell)
+def impax_collect_facts(host: "Host", shell: "Shell", site: "Site") -> dict[str, Any] | None:
+    return collect(host, shell, site)
 
 
 @hookimpl

@@ -298,3 +298,19 @@ def test_ha_staged_order_never_passes_hosts_not_checked_in_this_run():
     assert f["stage"].status is Status.PASS and f["stage"].values["hosts"] == ["bk1"]
     assert f["stage:not-evaluated"].status is Status.ERROR and "bk2" in f["stage:not-evaluated"].message
     assert f["stage:not-checked"].values["hosts"] == ["dr1"]
+
+
+def test_site_software_patterns_reach_fact_collection_and_replace_a_default_match():
+    from impax_preflight import facts as factmod
+
+    inv = make_inventory({"hosts": [{"name": "w1", "os": "windows", "roles": ["application"], "transport": {"kind": "local"}}]},
+                         software_patterns={"talkstation": r"(?i)^talkstation server"})
+    shell = FakeShell({"systeminfo": fx("systeminfo_2012r2_jc.txt"),
+                       host_prereq.UNINSTALL_COMMANDS[0]: _uninstall("TalkStation Client", "3.1"),
+                       host_prereq.UNINSTALL_COMMANDS[1]: MISSING}, os="windows")
+    got = factmod.impax_collect_facts(host=inv.hosts[0], shell=shell, site=inv.site)
+    assert "talkstation" not in got["products"]  # the site's pattern rejects the client the default matches
+    # facts gathered with the default patterns: the site's pattern still decides
+    stale = {"software": [{"name": "TalkStation Client", "version": "3.1"}], "products": {"talkstation": "3.1", "other": "1.0"}}
+    assert factmod.products_for(stale, inv.site) == {"other": "1.0"}
+    assert factmod.products_for(stale, None)["talkstation"] == "3.1"
