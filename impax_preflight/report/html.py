@@ -15,7 +15,7 @@ from typing import Any
 
 from ..model import Finding, RunReport, Severity, Status, utcnow
 from ..secrets import masker
-from .merge import GROUP_ORDER, STAGE_LABELS, _host_tiers, group_of, host_of, sites_of, stage_readiness, stage_readiness_by_site
+from .merge import STAGE_LABELS, group_findings, ordered_blockers, sites_of, stage_readiness
 
 TEMPLATE_PACKAGE = "impax_preflight.reports"
 CSP = "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:"
@@ -110,46 +110,37 @@ def _sort_key(f: Finding) -> tuple:
 
 def build_context(report: RunReport) -> dict[str, Any]:
     """The view model the template renders: groups (site-wide, DR, BK, Prod) -> hosts -> findings."""
-    tiers = _host_tiers(report.inventory)
     multi_site = len(sites_of(report)) > 1
     anchors = {id(f): _anchor(i) for i, f in enumerate(report.findings)}
 
-    groups: dict[str, dict[tuple[str, str], list[Finding]]] = {}
-    for f in report.findings:
-        g = group_of(f, tiers)
-        groups.setdefault(g, {}).setdefault((f.site or report.site, host_of(f)), []).append(f)
-
-    group_views = []
-    for g in GROUP_ORDER:
-        if g not in groups:
-            continue
-        hosts = []
-        for (site, host), fs in sorted(groups[g].items()):
-            fs = sorted(fs, key=_sort_key)
-            counts = {s: 0 for s in STATUS_ORDER}
-            for f in fs:
-                counts[f.status.value] += 1
-            label = "Site-wide checks" if g == "site" else host
-            base = "(site-wide)" if g == "site" else host
-            hosts.append(
-                {
-                    "site": site,
-                    "name": host,
-                    "label": label,
-                    "filter_name": f"{site} / {base}" if multi_site else base,
-                    "findings": [(anchors[id(f)], f) for f in fs],
-                    "counts": counts,
-                    "blocking": sum(1 for f in fs if f.is_blocking),
-                }
-            )
-        group_views.append({"key": g, "label": STAGE_LABELS.get(g, g), "hosts": hosts})
+    group_views: list[dict[str, Any]] = []
+    for (g, site, host), fs in group_findings(report).items():
+        if not group_views or group_views[-1]["key"] != g:
+            group_views.append({"key": g, "label": STAGE_LABELS.get(g, g), "hosts": []})
+        fs = sorted(fs, key=_sort_key)
+        counts = {s: 0 for s in STATUS_ORDER}
+        for f in fs:
+            counts[f.status.value] += 1
+        label = "Site-wide checks" if g == "site" else host
+        base = "(site-wide)" if g == "site" else host
+        group_views[-1]["hosts"].append(
+            {
+                "site": site,
+                "name": host,
+                "label": label,
+                "filter_name": f"{site} / {base}" if multi_site else base,
+                "findings": [(anchors[id(f)], f) for f in fs],
+                "counts": counts,
+                "blocking": sum(1 for f in fs if f.is_blocking),
+            }
+        )
 
     counts = report.counts()
     severity_matrix = {sev: {s: 0 for s in STATUS_ORDER} for sev in SEVERITY_ORDER}
     for f in report.findings:
         severity_matrix[f.severity.value][f.status.value] += 1
 
-    blockers = sorted(report.blockers(), key=lambda f: (STAGE_ORDER_INDEX.get(group_of(f, tiers), 9), f.status.rank, f.target, f.check_id))
+    blockers = ordered_blockers(report)
     waived = [f for f in report.findings if f.status is Status.WAIVED]
     inv = report.inventory or {}
     host_rows = []
@@ -172,8 +163,7 @@ def build_context(report: RunReport) -> dict[str, Any]:
         "blockers": [(anchors[id(f)], f) for f in blockers],
         "waived": [(anchors[id(f)], f) for f in waived],
         "groups": group_views,
-        "stages": stage_readiness(report),
-        "stages_by_site": stage_readiness_by_site(report) if multi_site else [],
+        "stages": stage_readiness(report, by_site=multi_site),
         "multi_site": multi_site,
         "filter_hosts": sorted({h["filter_name"] for g in group_views for h in g["hosts"]}),
         "inventory": inv,
@@ -186,9 +176,6 @@ def build_context(report: RunReport) -> dict[str, Any]:
         "Severity": Severity,
         "Status": Status,
     }
-
-
-STAGE_ORDER_INDEX = {g: i for i, g in enumerate(GROUP_ORDER)}
 
 
 def render_html(report: RunReport) -> str:

@@ -16,7 +16,7 @@ from pathlib import Path
 from ..model import Finding, RunReport, Status
 from ..secrets import masker
 from .html import masked
-from .merge import host_of, sites_of
+from .merge import group_findings, sites_of
 
 # XML 1.0 forbids most control characters; command output can contain them (e.g. ESC, NUL).
 _XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
@@ -92,12 +92,11 @@ def render_junit(report: RunReport) -> str:
     multi_site = len(sites_of(report)) > 1
     root = ET.Element("testsuites", name=_clean(f"impax-preflight {report.site}"))
     suites: dict[str, list[Finding]] = {}
-    for f in report.findings:
-        host = host_of(f)
+    for (_group, site, host), fs in group_findings(report).items():
         label = "site-wide" if host == "site" else host
         if multi_site:
-            label = f"{f.site or report.site}/{label}"
-        suites.setdefault(label, []).append(f)
+            label = f"{site}/{label}"
+        suites.setdefault(label, []).extend(fs)
     totals = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
     for label in sorted(suites):
         fs = suites[label]

@@ -12,7 +12,7 @@ from ..model import RunReport, Status
 from ..secrets import masker
 from .diff import SECTIONS, format_delta, format_value
 from .html import STATUS_ORDER, masked
-from .merge import GROUP_ORDER, STAGE_LABELS, _host_tiers, group_of, host_of, sites_of, stage_readiness, stage_readiness_by_site
+from .merge import STAGE_LABELS, group_findings, ordered_blockers, sites_of, stage_readiness
 
 VERDICT_MARK = {"GO": "✅", "GO_WITH_WARNINGS": "⚠️", "NO_GO": "⛔"}
 _MD_SPECIAL = re.compile(r"([\\`*{}\[\]<>|#])")
@@ -38,7 +38,6 @@ def md_code(value: object) -> str:
 
 def render_markdown(report: RunReport) -> str:
     report = masked(report)
-    tiers = _host_tiers(report.inventory)
     multi_site = len(sites_of(report)) > 1
     out: list[str] = []
     w = out.append
@@ -63,12 +62,12 @@ def render_markdown(report: RunReport) -> str:
     w("| " + " | ".join(str(counts[s]) for s in STATUS_ORDER) + f" | {len(report.findings)} |")
     w("")
 
-    blockers = report.blockers()
+    blockers = ordered_blockers(report)
     w(f"## What blocks the upgrade ({len(blockers)})")
     w("")
     if not blockers:
         w("Nothing blocks the upgrade: every blocker check passed" + (" or was waived." if counts["waived"] else "."))
-    for i, f in enumerate(sorted(blockers, key=lambda f: (GROUP_ORDER.index(group_of(f, tiers)), f.target, f.check_id)), 1):
+    for i, f in enumerate(blockers, 1):
         where = f.target + (f" · {f.subject}" if f.subject else "")
         extra = " (could not be evaluated: unverified is not ready)" if f.status is Status.ERROR else ""
         site = f" [{md_text(f.site)}]" if multi_site and f.site else ""
@@ -79,7 +78,7 @@ def render_markdown(report: RunReport) -> str:
             w(f"   - Guide: “{md_text(f.guide)}”")
     w("")
 
-    stages = stage_readiness_by_site(report) if multi_site else stage_readiness(report)
+    stages = stage_readiness(report, by_site=multi_site)
     if stages:
         w("## Staged upgrade readiness (DR → BK → Prod)")
         w("")
@@ -117,12 +116,9 @@ def render_markdown(report: RunReport) -> str:
     w("")
     if not problems:
         w("Every finding passed or was not applicable.")
-    by_host: dict[tuple, list] = {}
-    for f in problems:
-        by_host.setdefault((GROUP_ORDER.index(group_of(f, tiers)), f.site or report.site, host_of(f)), []).append(f)
-    for (g, site, host), fs in sorted(by_host.items()):
+    for (g, site, host), fs in group_findings(report, problems).items():
         label = "Site-wide checks" if host == "site" else host
-        stage = STAGE_LABELS[GROUP_ORDER[g]]
+        stage = STAGE_LABELS[g]
         w(f"### {md_text(label)}" + (f" — {md_text(site)}" if multi_site else "") + (f" ({stage})" if host != "site" else ""))
         w("")
         w("| status | severity | check | target | message |")

@@ -1,8 +1,8 @@
 """One cluster report from several site runs, and the staged upgrade order DR -> BK -> Prod.
 
 `merge_reports([...])` folds the runs of several hospitals (and a DR site) into one `RunReport`
-that every reporter renders like any other run; `stage_readiness(report)` gives each stage of the
-staged upgrade its own verdict, per site and overall.
+that every reporter renders like any other run; `stage_readiness(report, by_site=...)` gives each
+stage of the staged upgrade its own verdict, overall or per site.
 """
 
 from __future__ import annotations
@@ -59,6 +59,53 @@ def host_of(f: Finding) -> str:
     return f.host or f.target.split("/", 1)[0]
 
 
+def sites_of(report: RunReport) -> list[str]:
+    seen: list[str] = []
+    for f in report.findings:
+        s = f.site or report.site
+        if s not in seen:
+            seen.append(s)
+    return seen or [report.site]
+
+
+def interrupted_sites(report: RunReport) -> set[str]:
+    """The sites whose run was interrupted (their results are incomplete: they cannot say GO).
+
+    A merged report records it per run in ``inventory.merged_runs``; a run on its own, or a merged
+    report that does not say which run was interrupted, counts every one of its sites.
+    """
+    if not report.interrupted:
+        return set()
+    runs = report.inventory.get("merged_runs") if isinstance(report.inventory, dict) else None
+    sites = set(sites_of(report))
+    if isinstance(runs, list) and runs and all(isinstance(m, dict) and "interrupted" in m for m in runs):
+        named = {str(m.get("site")) for m in runs if m.get("interrupted")}
+        if named & sites:
+            return named
+    return sites | {report.site}
+
+
+def group_findings(report: RunReport, findings: Iterable[Finding] | None = None) -> dict[tuple[str, str, str], list[Finding]]:
+    """Findings by (group, site, host), in display order: site-wide, DR, BK, Prod, unknown; then site, host.
+
+    The one grouping every reporter and `stage_readiness` use. ``findings`` defaults to all of the
+    report's; within a group the findings keep the report's order.
+    """
+    tiers = _host_tiers(report.inventory)
+    out: dict[tuple[str, str, str], list[Finding]] = {}
+    for f in report.findings if findings is None else findings:
+        out.setdefault((group_of(f, tiers), f.site or report.site, host_of(f)), []).append(f)
+    return dict(sorted(out.items(), key=lambda kv: (GROUP_ORDER.index(kv[0][0]), kv[0][1], kv[0][2])))
+
+
+def ordered_blockers(report: RunReport) -> list[Finding]:
+    """The findings that block the upgrade, in the order every reporter lists them: group
+    (site-wide, DR, BK, Prod, unknown), then status (fail before error), target, check id."""
+    tiers = _host_tiers(report.inventory)
+    return sorted(report.blockers(),
+                  key=lambda f: (GROUP_ORDER.index(group_of(f, tiers)), f.status.rank, f.target, f.check_id))
+
+
 @dataclass
 class Stage:
     """One stage of the staged upgrade (or the site-wide group) at one site or across all."""
@@ -68,6 +115,7 @@ class Stage:
     findings: list[Finding] = field(default_factory=list)
     gating: list[Finding] = field(default_factory=list)  # site-wide findings that also gate it
     hosts: list[str] = field(default_factory=list)
+    interrupted: bool = False  # a site contributing to it had its run interrupted
 
     @property
     def label(self) -> str:
@@ -75,7 +123,7 @@ class Stage:
 
     @property
     def verdict(self):
-        return compute_verdict(self.findings + self.gating)
+        return compute_verdict(self.findings + self.gating, interrupted=self.interrupted)
 
     @property
     def blockers(self) -> list[Finding]:
@@ -88,55 +136,46 @@ class Stage:
         return out
 
 
-def sites_of(report: RunReport) -> list[str]:
-    seen: list[str] = []
-    for f in report.findings:
-        s = f.site or report.site
-        if s not in seen:
-            seen.append(s)
-    return seen or [report.site]
-
-
-def stage_readiness(report: RunReport) -> list[Stage]:
+def stage_readiness(report: RunReport, by_site: bool = False) -> list[Stage]:
     """DR, BK, Prod (and 'unknown' if a host's tier was not recorded), each with its own verdict.
 
     A stage's verdict counts the findings of its hosts *and* the site-wide findings of the sites
-    it touches: a site-wide blocker (e.g. an unsupported source version) blocks every stage.
-    Returns one overall Stage per stage key (site=None) that has hosts; see `stage_readiness_by_site`.
+    it touches: a site-wide blocker (e.g. an unsupported source version) blocks every stage. A
+    stage one of whose sites had its run interrupted is NO-GO. Returns one overall Stage per stage
+    key that has hosts (site=None), or with ``by_site`` one per (site, stage) for a cluster report.
     """
-    tiers = _host_tiers(report.inventory)
     site_wide: dict[str, list[Finding]] = {}
-    groups: dict[str, list[Finding]] = {}
-    for f in report.findings:
-        g = group_of(f, tiers)
-        if g == "site":
-            site_wide.setdefault(f.site or report.site, []).append(f)
+    stages: dict[tuple[str | None, str], list[Finding]] = {}
+    for (group, site, _host), fs in group_findings(report).items():
+        if group == "site":
+            site_wide.setdefault(site, []).extend(fs)
         else:
-            groups.setdefault(g, []).append(f)
+            stages.setdefault((site if by_site else None, group), []).extend(fs)
+    broken = interrupted_sites(report)
     out: list[Stage] = []
-    for key in (*STAGES, "unknown"):
-        fs = groups.get(key)
-        if not fs:
-            continue
-        touched = {f.site or report.site for f in fs}
-        gating = [g for s in sorted(touched) for g in site_wide.get(s, [])]
-        hosts = sorted({host_of(f) for f in fs})
-        out.append(Stage(key=key, site=None, findings=fs, gating=gating, hosts=hosts))
-    return out
-
-
-def stage_readiness_by_site(report: RunReport) -> list[Stage]:
-    """The same per (site, stage), for a cluster report of several sites."""
-    tiers = _host_tiers(report.inventory)
-    out: list[Stage] = []
-    for site in sites_of(report):
-        mine = [f for f in report.findings if (f.site or report.site) == site]
-        site_wide = [f for f in mine if group_of(f, tiers) == "site"]
+    for site in sites_of(report) if by_site else [None]:
         for key in (*STAGES, "unknown"):
-            fs = [f for f in mine if group_of(f, tiers) == key]
-            if fs:
-                out.append(Stage(key=key, site=site, findings=fs, gating=site_wide, hosts=sorted({host_of(f) for f in fs})))
+            fs = stages.get((site, key))
+            if not fs:
+                continue
+            touched = sorted({f.site or report.site for f in fs})
+            gating = [g for s in touched for g in site_wide.get(s, [])]
+            out.append(Stage(key=key, site=site, findings=fs, gating=gating, hosts=sorted({host_of(f) for f in fs}),
+                             interrupted=any(s in broken for s in touched)))
     return out
+
+
+def _newest_runs(runs: list[RunReport]) -> dict[tuple[str, str], int]:
+    """(site, finding key) -> index of the newest run holding that finding (finished_at, else started_at;
+    on a tie the run given last)."""
+    best: dict[tuple[str, str], tuple[Any, int]] = {}
+    for i, r in enumerate(runs):
+        when = r.finished_at or r.started_at
+        for f in r.findings:
+            k = (f.site or r.site, f.key)
+            if k not in best or (when, i) >= best[k]:
+                best[k] = (when, i)
+    return {k: i for k, (_, i) in best.items()}
 
 
 def merge_reports(reports: Iterable[RunReport]) -> RunReport:
@@ -144,7 +183,10 @@ def merge_reports(reports: Iterable[RunReport]) -> RunReport:
 
     Findings keep their targets and get their ``site`` (and ``tier`` from the site inventory when
     the run did not record it) so that the report groups them by site and stage. The verdict is
-    recomputed over all findings; run-level warnings are prefixed with their site. A single run is
+    recomputed over all findings (NO-GO when any run was interrupted); run-level warnings are
+    prefixed with their site. Two runs of the same site (e.g. a full run and a later ``run --host``
+    re-check) keep, per finding key, only the finding of the newest run (by ``finished_at``, else
+    ``started_at``): a failure the re-check no longer sees does not linger. A single run is
     returned unchanged.
     """
     runs = list(reports)
@@ -164,9 +206,14 @@ def merge_reports(reports: Iterable[RunReport]) -> RunReport:
     warnings: list[str] = []
     expired = []
     inventories: dict[str, Any] = {}
-    for r in runs:
+    newest = _newest_runs(runs)
+    superseded = 0
+    for i, r in enumerate(runs):
         tiers = _host_tiers(r.inventory)
         for f in r.findings:
+            if newest[(f.site or r.site, f.key)] != i:
+                superseded += 1
+                continue
             update: dict[str, Any] = {}
             if not f.site:
                 update["site"] = r.site
@@ -194,6 +241,8 @@ def merge_reports(reports: Iterable[RunReport]) -> RunReport:
     finished = max(finished_all) if len(finished_all) == len(runs) else None
     operators = sorted({r.operator for r in runs if r.operator})
     versions = sorted({r.tool_version for r in runs})
+    if superseded:
+        warnings.append(f"{superseded} finding(s) of an older run were replaced by a newer run of the same site")
     if len(versions) > 1:
         warnings.append(f"the runs were made with different tool versions: {', '.join(versions)}")
     site_names = [r.site for r in runs]
@@ -204,7 +253,7 @@ def merge_reports(reports: Iterable[RunReport]) -> RunReport:
         inventory={
             "merged_runs": [
                 {"site": r.site, "run_id": r.run_id, "started_at": r.started_at.isoformat(), "verdict": r.verdict.value,
-                 "operator": r.operator, "tool_version": r.tool_version}
+                 "operator": r.operator, "tool_version": r.tool_version, "interrupted": r.interrupted}
                 for r in runs
             ],
             "sites": inventories,
@@ -216,7 +265,7 @@ def merge_reports(reports: Iterable[RunReport]) -> RunReport:
         # the runs may be days apart: the merged duration is the time the checks took, summed
         duration_s=sum(r.duration_s for r in runs) if all(r.duration_s is not None for r in runs) else None,
         interrupted=any(r.interrupted for r in runs),
-        verdict=compute_verdict(findings),
+        verdict=compute_verdict(findings, interrupted=any(r.interrupted for r in runs)),
         findings=findings,
         checks=list(checks.values()),
         not_run=not_run,

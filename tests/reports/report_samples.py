@@ -105,7 +105,7 @@ def make_report(findings=None, *, site="St. Elsewhere", run_id="20240504T080000Z
         started_at=started,
         finished_at=started + timedelta(seconds=42),
         duration_s=42.0,
-        verdict=compute_verdict(findings),
+        verdict=compute_verdict(findings, interrupted=kw.get("interrupted", False)),
         findings=findings,
         checks=[CheckInfo(id="oracle.tablespace_free", title="Tablespace free space", severity=Severity.BLOCKER, target="database")],
         not_run=[NotRun(check_id="mssql.database_space", target="prod-db1", reason="no SQL Server database on this host")],

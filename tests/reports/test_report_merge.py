@@ -11,7 +11,7 @@ from report_samples import T0, finding, make_report
 
 from impax_preflight.model import Severity, Status
 from impax_preflight.report.html import render_html
-from impax_preflight.report.merge import MergeError, merge_reports, stage_readiness, stage_readiness_by_site
+from impax_preflight.report.merge import MergeError, merge_reports, ordered_blockers, stage_readiness
 
 
 def inv(*hosts):
@@ -63,15 +63,70 @@ def test_merge_groups_by_site_and_recomputes_the_verdict():
 def test_each_stage_has_its_own_verdict():
     merged = merge_reports([north(), south(), dr_site()])
     overall = {s.key: s.verdict.value for s in stage_readiness(merged)}
-    # the upgrade order: DR ready, BK blocked (North's BK PACS has a fault), Prod ready
+    # the upgrade order: DR not ready (its site's run was interrupted: incomplete is not GO),
+    # BK blocked (North's BK PACS has a fault), Prod ready
     assert list(overall) == ["dr", "bk", "prod"]
-    assert overall == {"dr": "GO", "bk": "NO_GO", "prod": "GO"}
-    per_site = {(s.site, s.key): s.verdict.value for s in stage_readiness_by_site(merged)}
+    assert overall == {"dr": "NO_GO", "bk": "NO_GO", "prod": "GO"}
+    per_site = {(s.site, s.key): s.verdict.value for s in stage_readiness(merged, by_site=True)}
     assert per_site == {
         ("North", "bk"): "NO_GO", ("North", "prod"): "GO",
         ("South", "bk"): "GO_WITH_WARNINGS", ("South", "prod"): "GO",
-        ("Central DR", "dr"): "GO",
+        ("Central DR", "dr"): "NO_GO",
     }
+
+
+def test_an_interrupted_run_is_no_go_in_the_merge_and_in_the_stages_it_touches():
+    clean = [finding("os.fmadm_faulty", Status.PASS, "n-prod1", site=None, tier="")]
+    done = make_report(clean, site="North", run_id="north-1", inventory=inv(("n-prod1", "prod")))
+    cut = make_report([finding("os.fmadm_faulty", Status.PASS, "dr-db1", site=None, tier="")], site="Central DR",
+                      run_id="dr-1", inventory=inv(("dr-db1", "dr")), interrupted=True)
+    assert cut.verdict.value == "NO_GO"  # the sample builder honours interrupted=
+    merged = merge_reports([done, cut])
+    assert merged.interrupted and merged.verdict.value == "NO_GO"
+    assert {s.key: s.verdict.value for s in stage_readiness(merged)} == {"dr": "NO_GO", "prod": "GO"}
+    assert {(s.site, s.key): s.verdict.value for s in stage_readiness(merged, by_site=True)} == {
+        ("North", "prod"): "GO", ("Central DR", "dr"): "NO_GO"}
+    # a run on its own: every stage of an interrupted run is NO-GO
+    alone = make_report(clean, site="North", run_id="north-2", inventory=inv(("n-prod1", "prod")), interrupted=True)
+    assert [s.verdict.value for s in stage_readiness(alone)] == ["NO_GO"]
+    # a merged report that does not record which run was interrupted: every stage is NO-GO
+    old = merged.model_copy(update={"inventory": {**merged.inventory, "merged_runs": [
+        {k: v for k, v in m.items() if k != "interrupted"} for m in merged.inventory["merged_runs"]]}})
+    assert {s.verdict.value for s in stage_readiness(old)} == {"NO_GO"}
+
+
+def test_a_newer_run_of_the_same_site_replaces_its_findings():
+    full = make_report([finding("os.fmadm_faulty", Status.FAIL, "n-bk1", site=None, tier=""),
+                        finding("os.fmadm_faulty", Status.PASS, "n-prod1", site=None, tier="")],
+                       site="North", run_id="north-1", inventory=inv(("n-prod1", "prod"), ("n-bk1", "bk")))
+    recheck = make_report([finding("os.fmadm_faulty", Status.PASS, "n-bk1", site=None, tier="")],
+                          site="North", run_id="north-2", started=T0 + timedelta(hours=3),
+                          inventory=inv(("n-bk1", "bk")))
+    for order in ([full, recheck], [recheck, full]):  # the newest run wins, whatever the order given
+        merged = merge_reports(order)
+        assert sorted((f.host, f.status.value) for f in merged.findings) == [("n-bk1", "pass"), ("n-prod1", "pass")]
+        assert merged.verdict.value == "GO"
+        assert any("replaced by a newer run of the same site" in w for w in merged.warnings)
+    # the same key at two different sites is two findings
+    other = make_report([finding("os.fmadm_faulty", Status.FAIL, "n-bk1", site=None, tier="")], site="South",
+                        run_id="south-1", inventory=inv(("n-bk1", "bk")))
+    assert len(merge_reports([full, other]).findings) == 3
+
+
+def test_blockers_are_listed_in_one_order_by_every_reporter():
+    from impax_preflight.report.markdown import render_markdown
+
+    fs = [finding("a.check", Status.ERROR, "prod-app1"), finding("b.check", Status.FAIL, "prod-db1"),
+          finding("c.check", Status.FAIL, "dr-db1"),
+          finding("d.check", Status.FAIL, "site", target="site", target_kind="site")]
+    report = make_report(fs)
+    order = [f.check_id for f in ordered_blockers(report)]
+    assert order == ["d.check", "c.check", "b.check", "a.check"]  # site-wide, DR, then Prod: fail before error
+    md = render_markdown(report)
+    assert sorted(order, key=lambda c: md.index(f"`{c}` on")) == order
+    html = render_html(report)
+    blockers = html[html.index('id="blockers"'):html.index("</section>", html.index('id="blockers"'))]
+    assert sorted(order, key=blockers.index) == order
 
 
 def test_a_site_wide_blocker_gates_every_stage_of_its_site():
