@@ -5,6 +5,7 @@ and the software facts discovered on every host (`impax_preflight.facts`).
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Iterator
 
 from impax_preflight.check import CheckContext, check, register_module_checks
@@ -16,14 +17,43 @@ from impax_preflight.versions import Version, parse_version
 GUIDE_PREREQ = "Prerequisite software installations"
 
 
-def discovered(ctx: CheckContext, key: str) -> dict[str, str]:
-    """{host: version} of a product across the hosts' facts (site patterns, declared facts win)."""
-    out = {}
+#: where installed software is listed (Uninstall keys / pkginfo); Linux hosts have no IMPAX product
+SOFTWARE_OS = ("windows", "solaris")
+_SOFTWARE_COMMANDS = ("reg query", "pkginfo")
+
+
+@dataclass
+class Discovery:
+    """A product's versions found in the hosts' facts, and the hosts nobody looked at."""
+
+    found: dict[str, str] = field(default_factory=dict)  # host -> version
+    not_examined: dict[str, str] = field(default_factory=dict)  # host -> why its software is unknown
+
+    def describe_not_examined(self) -> str:
+        return "; ".join(f"{h} ({why})" for h, why in self.not_examined.items())
+
+
+def discovered(ctx: CheckContext, key: str) -> Discovery:
+    """A product across the hosts' facts (site patterns, declared facts win), and which hosts were
+    not examined: unreachable, no facts collected in this run (no host check planned there, e.g.
+    --host / --only), or the listing of installed software failed."""
+    out = Discovery()
+    unreachable = {f.host for f in ctx.findings() if f.host and (f.message or "").startswith("host unreachable")}
     for host in ctx.inventory.hosts:
         facts = ctx.all_facts.get(host.name) or {"declared": dict(host.facts), **host.facts}
         v = products_for(facts, ctx.site).get(key)
         if v:
-            out[host.name] = v
+            out.found[host.name] = v
+            continue
+        if host.os not in SOFTWARE_OS:
+            continue
+        failed = [e for e in facts.get("errors") or [] if isinstance(e, str) and e.startswith(_SOFTWARE_COMMANDS)]
+        if host.name in unreachable:
+            out.not_examined[host.name] = "unreachable"
+        elif not isinstance(facts.get("software"), list):
+            out.not_examined[host.name] = "installed software not read in this run"
+        elif failed:
+            out.not_examined[host.name] = "listing installed software failed: " + failed[0][:200]
     return out
 
 
@@ -44,26 +74,37 @@ def _feature_version(ctx: CheckContext, key: str) -> str | None:
     "upgrade guide for that version), or correct impax_version in the inventory.",
     description="The site's impax_version, each host's impax_version override and any IMPAX version discovered "
     "on the hosts are all 6.2 or later and below the target version; a discovered version that differs from the "
-    "declared one warns.",
+    "declared one warns; a declared version that cannot be read is an error.",
 )
 def source_version(ctx: CheckContext) -> Iterator[Finding]:
     target = Version(ctx.site.target_version)
     declared = {"site": ctx.site.impax_version}
     declared.update({h.name: h.impax_version for h in ctx.inventory.hosts if h.impax_version})
-    found = discovered(ctx, "impax")
+    disc = discovered(ctx, "impax")
+    found = disc.found
     ctx.note(f"declared: {declared}; discovered on hosts: {found or 'none'}")
-    bad = []
+    if disc.not_examined:
+        ctx.note(f"IMPAX version not looked up on: {disc.describe_not_examined()}")
+    bad, unreadable = [], []
     for where, text in {**declared, **{f"{h} (discovered)": v for h, v in found.items()}}.items():
         v = parse_version(text)
         if v is None:
+            if where in declared:
+                unreadable.append(f"{where}: {text!r}")
+            else:
+                ctx.note(f"{where}: installed IMPAX version {text!r} could not be read")
             continue
         if v < "6.2":
             bad.append(f"{where}: {text} is older than 6.2")
         elif v >= target:
             bad.append(f"{where}: {text} is already at or beyond the target {target}")
-    values = {"declared": declared, "discovered": found, "target": str(target)}
+    values = {"declared": declared, "discovered": found, "target": str(target), "not_examined": disc.not_examined}
     if bad:
-        yield ctx.fail("; ".join(bad), values=values)
+        yield ctx.fail("; ".join(bad + [f"{u} is not a version" for u in unreadable]), values=values)
+        return
+    if unreadable:
+        yield ctx.error("impax_version could not be read as a version (" + "; ".join(unreadable) + "): set it in the "
+                        "inventory to the installed release, e.g. impax_version = \"6.3.1\"", values=values)
         return
     # a discovered build number refines the declared release (6.3.1.2156 is 6.3.1): only a different release is a mismatch
     mismatch = [f"{h} reports {v}" for h, v in found.items()
@@ -84,13 +125,19 @@ def source_version(ctx: CheckContext) -> Iterator[Finding]:
     remediation="If using TalkStation, it must be upgraded to TalkStation 3.2 or 4.0. For instructions, refer to the "
     "TalkStation Client Upgrade Guide and the appropriate version of the TalkStation Server Upgrade Guide.",
     description="features.talkstation (declared) and TalkStation found in the hosts' installed software must be a "
-    "3.2.x or 4.0.x release; skipped when TalkStation is neither declared nor found.",
+    "3.2.x or 4.0.x release; skipped when TalkStation is neither declared nor found on any host, an error when "
+    "some Windows / Solaris host's installed software was not examined in this run.",
 )
 def talkstation(ctx: CheckContext) -> Iterator[Finding]:
     declared = _feature_version(ctx, "talkstation")
-    found = discovered(ctx, "talkstation")
-    versions = ({"site (declared)": declared} if declared else {}) | found
+    disc = discovered(ctx, "talkstation")
+    versions = ({"site (declared)": declared} if declared else {}) | disc.found
     if not versions:
+        if disc.not_examined:
+            yield ctx.error("TalkStation is not declared in the inventory (features.talkstation) and the installed software "
+                            f"of these hosts was not examined: {disc.describe_not_examined()}; run their checks or declare "
+                            "features.talkstation", values={"not_examined": disc.not_examined})
+            return
         yield ctx.skip("TalkStation is not declared in the inventory (features.talkstation) and was not found on any host")
         return
     for where, text in versions.items():
@@ -155,16 +202,21 @@ _BROKER_MIGRATE = {
 def pacs_broker(ctx: CheckContext) -> Iterator[Finding]:
     f = ctx.site.features
     declared = _feature_version(ctx, "pacs_broker")
-    found = discovered(ctx, "pacs_broker")
-    versions = ({"site (declared)": declared} if declared else {}) | found
+    disc = discovered(ctx, "pacs_broker")
+    versions = ({"site (declared)": declared} if declared else {}) | disc.found
     if not versions:
+        if disc.not_examined:
+            yield ctx.error("PACS Broker is not declared in the inventory (features.pacs_broker) and the installed software "
+                            f"of these hosts was not examined: {disc.describe_not_examined()}; run their checks or declare "
+                            "features.pacs_broker", values={"not_examined": disc.not_examined})
+            return
         yield ctx.skip("PACS Broker is not declared in the inventory (features.pacs_broker) and was not found on any host")
         return
     reasons = [text for key, text in _BROKER_MIGRATE.items() if getattr(f, key, False)]
     if f.new_cm_features:
         reasons.append("new functionality required: " + ", ".join(f.new_cm_features))
     su2 = f.pacs_broker_su2
-    if su2 is None and discovered(ctx, "pacs_broker_su2"):
+    if su2 is None and discovered(ctx, "pacs_broker_su2").found:
         su2 = True
     for where, text in versions.items():
         v = parse_version(text)

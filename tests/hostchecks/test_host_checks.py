@@ -314,3 +314,39 @@ def test_site_software_patterns_reach_fact_collection_and_replace_a_default_matc
     stale = {"software": [{"name": "TalkStation Client", "version": "3.1"}], "products": {"talkstation": "3.1", "other": "1.0"}}
     assert factmod.products_for(stale, inv.site) == {"other": "1.0"}
     assert factmod.products_for(stale, None)["talkstation"] == "3.1"
+
+
+def test_site_prereq_never_claims_not_found_for_hosts_nobody_examined():
+    from impax_preflight.model import Finding, Severity
+
+    inv = make_inventory({"hosts": [
+        {"name": "w1", "os": "windows", "roles": ["application"], "transport": {"kind": "local"}},
+        {"name": "w2", "os": "windows", "roles": ["application"], "transport": {"kind": "local"}},
+        {"name": "s1", "os": "solaris", "roles": ["archive"], "transport": {"kind": "local"}},
+    ]})
+    looked = {"software": [], "products": {}, "errors": []}
+    # w1 examined, w2 never had its facts collected (--host w1), s1 unreachable
+    down = Finding(check_id="os.disk_space", severity=Severity.WARNING, status=Status.ERROR, target="s1", host="s1",
+                   message="host unreachable: connection refused")
+    for chk in (site_prereq.talkstation, site_prereq.pacs_broker):
+        (f,) = run_check(chk, inventory=inv, all_facts={"w1": looked, "w2": {}, "s1": {}}, findings=[down])
+        assert f.status is Status.ERROR and set(f.values["not_examined"]) == {"w2", "s1"}, chk.id
+        assert "s1 (unreachable)" in f.message and "w2" in f.message and "w1" not in f.values["not_examined"]
+    # a failed software listing is not an examination either
+    failed = {**looked, "errors": ["reg query HKLM\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Uninstall /s: timed out"]}
+    (f,) = run_check(site_prereq.talkstation, inventory=inv, all_facts={"w1": looked, "w2": failed, "s1": looked})
+    assert f.status is Status.ERROR and list(f.values["not_examined"]) == ["w2"]
+    # every host examined: "not found" is true
+    all_seen = {"w1": looked, "w2": looked, "s1": looked}
+    assert run_check(site_prereq.talkstation, inventory=inv, all_facts=all_seen)[0].status is Status.SKIPPED
+    assert run_check(site_prereq.pacs_broker, inventory=inv, all_facts=all_seen)[0].status is Status.SKIPPED
+    sv = run_check(site_prereq.source_version, inventory=inv, all_facts={"w1": looked, "w2": {}, "s1": looked})[0]
+    assert sv.status is Status.PASS and sv.values["not_examined"] == {"w2": "installed software not read in this run"}
+    assert any("not looked up on: w2" in e.output for e in sv.evidence if e.kind == "note")
+
+
+def test_source_version_unreadable_is_an_error():
+    (f,) = run_check(site_prereq.source_version, inventory=make_inventory(impax_version="unknown"))
+    assert f.status is Status.ERROR and "'unknown'" in f.message
+    (f,) = run_check(site_prereq.source_version, inventory=make_inventory(impax_version="6.1"))
+    assert f.status is Status.FAIL
