@@ -69,8 +69,9 @@ def parse_relay_config(text: str) -> RelayConfig:
         name = _local(el.tag)
         if name == "StudyStatusRelayConfiguration":
             cfg.found_section = True
-        for attr, value in el.attrib.items():
-            found.setdefault(_local(attr), value)
+        if name not in ("add", "setting"):  # their attributes are key/value pairs, read below: never harvest
+            for attr, value in el.attrib.items():  # `value` itself (the UserPassword would stay in the settings)
+                found.setdefault(_local(attr), value)
         if name == "add" and "key" in el.attrib:
             found[el.attrib["key"]] = el.attrib.get("value", "")
         elif name == "setting" and "name" in el.attrib:

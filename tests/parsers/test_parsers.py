@@ -298,6 +298,19 @@ def test_relay_config_elements_appsettings_and_redaction():
         parse_relay_config('<!DOCTYPE x [<!ENTITY a "b">]><configuration/>')
 
 
+def test_relay_password_value_never_kept_in_the_parse_result():
+    secret = "Pa55-w0rd-value"
+    for text in (
+        f'<configuration><appSettings><add key="UserPassword" value="{secret}"/><add key="LoginServiceUrl" value="https://a.b/l"/></appSettings></configuration>',
+        f'<configuration><applicationSettings><setting name="UserPassword" serializeAs="String"><value>{secret}</value></setting></applicationSettings></configuration>',
+        f'<configuration><StudyStatusRelayConfiguration UserPassword="{secret}" RemoteSignalHost="h"/></configuration>',
+    ):
+        cfg = parse_relay_config(text)
+        assert cfg.user_password_set and secret not in repr(cfg), text
+    assert parse_relay_config(text).get("RemoteSignalHost") == "h"
+
+
+
 def test_demo_outputs_parse():
     """The demo bundle's outputs go through the same parsers (UTF-16 wmic included)."""
     from impax_preflight.demo.host_outputs import demo_bundle_entries
