@@ -15,6 +15,8 @@ from typing import Any
 
 from ..model import Finding, RunReport, Severity, Status, utcnow
 from ..secrets import masker
+from .diff import SECTIONS, format_delta, format_value
+from .json import masked
 from .merge import STAGE_LABELS, group_findings, ordered_blockers, sites_of, stage_readiness
 
 TEMPLATE_PACKAGE = "impax_preflight.reports"
@@ -32,17 +34,6 @@ STATUS_LABELS = {
 }
 
 
-def masked(report: RunReport) -> RunReport:
-    """A copy of the report with every registered secret value masked (belt and braces).
-
-    Masking happens on the data, before any escaping: a password containing '&' or '<' would no
-    longer match once HTML-escaped.
-    """
-    if masker._pattern is None:  # nothing registered: nothing to mask, skip the copy
-        return report
-    return RunReport.model_validate(masker.mask_obj(report.model_dump(mode="json")))
-
-
 def _environment():
     import jinja2
 
@@ -55,8 +46,8 @@ def _environment():
     )
     env.filters["when"] = _when
     env.filters["duration"] = _duration
-    env.filters["num"] = _num
-    env.filters["delta"] = _delta
+    env.filters["num"] = format_value
+    env.filters["delta"] = format_delta
     env.filters["tojson_pretty"] = lambda v: json.dumps(v, indent=2, ensure_ascii=False, default=str)
     return env
 
@@ -86,18 +77,6 @@ def _duration(v: float | None) -> str:
     m, s = divmod(int(round(v)), 60)
     h, m = divmod(m, 60)
     return f"{h} h {m:02d} min" if h else f"{m} min {s:02d} s"
-
-
-def _num(v: Any) -> str:
-    from .diff import format_value
-
-    return format_value(v)
-
-
-def _delta(v: Any) -> str:
-    from .diff import format_delta
-
-    return format_delta(v)
 
 
 def _anchor(i: int) -> str:
@@ -170,8 +149,9 @@ def build_context(report: RunReport) -> dict[str, Any]:
         "inventory_site": inv.get("site") if isinstance(inv.get("site"), dict) else None,
         "inventory_hosts": host_rows,
         "merged_runs": inv.get("merged_runs") or [],
-        "active_plugins": [p for p in report.plugins],
+        "active_plugins": report.plugins,
         "baseline": report.baseline,
+        "diff_sections": SECTIONS,
         "generated_at": utcnow(),
         "Severity": Severity,
         "Status": Status,

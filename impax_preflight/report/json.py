@@ -9,9 +9,20 @@ from ..model import RunReport
 from ..secrets import masker
 
 
+def masked(report: RunReport) -> RunReport:
+    """A copy of the report with every registered secret value masked: what every writer renders.
+
+    Masking happens on the data, before any escaping: a password containing '&' or '<' would no
+    longer match once HTML- or XML-escaped. Each writer still masks its final text (belt and braces).
+    """
+    if not masker.active:  # nothing registered: nothing to mask, skip the copy
+        return report
+    return RunReport.model_validate(masker.mask_obj(report.model_dump(mode="json")))
+
+
 def report_to_json(report: RunReport) -> str:
-    data = report.model_dump(mode="json")
-    return json.dumps(masker.mask_obj(data), indent=2, ensure_ascii=False)
+    text = json.dumps(masked(report).model_dump(mode="json"), indent=2, ensure_ascii=False)
+    return masker.mask(text)
 
 
 def write_json(report: RunReport, out_dir: str | Path) -> Path:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ..model import Finding, RunReport, Status
 from ..secrets import masker
-from .html import masked
+from .json import masked
 from .merge import group_findings, sites_of
 
 # XML 1.0 forbids most control characters; command output can contain them (e.g. ESC, NUL).

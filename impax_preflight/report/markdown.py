@@ -11,11 +11,13 @@ from pathlib import Path
 from ..model import RunReport, Status
 from ..secrets import masker
 from .diff import SECTIONS, format_delta, format_value
-from .html import STATUS_ORDER, masked
+from .html import STATUS_ORDER
+from .json import masked
 from .merge import STAGE_LABELS, group_findings, ordered_blockers, sites_of, stage_readiness
 
 VERDICT_MARK = {"GO": "✅", "GO_WITH_WARNINGS": "⚠️", "NO_GO": "⛔"}
 _MD_SPECIAL = re.compile(r"([\\`*{}\[\]<>|#])")
+_BACKTICKS = re.compile(r"`+")
 
 
 def md_text(value: object) -> str:
@@ -30,8 +32,14 @@ def md_text(value: object) -> str:
 
 
 def md_code(value: object) -> str:
+    """An inline code span that no text can close early (CommonMark code spans).
+
+    The fence is one backtick longer than the longest run of backticks in the text, and a space
+    pads text that starts or ends with a backtick (the renderer strips one space on each side).
+    """
     text = "" if value is None else " ".join(str(value).split())
-    fence = "``" if "`" in text else "`"
+    longest = max((len(run) for run in _BACKTICKS.findall(text)), default=0)
+    fence = "`" * (longest + 1)
     pad = " " if text.startswith("`") or text.endswith("`") else ""
     return f"{fence}{pad}{text}{pad}{fence}"
 

@@ -127,6 +127,40 @@ def test_markdown_summary():
     assert row.count(" | ") == 4
 
 
+
+def test_markdown_code_spans_cannot_be_broken_out_of():
+    from markdown_it import MarkdownIt
+
+    from impax_preflight.model import Waiver
+    from impax_preflight.report.markdown import md_code
+
+    hostile = "``<img src=x onerror=alert(1)>``` `"
+    assert md_code("plain") == "`plain`" and md_code("a`b") == "``a`b``"
+    assert md_code(hostile) == "```` " + hostile + " ````"  # one backtick longer than the longest run, padded
+    old = make_report([finding("x.y", Status.PASS, "dr-db1")])
+    new = make_report([finding("x.y", Status.FAIL, "dr-db1", subject=hostile)], run_id="r2",
+                      expired_waivers=[Waiver(match=hostile, reason="old", approved_by="X", expires="2020-01-01")])
+    new = new.model_copy(update={"baseline": diff_reports(old, new)})
+    rendered = MarkdownIt("commonmark").render(render_markdown(new))
+    assert "<img" not in rendered  # the key and the waiver pattern stay inside their code spans
+    spans = re.findall(r"<code>(.*?)</code>", rendered)
+    assert "x.y@dr-db1#" + unescape_md(hostile) in spans and unescape_md(hostile) in spans
+
+
+def unescape_md(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def test_html_baseline_sections_are_the_diff_sections():
+    from impax_preflight.report.diff import SECTIONS
+
+    old = make_report(sample_findings())
+    new = make_report(sample_findings(fixed_dotnet=True), run_id="r2")
+    html = render_html(new.model_copy(update={"baseline": diff_reports(old, new)}))
+    for name, title in SECTIONS:
+        assert f'class="diff-sec diff-{name}"' in html and f"<summary>{unescape_md(title)}: " in html
+
+
 def _cases(root):
     return {(c.get("classname"), c.get("name")): c for c in root.iter("testcase")}
 
