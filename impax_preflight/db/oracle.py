@@ -127,15 +127,7 @@ class OracleSession(SqlSession):
         if os.environ.get("TNS_ADMIN"):
             params["config_dir"] = os.environ["TNS_ADMIN"]
         try:
-            conn = oracledb.connect(**params)
-        except TypeError:
-            # older python-oracledb without one of these keywords
-            params.pop("tcp_connect_timeout", None)
-            params.pop("config_dir", None)
-            try:
-                conn = oracledb.connect(**params)
-            except oracledb.Error as exc:
-                raise map_oracle_error(exc, where) from None
+            conn = oracledb.connect(**params)  # python-oracledb >= 2.0 (pyproject) has both keywords
         except oracledb.Error as exc:
             raise map_oracle_error(exc, where) from None
         return cls(conn, where=where)

@@ -56,12 +56,6 @@ class Shell:
         transport has one (SSH); others run it as is (a bundle is collected as root/administrator)."""
         raise NotImplementedError
 
-    def read_file(self, path: str, timeout: float | None = None) -> CommandResult:
-        """Read a text file on the host (via `type` on Windows, `cat` elsewhere)."""
-        if self.os == "windows":
-            return self.run(f'type "{path}"', timeout)
-        return self.run(f"cat '{path}'", timeout)
-
     def close(self) -> None:
         pass
 

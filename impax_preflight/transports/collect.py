@@ -35,7 +35,6 @@ def _version() -> str:
 def commands_for_host(plugins: "PluginSet", inventory: "Inventory", host: "Host") -> list[str]:
     """Every command the checks applying to `host` (or to one of its databases) declare, plus the
     fact-collection commands, in a stable order without duplicates."""
-    site = inventory.site
     seen: set[str] = set()
     out: list[str] = []
 
@@ -48,19 +47,14 @@ def commands_for_host(plugins: "PluginSet", inventory: "Inventory", host: "Host"
 
     for results in plugins.pm.hook.impax_fact_commands(os=host.os):
         add(results or ())
-    for check_id in sorted(plugins.registry.checks):
-        chk = plugins.registry.checks[check_id]
-        cmds = chk.commands_for(host.os)
-        if not cmds:
-            continue
-        if chk.target == "host":
-            applies = chk.applies.reason_not(site, host, None, inventory) is None
-        elif chk.target == "database":
-            applies = any(chk.applies.reason_not(site, host, db, inventory) is None for db in host.databases)
-        else:
-            applies = False  # site checks read other findings, not hosts
-        if applies:
-            add(cmds)
+    # the same plan a run makes, limited to this host: what applies there is what gets collected
+    from glob import escape
+
+    from ..runner import build_plan
+
+    plan, _ = build_plan(inventory, plugins.registry.checks.values(), hosts=[escape(host.name)])
+    for item in plan:
+        add(item.check.commands_for(host.os))
     return out
 
 

@@ -166,10 +166,7 @@ class SshShell(Shell):
                 if transport is not None and transport.is_active():
                     return transport
                 # it was up and died: say so once for all, and do not redial a server that just fell over
-                self._failure = TransportError(
-                    f"the SSH connection to {self.where} was lost during the run (server stopped, rebooted or "
-                    "network cut); remaining commands on this host were not run: check the server and run again"
-                )
+                self._failure = self._lost_connection()
                 raise _again(self._failure)
             try:
                 self._client = self._connect()
@@ -298,7 +295,8 @@ class SshShell(Shell):
             return f"{where}: no route to host: check the address, VPN and routing from this machine"
         if isinstance(exc, (EOFError, paramiko.SSHException)):
             text = _text(exc)
-            if "banner" in text.lower():
+            # paramiko reports a peer that accepted TCP but never sent an SSH banner as a lost session
+            if "banner" in text.lower() or "no existing session" in text.lower():
                 return f"{where}: the service on port {self.port} does not speak SSH or closed the connection ({text})"
             return f"{where}: the SSH handshake failed: {text}"
         if isinstance(exc, OSError):
@@ -343,7 +341,7 @@ class SshShell(Shell):
             except (paramiko.SSHException, EOFError, OSError) as exc:
                 raise self._lost(exc, command) from None
             try:
-                out, err, truncated = self._collect(chan, deadline, command, timeout)
+                out, err = self._collect(chan, deadline, command, timeout)
                 # paramiko leaves -1 when no exit-status came: the connection died, or the remote
                 # command was killed by a signal (exit-signal, which paramiko does not record)
                 rc = chan.recv_exit_status() if chan.exit_status_ready() else -1
@@ -364,14 +362,14 @@ class SshShell(Shell):
             stderr=stderr,
             raw=raw,
             duration=time.monotonic() - start,
-            truncated=truncated or cut,
+            truncated=cut,
             transport=self.kind,
             extra=extra,
         )
 
-    def _collect(self, chan, deadline: float | None, command: str, timeout: float | None) -> tuple[bytes, bytes, bool]:
+    def _collect(self, chan, deadline: float | None, command: str, timeout: float | None) -> tuple[bytes, bytes]:
+        """stdout (at most one byte past the cap, so finish_output marks the cut) and stderr."""
         out, err = bytearray(), bytearray()
-        truncated = False
         while True:
             got = False
             while chan.recv_ready():
@@ -380,8 +378,6 @@ class SshShell(Shell):
                 # keep draining past the cap (else the remote blocks on a full window), but keep no more
                 if len(out) <= OUTPUT_CAP:
                     out += data
-                else:
-                    truncated = True
             while chan.recv_stderr_ready():
                 data = chan.recv_stderr(65536)
                 got = True
@@ -402,7 +398,13 @@ class SshShell(Shell):
             if not got:
                 wait = POLL_S if deadline is None else max(0.0, min(POLL_S, deadline - time.monotonic()))
                 select.select([chan], [], [], wait)
-        return bytes(out[: OUTPUT_CAP + 1]) if len(out) > OUTPUT_CAP else bytes(out), bytes(err), truncated
+        return bytes(out[: OUTPUT_CAP + 1]), bytes(err)
+
+    def _lost_connection(self) -> TransportError:
+        return TransportError(
+            f"the SSH connection to {self.where} was lost during the run (server stopped, rebooted or "
+            "network cut); remaining commands on this host were not run: check the server and run again"
+        )
 
     def _lost(self, exc: BaseException, command: str) -> TransportError:
         transport = self._client.get_transport() if self._client is not None else None
@@ -413,10 +415,7 @@ class SshShell(Shell):
         if transport is None or not transport.is_active():
             with self._lock:
                 if self._failure is None:
-                    self._failure = TransportError(
-                        f"the SSH connection to {self.where} was lost during the run (server stopped, rebooted or "
-                        "network cut); remaining commands on this host were not run: check the server and run again"
-                    )
+                    self._failure = self._lost_connection()
             return _again(self._failure)
         return TransportError(mask(f"{self.where}: `{command}` could not be run: {_text(exc)}"))
 
