@@ -261,8 +261,9 @@ class MssqlSession(OdbcSession):
         if db.dsn:
             parts: dict[str, Any] = {"DSN": db.dsn, "DATABASE": db.database or "mvf"}
         else:
-            driver = db.driver or _first_mssql_driver(where)
-            _require_driver(driver, where)
+            if db.driver:
+                _require_driver(db.driver, where)
+            driver = db.driver or _first_mssql_driver(where)  # picked from the installed drivers
             server = db.server or host.reach
             parts = {"DRIVER": driver}
             if driver.lower().startswith("freetds"):
