@@ -12,7 +12,6 @@ session, inventories, run_check() for one check, and a fresh plugin manager for 
 from __future__ import annotations
 
 import atexit
-import contextlib
 import os
 import re
 import sqlite3
@@ -20,7 +19,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Iterable
 
 from .check import Check, CheckContext, Memo
 from .inventory import Inventory
@@ -186,17 +185,6 @@ def fresh_plugins(
     )
 
 
-@contextlib.contextmanager
-def plugin_registered(*plugins: Any, **kw: Any) -> Iterator[PluginSet]:
-    """Context manager form of `fresh_plugins`; unregisters the plugins on exit."""
-    ps = fresh_plugins(*plugins, **kw)
-    try:
-        yield ps
-    finally:
-        for p in list(ps.pm.get_plugins()):
-            ps.pm.unregister(p)
-
-
 def run_plugin_checks(
     plugin: Any,
     inventory: Inventory | None = None,
@@ -212,11 +200,17 @@ def run_plugin_checks(
 
     By default only the plugin's own checks run (``only`` = the ids it registers), so a test is
     not slowed or confused by the built-in catalog; pass ``builtins=True`` for a whole run.
+    A plugin that registers no check raises ValueError (an empty run would say GO).
     """
     ps = fresh_plugins(plugin, builtin_checks=builtins)
     if not only and not builtins:
         name = ps.pm.get_name(plugin)
-        only = [cid for cid, prov in ps.registry.check_providers.items() if prov == name] or ["<none>"]
+        only = [cid for cid, prov in ps.registry.check_providers.items() if prov == name]
+        if not only:
+            raise ValueError(
+                f"plugin {name!r} registers no check: nothing to run (does it implement impax_register_checks, "
+                "and does it load? see `impax-preflight plugins`)"
+            )
     return run_preflight(
         inventory or make_inventory(),
         only=only,
@@ -232,10 +226,7 @@ __all__ = [
     "FakeShell",
     "fresh_plugins",
     "make_inventory",
-    "plugin_registered",
     "run_check",
     "run_plugin_checks",
     "sqlite_session",
 ]
-
-_ = Callable  # re-exported typing helper for plugin authors' annotations

@@ -13,7 +13,6 @@ from impax_preflight.testing import (
     FakeShell,
     fresh_plugins,
     make_inventory,
-    plugin_registered,
     run_check,
     run_plugin_checks,
     sqlite_session,
@@ -85,7 +84,11 @@ def test_fresh_plugins_and_run_plugin_checks_only_run_the_plugin():
     assert any(n.check_id == "site.kit.host_ok" and n.target == "w1" for n in report.not_run)
 
 
-def test_plugin_registered_unregisters_on_exit():
-    with plugin_registered(Kit()) as ps:
-        assert ps.pm.get_plugin("Kit") is not None
-    assert ps.pm.get_plugin("Kit") is None
+def test_run_plugin_checks_refuses_a_plugin_without_checks():
+    class Empty:
+        @hookimpl
+        def impax_register_reporters(self, register):
+            pass
+
+    with pytest.raises(ValueError, match="plugin 'Empty' registers no check"):
+        run_plugin_checks(Empty())
