@@ -63,7 +63,28 @@ def parse_or_error(ctx: CheckContext, fn, res: CommandResult, what: str):
 
 
 def disk_usages(ctx: CheckContext) -> tuple[list[DiskUsage] | None, Finding | None]:
-    """File systems (POSIX `df -k`) or fixed logical disks (Windows wmic, PowerShell as fallback)."""
+    """File systems (POSIX `df -k`) or fixed logical disks (Windows wmic, PowerShell as fallback).
+
+    Read once per host for every check that needs them (os.disk_space, os.disk_space_critical,
+    hw.requirements) through ``ctx.memo``; the commands' evidence is attached to each caller's
+    findings and an error is rebuilt as the caller's own finding.
+    """
+
+    def compute():
+        start = len(ctx.evidence)
+        usages, err = _read_disk_usages(ctx)
+        evidence = ctx.evidence[start:]
+        del ctx.evidence[start:]  # every caller, this one included, re-attaches it below
+        return usages, (err.message, err.subject) if err else None, evidence
+
+    usages, err, evidence = ctx.memo.get(("disk_usages",), compute)
+    ctx.evidence.extend(evidence)
+    if err:
+        return None, ctx.error(err[0], subject=err[1])
+    return (list(usages) if usages is not None else None), None
+
+
+def _read_disk_usages(ctx: CheckContext) -> tuple[list[DiskUsage] | None, Finding | None]:
     if ctx.host is not None and ctx.host.os == "windows":
         from impax_preflight.parsers.cim import parse_cim_logicaldisk
         from impax_preflight.parsers.wmic import parse_wmic_logicaldisk
@@ -204,7 +225,7 @@ def solaris_faults(ctx: CheckContext) -> Iterator[Finding]:
 )
 def solaris_storage(ctx: CheckContext) -> list[Finding]:
     out: list[Finding] = []
-    from impax_preflight.parsers.metastat import parse_metastat
+    from impax_preflight.parsers.metastat import NOT_CONFIGURED, TRANSIENT_STATES, parse_metastat
     from impax_preflight.parsers.zpool import parse_zpool_status
 
     checked = []
@@ -240,7 +261,7 @@ def solaris_storage(ctx: CheckContext) -> list[Finding]:
     else:
         text = res.stdout + "\n" + res.stderr
         svm, err = None, None
-        if res.rc not in (0, None) and not res.stdout.strip() and not _NOT_CONFIGURED_OK.search(res.stderr):
+        if res.rc not in (0, None) and not res.stdout.strip() and not NOT_CONFIGURED.search(res.stderr):
             err = unusable(ctx, res, "the SVM metadevices")
         else:
             svm, err = parse_or_error(ctx, parse_metastat, CommandResult(res.command, res.rc, text), "SVM metadevices")
@@ -250,7 +271,7 @@ def solaris_storage(ctx: CheckContext) -> list[Finding]:
             checked.append("SVM")
             for dev in svm.unhealthy():
                 problems = dev.problems()
-                transient = all(any(t in p for t in ("Resyncing",)) for p in problems)
+                transient = all(any(t in p for t in TRANSIENT_STATES) for p in problems)
                 msg = "; ".join(problems) + (f" (Invoke: {dev.invoke})" if dev.invoke else "")
                 vals = {"kind": dev.kind, "state": dev.state, "problems": problems}
                 out.append((ctx.warn if transient else ctx.fail)(msg, subject=f"svm:{dev.name}", values=vals))
@@ -265,9 +286,6 @@ def solaris_storage(ctx: CheckContext) -> list[Finding]:
         out.append(ctx.skip("no ZFS pool and no Solaris Volume Manager metadevice on this host (hardware RAID?): check the "
                        "array with its vendor tool"))
     return out
-
-
-_NOT_CONFIGURED_OK = re.compile(r"no existing databases|no metadevice", re.I)
 
 
 @check(

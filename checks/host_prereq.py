@@ -282,47 +282,103 @@ def requirements_for(site, roles) -> tuple[dict[str, float], bool]:
     return out, any(r in (site.requirements or {}) for r in roles)
 
 
+WMIC_CPU = "wmic cpu get NumberOfLogicalProcessors"
+LINUX_CPUS = "getconf _NPROCESSORS_ONLN"
+
+
+def _from_facts(ctx: CheckContext, key: str, source: str):
+    """A hardware fact collected before the checks (no need to run its command again), noted as evidence."""
+    value = ctx.facts.get(key)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        return None
+    declared = ctx.facts.get("declared") if isinstance(ctx.facts.get("declared"), dict) else {}
+    origin = "declared in the inventory" if key in declared and declared[key] == value else f"read by fact collection ({source})"
+    ctx.note(f"{key} = {value:g}: {origin}", source="facts")
+    return value
+
+
 @check(
     "hw.requirements",
     "Hardware meets the role's requirements",
     "warning",
     "host",
     guide="Evaluating system requirements",
-    commands={"solaris": ["psrinfo", "prtconf | grep Memory", "df -k"], "windows": ["systeminfo", WMIC_DISKS, CIM_DISKS]},
+    commands={
+        "solaris": ["psrinfo", "prtconf | grep Memory", "df -k"],
+        "windows": [WMIC_CPU, "systeminfo", WMIC_DISKS, CIM_DISKS],
+        "linux": [LINUX_CPUS, "cat /proc/meminfo", "df -k"],
+    },
     remediation="Use the IMPAX 6.5.1 requirements to assess which existing servers to keep and upgrade, and which to "
     "replace with new servers; also consider site performance (time to acquire the first image).",
-    description="CPUs, memory and total free local disk against a per-role table (strictest role wins). The "
-    "built-in figures are placeholders, not Agfa's: set [site.requirements.<role>] from the 6.5.1 requirements.",
+    description="CPUs (logical processors: psrinfo on-line, wmic cpu NumberOfLogicalProcessors, getconf on Linux), "
+    "memory and total free local disk against a per-role table (strictest role wins); the CPU and memory figures of "
+    "the host's facts are used when fact collection read them. The built-in figures are placeholders, not Agfa's: "
+    "set [site.requirements.<role>] from the 6.5.1 requirements.",
 )
 def hw_requirements(ctx: CheckContext) -> Iterator[Finding]:
     from impax_preflight.parsers.prtdiag import memory_mb, parse_psrinfo
     from impax_preflight.parsers.systeminfo import parse_systeminfo
+    from impax_preflight.parsers.wmic import parse_wmic_logical_processors
 
     need, site_set = requirements_for(ctx.site, ctx.host.roles)
     if not site_set:
         ctx.note("requirements are the built-in placeholders (no [site.requirements] for this role)")
     cpus = mem = None
     errs: list[Finding] = []
-    if ctx.host.os == "windows":
-        res = ctx.run("systeminfo")
-        bad = unusable(ctx, res, "the system information")
-        info, err = (None, bad) if bad else parse_or_error(ctx, parse_systeminfo, res, "system information")
+    os_name = ctx.host.os
+    if os_name == "windows":
+        # systeminfo's "Processor(s)" counts packages: the logical processors come from wmic
+        res = ctx.run(WMIC_CPU)
+        bad = unusable(ctx, res, "the logical processors", subject="cpus")
+        cpus, err = (None, bad) if bad else parse_or_error(ctx, parse_wmic_logical_processors, res, "logical processors")
         if err:
             errs.append(err)
-        else:
-            cpus, mem = info.processor_count, info.total_memory_mb
-    else:
-        res = ctx.run("psrinfo")
-        bad = unusable(ctx, res, "the processors")
-        procs, err = (None, bad) if bad else parse_or_error(ctx, parse_psrinfo, res, "processors")
-        if err:
-            errs.append(err)
-        else:
-            cpus = sum(1 for p in procs if p.status in ("on-line", "no-intr"))
-        res = ctx.run("prtconf | grep Memory")
-        mem = memory_mb(res.stdout)
+        mem = _from_facts(ctx, "memory_mb", "systeminfo")
         if mem is None:
-            errs.append(unusable(ctx, res, "the memory size") or ctx.error("no 'Memory size:' line in prtconf output", subject="memory"))
+            res = ctx.run("systeminfo")
+            bad = unusable(ctx, res, "the system information", subject="memory_gb")
+            info, err = (None, bad) if bad else parse_or_error(ctx, parse_systeminfo, res, "system information")
+            if err:
+                errs.append(err)
+            else:
+                mem = info.total_memory_mb
+                if mem is None:
+                    errs.append(ctx.error("no 'Total Physical Memory' line in systeminfo output", subject="memory_gb"))
+    elif os_name == "solaris":
+        cpus = _from_facts(ctx, "cpus", "psrinfo")
+        if cpus is None:
+            res = ctx.run("psrinfo")
+            bad = unusable(ctx, res, "the processors", subject="cpus")
+            procs, err = (None, bad) if bad else parse_or_error(ctx, parse_psrinfo, res, "processors")
+            if err:
+                errs.append(err)
+            else:
+                cpus = sum(1 for p in procs if p.status in ("on-line", "no-intr"))
+        mem = _from_facts(ctx, "memory_mb", "prtconf")
+        if mem is None:
+            res = ctx.run("prtconf | grep Memory")
+            mem = memory_mb(res.stdout)
+            if mem is None:
+                errs.append(unusable(ctx, res, "the memory size", subject="memory_gb")
+                            or ctx.error("no 'Memory size:' line in prtconf output", subject="memory_gb"))
+    else:
+        res = ctx.run(LINUX_CPUS)
+        bad = unusable(ctx, res, "the processors", subject="cpus")
+        if bad:
+            errs.append(bad)
+        elif res.stdout.strip().isdigit():
+            cpus = int(res.stdout.strip())
+        else:
+            errs.append(ctx.error(f"`{LINUX_CPUS}` printed {res.stdout.strip()[:80]!r}, not a number", subject="cpus"))
+        mem = _from_facts(ctx, "memory_mb", "/proc/meminfo")
+        if mem is None:
+            res = ctx.run("cat /proc/meminfo")
+            m = re.search(r"MemTotal:\s+(\d+)\s*kB", res.stdout)
+            if m:
+                mem = int(m.group(1)) // 1024
+            else:
+                errs.append(unusable(ctx, res, "the memory size", subject="memory_gb")
+                            or ctx.error("no 'MemTotal:' line in /proc/meminfo", subject="memory_gb"))
     usages, err = disk_usages(ctx)
     free_gb = None
     if err:

@@ -402,6 +402,8 @@ def _windows(host: str) -> list[BundleEntry]:
     else:
         disks = [("C:", 3, 31 * gb, 67 * gb, "System"), ("D:", 3, 402 * gb, 558 * gb, "Cache")]
     entries.append(BundleEntry("wmic logicaldisk get DeviceID,DriveType,FreeSpace,Size,VolumeName", _wmic_disks(disks)))
+    # two processor packages (systeminfo's count) with four logical processors each
+    entries.append(BundleEntry("wmic cpu get NumberOfLogicalProcessors", _utf16("NumberOfLogicalProcessors  \n4                          \n4                          \n\n")))
     services = list(_BASE_SERVICES)
     if app:
         services += [

@@ -62,13 +62,14 @@ class SvmStatus:
         return [d for d in self.devices if d.problems()]
 
 
-_NOT_CONFIGURED = re.compile(r"there are no existing databases|no metadevice|no existing databases", re.I)
+#: what metastat prints (on stdout or stderr) when Solaris Volume Manager is not configured
+NOT_CONFIGURED = re.compile(r"there are no existing databases|no metadevice|no existing databases", re.I)
 
 
 def parse_metastat(text: str) -> SvmStatus:
     """Parse `metastat` output."""
     lines = lines_of(text)
-    if not any(x.strip() for x in lines) or _NOT_CONFIGURED.search(text or ""):
+    if not any(x.strip() for x in lines) or NOT_CONFIGURED.search(text or ""):
         return SvmStatus(configured=False)
     status = SvmStatus(configured=True)
     cur: Metadevice | None = None

@@ -159,3 +159,18 @@ def parse_wmic_services(text: str) -> list[WinService]:
             raise ParseError("wmic service output needs the Name and State properties", command="wmic service", excerpt=str(r))
         out.append(WinService(name=r["Name"], display_name=r.get("DisplayName", ""), start_mode=r.get("StartMode", ""), state=r["State"]))
     return out
+
+
+def parse_wmic_logical_processors(text: str) -> int:
+    """Logical processors from `wmic cpu get NumberOfLogicalProcessors`: one row per processor
+    package, summed (systeminfo's "Processor(s)" counts packages, not logical CPUs)."""
+    rows = parse_wmic(text, "wmic cpu")
+    if not rows:
+        raise ParseError("wmic cpu listed no processor", command="wmic cpu", excerpt=text)
+    total = 0
+    for r in rows:
+        n = _int(r.get("NumberOfLogicalProcessors"))
+        if n is None:
+            raise ParseError("NumberOfLogicalProcessors is missing or not a number", command="wmic cpu", excerpt=str(r))
+        total += n
+    return total

@@ -350,3 +350,41 @@ def test_source_version_unreadable_is_an_error():
     assert f.status is Status.ERROR and "'unknown'" in f.message
     (f,) = run_check(site_prereq.source_version, inventory=make_inventory(impax_version="6.1"))
     assert f.status is Status.FAIL
+
+
+def test_disk_usages_read_once_per_host_and_evidence_on_every_check():
+    from impax_preflight.check import Memo
+
+    memo, shell = Memo(), FakeShell({"df -k": DF, "psrinfo": "0       on-line   since 01/12/2025 06:41:00\n",
+                                     "prtconf | grep Memory": "Memory size: 8192 Megabytes\n"})
+    got = {c.id: run_check(c, shell=shell, memo=memo) for c in (host_os.disk_space, host_os.disk_space_critical, host_prereq.hw_requirements)}
+    assert shell.calls.count("df -k") == 1
+    for cid, findings in got.items():
+        assert all("df -k" in cmds([f]) for f in findings), cid
+    # a failure is each check's own error finding, with the evidence
+    memo, shell = Memo(), FakeShell({"df -k": (1, "", "df: permission denied"), "psrinfo": "0       on-line   since 01/12/2025 06:41:00\n",
+                                     "prtconf | grep Memory": "Memory size: 8192 Megabytes\n"})
+    for c in (host_os.disk_space, host_os.disk_space_critical, host_prereq.hw_requirements):
+        errs = [f for f in run_check(c, shell=shell, memo=memo) if f.status is Status.ERROR]
+        assert len(errs) == 1 and errs[0].check_id == c.id and "df -k" in cmds(errs), c.id
+    assert shell.calls.count("df -k") == 1
+
+
+def test_hw_requirements_linux_windows_logical_cpus_and_facts():
+    linux = make_inventory({"hosts": [{"name": "l1", "os": "linux", "roles": ["database"], "transport": {"kind": "local"}}]})
+    shell = FakeShell({"getconf _NPROCESSORS_ONLN": "8\n", "cat /proc/meminfo": "MemTotal:       16384000 kB\nMemFree: 1 kB\n", "df -k": DF})
+    f = by_subject(run_check(host_prereq.hw_requirements, inventory=linux, shell=shell))
+    assert f["cpus"].values["measured"] == 8 and f["memory_gb"].status is Status.PASS
+    assert not [x for x in f.values() if x.status is Status.ERROR] and "psrinfo" not in shell.calls
+    # Windows: systeminfo says 1 processor (a package); wmic counts 8 logical processors; memory from the facts
+    win = _win(["application"])
+    wmic = codecs.BOM_UTF16_LE + "NumberOfLogicalProcessors  \n4  \n4  \n\n".replace("\n", "\r\r\n").encode("utf-16-le")
+    disks = "DeviceID  DriveType  FreeSpace    Size         VolumeName  \nC:        3          20000000000  40000000000  System      \n"
+    shell = FakeShell({host_prereq.WMIC_CPU: wmic, host_os.WMIC_DISKS: disks}, os="windows")
+    f = by_subject(run_check(host_prereq.hw_requirements, inventory=win, shell=shell, facts={"memory_mb": 3555, "cpus": 1}))
+    assert f["cpus"].values["measured"] == 8 and f["memory_gb"].values["measured"] == 3.5
+    assert "systeminfo" not in shell.calls and any("memory_mb" in e.output for e in f["memory_gb"].evidence if e.kind == "note")
+    # no facts: systeminfo is read for the memory only
+    shell = FakeShell({host_prereq.WMIC_CPU: wmic, host_os.WMIC_DISKS: disks, "systeminfo": fx("systeminfo_2012r2_jc.txt")}, os="windows")
+    f = by_subject(run_check(host_prereq.hw_requirements, inventory=win, shell=shell))
+    assert f["cpus"].values["measured"] == 8 and f["memory_gb"].values["measured"] == 3.5
