@@ -430,9 +430,20 @@ def windows_services(ctx: CheckContext) -> Iterator[Finding]:
     if err:
         yield err
         return
+    if not services:
+        yield ctx.error(f"`{res.command}` listed no service at all: the output cannot be right (every Windows host runs "
+                        "services); run it by hand on the server")
+        return
     pat = re.compile(ctx.options.get("service_pattern", DEFAULT_SERVICE_PATTERN))
     watched = [s for s in services if pat.search(s.name) or pat.search(s.display_name)]
-    stopped = [s for s in watched if s.auto_start and not s.running]
+    auto = [s for s in watched if s.auto_start]
+    if not auto:
+        what = "no service matched the IMPAX / database pattern" if not watched else (
+            f"none of the {len(watched)} matching services ({', '.join(s.name for s in watched)[:200]}) starts automatically")
+        yield ctx.skip(f"nothing to check among {len(services)} services: {what} (option service_pattern)",
+                       values={"watched": [s.name for s in watched], "services": len(services)})
+        return
+    stopped = [s for s in auto if not s.running]
     for s in stopped:
         yield ctx.warn(
             f"{s.display_name or s.name} ({s.name}) starts automatically but is {s.state}",
@@ -440,11 +451,7 @@ def windows_services(ctx: CheckContext) -> Iterator[Finding]:
             values={"state": s.state, "start_mode": s.start_mode, "display_name": s.display_name},
         )
     if not stopped:
-        yield ctx.passed(
-            f"all {sum(1 for s in watched if s.auto_start)} automatic IMPAX / database services are running"
-            + ("" if watched else " (no service matched the IMPAX / database pattern)"),
-            values={"watched": [s.name for s in watched]},
-        )
+        yield ctx.passed(f"all {len(auto)} automatic IMPAX / database services are running", values={"watched": [s.name for s in watched]})
 
 
 @hookimpl

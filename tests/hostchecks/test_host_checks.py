@@ -388,3 +388,18 @@ def test_hw_requirements_linux_windows_logical_cpus_and_facts():
     shell = FakeShell({host_prereq.WMIC_CPU: wmic, host_os.WMIC_DISKS: disks, "systeminfo": fx("systeminfo_2012r2_jc.txt")}, os="windows")
     f = by_subject(run_check(host_prereq.hw_requirements, inventory=win, shell=shell))
     assert f["cpus"].values["measured"] == 8 and f["memory_gb"].values["measured"] == 3.5
+
+
+def test_windows_services_nothing_watched_is_not_a_pass():
+    inv = make_inventory({"hosts": [{"name": "w1", "os": "windows", "roles": ["application"], "transport": {"kind": "local"}}]})
+    other = "DisplayName     Name      StartMode  State    \nPrint Spooler   Spooler   Auto       Running  \n"
+    (f,) = run_check(host_os.windows_services, inventory=inv, shell=FakeShell({host_os.WMIC_SERVICES: other}, os="windows"))
+    assert f.status is Status.SKIPPED and "no service matched" in f.message
+    manual = "DisplayName     Name      StartMode  State    \nIMPAX Cache     AgfaCache Manual     Stopped  \n"
+    (f,) = run_check(host_os.windows_services, inventory=inv, shell=FakeShell({host_os.WMIC_SERVICES: manual}, os="windows"))
+    assert f.status is Status.SKIPPED and "AgfaCache" in f.message
+    (f,) = run_check(host_os.windows_services, inventory=inv, shell=FakeShell({host_os.WMIC_SERVICES: ""}, os="windows"))
+    assert f.status is Status.ERROR
+    ok = "DisplayName     Name      StartMode  State    \nIMPAX Cache     AgfaCache Auto       Running  \n"
+    (f,) = run_check(host_os.windows_services, inventory=inv, shell=FakeShell({host_os.WMIC_SERVICES: ok}, os="windows"))
+    assert f.status is Status.PASS and "all 1 " in f.message
