@@ -27,9 +27,9 @@ import operator
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Literal
+from typing import Annotated, Any, Callable, Iterable, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, PlainValidator, ValidationError, field_validator, model_validator
 
 from .check import Applicability, Check, CheckContext
 from .hookspecs import hookimpl
@@ -149,6 +149,29 @@ def _plain(v: Any) -> Any:
 # ---- the file format -------------------------------------------------------------------------
 
 
+def _condition(v: Any) -> Condition:
+    if isinstance(v, Condition):
+        return v
+    if not isinstance(v, str):
+        raise ValueError(f"pass_if must be text such as \"value == 0\", not {type(v).__name__}")
+    return Condition.parse(v)
+
+
+#: ``pass_if`` in a check file: parsed once, when the file loads; written back as its text.
+PassIf = Annotated[Condition, PlainValidator(_condition), PlainSerializer(lambda c: c.text, return_type=str)]
+
+
+def _keys_known(v: Any, known: tuple[str, ...], what: str, empty: str) -> Any:
+    """A per-dialect / per-OS table: only known keys, and at least one."""
+    if isinstance(v, dict):
+        bad = sorted(set(v) - set(known))
+        if bad:
+            raise ValueError(f"unknown {what} key(s) {', '.join(bad)}; use {', '.join(known)}")
+        if not v:
+            raise ValueError(empty)
+    return v
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
@@ -194,7 +217,7 @@ class CheckSpec(_Strict):
     ok_rc: list[int] = Field(default_factory=lambda: [0])
     max_rows: int = Field(default=1000, ge=1)
     # the pass condition: at least one of these; all given must hold
-    pass_if: str | None = None
+    pass_if: PassIf | None = None  # the parsed condition; .text is what the file says
     must_match: str | None = None
     must_not_match: str | None = None
     allowed: list[str] | None = None
@@ -214,12 +237,7 @@ class CheckSpec(_Strict):
     @field_validator("sql")
     @classmethod
     def _sql(cls, v: Any) -> Any:
-        if isinstance(v, dict):
-            bad = sorted(set(v) - set(SQL_KEYS))
-            if bad:
-                raise ValueError(f"unknown SQL dialect key(s) {', '.join(bad)}; use {', '.join(SQL_KEYS)}")
-            if not v:
-                raise ValueError("give at least one SQL text")
+        _keys_known(v, SQL_KEYS, "SQL dialect", "give at least one SQL text")
         from .db.readonly import ReadOnlyViolation, ensure_read_only  # sqlglot loads only when a file has SQL
 
         for dialect, text in (v.items() if isinstance(v, dict) else [("default", v)]) if v is not None else []:
@@ -233,20 +251,7 @@ class CheckSpec(_Strict):
     @field_validator("command")
     @classmethod
     def _command(cls, v: Any) -> Any:
-        if isinstance(v, dict):
-            bad = sorted(set(v) - set(COMMAND_KEYS))
-            if bad:
-                raise ValueError(f"unknown OS key(s) {', '.join(bad)}; use {', '.join(COMMAND_KEYS)}")
-            if not v:
-                raise ValueError("give at least one command")
-        return v
-
-    @field_validator("pass_if")
-    @classmethod
-    def _pass_if(cls, v: str | None) -> str | None:
-        if v is not None:
-            Condition.parse(v)
-        return v
+        return _keys_known(v, COMMAND_KEYS, "OS", "give at least one command")
 
     @field_validator("must_match", "must_not_match", "value_regex")
     @classmethod
@@ -292,7 +297,7 @@ class CheckSpec(_Strict):
                 problems.append("a host.* setting needs target = \"host\"")
         if not any(getattr(self, n) is not None for n in ("pass_if", "must_match", "must_not_match", "allowed")):
             problems.append("give a pass condition: pass_if, must_match, must_not_match or allowed")
-        if self.pass_if and Condition.parse(self.pass_if).operand == "rc" and self.command is None:
+        if self.pass_if is not None and self.pass_if.operand == "rc" and self.command is None:
             problems.append("pass_if on rc only makes sense for a command")
         if self.value_regex is not None and self.command is None:
             problems.append("value_regex applies to a command's output only")
@@ -436,7 +441,7 @@ class _Evaluator:
 
     def __init__(self, spec: CheckSpec):
         self.spec = spec
-        self.condition = Condition.parse(spec.pass_if) if spec.pass_if else None
+        self.condition = spec.pass_if
         self.__doc__ = spec.description or spec.title
 
     def __call__(self, ctx: CheckContext) -> Finding:

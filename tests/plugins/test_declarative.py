@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import textwrap
 from pathlib import Path
 
@@ -484,3 +485,39 @@ def test_examples_folder_loads_and_every_example_is_exercised():
     assert faults.status is Status.PASS
     (cm,) = run_check(checks["site.example.cm_declared"], inventory=make_inventory(features={"connectivity_manager": "2.0"}))
     assert cm.status is Status.WARN and cm.message.startswith("Connectivity Manager 2.0 declared")
+
+
+def test_pass_if_is_parsed_once_and_unknown_table_keys_are_refused(tmp_path, monkeypatch):
+    calls = []
+    real = Condition.parse.__func__
+
+    def counting(cls, text):
+        calls.append(text)
+        return real(cls, text)
+
+    monkeypatch.setattr(Condition, "parse", classmethod(counting))
+    f = write(tmp_path, "c.toml", """
+        id = "site.acme.rc"
+        title = "rc"
+        severity = "warning"
+        target = "host"
+        command = "true"
+        pass_if = "rc == 0"
+        """)
+    (chk,) = load_declarative_checks(f)
+    (finding,) = run_check(chk, shell=FakeShell({"true": (0, "")}))
+    assert finding.status is Status.PASS
+    assert calls == ["rc == 0"]  # validated, checked for coherence and evaluated from one parse
+    for field, bad, what in (("sql", '{ db2 = "select 1" }', "unknown SQL dialect key(s) db2"),
+                             ("command", '{ aix = "true" }', "unknown OS key(s) aix")):
+        target = "database" if field == "sql" else "host"
+        g = write(tmp_path, f"{field}.toml", f"""
+            id = "site.acme.x"
+            title = "x"
+            severity = "warning"
+            target = "{target}"
+            {field} = {bad}
+            pass_if = "value == 0"
+            """)
+        with pytest.raises(DeclarativeError, match=re.escape(what)):
+            load_declarative_checks(g)
