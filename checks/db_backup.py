@@ -11,6 +11,7 @@ import re
 from impax_preflight.check import CheckContext, check, register_module_checks
 from impax_preflight.db.base import ObjectMissing
 from impax_preflight.hookspecs import hookimpl
+from impax_preflight.parsers import ParseError
 from impax_preflight.transports.base import TransportError
 
 from . import _dbsql as q
@@ -103,18 +104,20 @@ def _free_kb_at(ctx: CheckContext, path: str) -> tuple[int | None, str]:
         if os_name == "windows":
             res = ctx.run(f'dir /-c "{path}"')
             m = _DIR_FREE.findall(res.stdout)
-            if res.rc != 0 or not m:
+            if res.rc not in (0, None) or not m:
                 return None, f"`dir` on {path} gave no free-space line (rc {res.rc})"
             return int(re.sub(r"\D", "", m[-1])) // 1024, ""
         from impax_preflight.parsers.df import parse_df
 
         res = ctx.run(f"LC_ALL=C df -k '{path}'")
-        if res.rc != 0:
+        if res.rc not in (0, None):
             return None, f"`df -k {path}` failed (rc {res.rc}): {res.stderr.strip()[:200]}"
         rows = parse_df(res.stdout)
         if not rows:
             return None, f"`df -k {path}` listed no file system"
         return rows[-1].avail_kb, ""
+    except ParseError as exc:
+        return None, f"the output of `{exc.command or 'df -k'}` on {path} could not be read: {exc}"
     except TransportError as exc:
         return None, f"no shell on {ctx.host.name if ctx.host else 'the database host'}: {exc}"
 

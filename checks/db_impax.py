@@ -67,7 +67,7 @@ def _archive_tool(ctx: CheckContext):
         return ctx.error(f"count_regex {pattern!r} is not a valid regular expression: {exc}")
     res = ctx.run(command, timeout=float(opts.get("timeout_s", 600)))
     assumed = "" if opts.get("count_regex") else f" (count parsed with the assumed pattern {pattern!r}: set count_regex to the tool's wording)"
-    if res.rc != 0:
+    if res.rc not in (0, None):
         return ctx.error(f"`{command}` ended with rc {res.rc}: {res.stderr.strip()[:300] or res.stdout.strip()[-300:]}")
     m = rx.search(res.stdout)
     if not m:

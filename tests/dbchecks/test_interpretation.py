@@ -407,3 +407,27 @@ def test_null_scan_on_oracle_fetches_examples_only_when_needed():
     sql = FakeSql("oracle", {"count(*) as rows_scanned": (scan_cols, [(1000, 0, 0)])})
     (a,) = run_check(db_integrity.check_object_sop_instance_uid, inventory=inv, sql=sql)
     assert a.status is Status.PASS and len(sql.statements) == 1
+
+
+def test_map_event_audit_unreadable_df_is_not_measured_and_rc_none_is_success():
+    sql = FakeSql("oracle", {"from dba_segments": (["SIZE_KB"], [(1024,)])})
+    inv = inventory(schema="DBADMIN", options={"backup.map_event_audit": {"export_dir": "/export/audit"}})
+    shell = FakeShell({"LC_ALL=C df -k '/export/audit'": "this is not df output\nat all\n"}, os="solaris")
+    (f,) = run_check(db_backup.map_event_audit, inventory=inv, sql=sql, shell=shell)
+    assert f.status is Status.WARN and "NOT measured" in f.message and f.values["free_kb"] is None
+    # a transport that reports no exit code (rc None) succeeded
+    shell = FakeShell({"LC_ALL=C df -k '/export/audit'": (None, DF)}, os="solaris")
+    (f,) = run_check(db_backup.map_event_audit, inventory=inv, sql=sql, shell=shell)
+    assert f.status is Status.PASS and f.values["free_kb"] == 10948000
+    win = inventory(kind="mssql", os="windows", platform="AS300", options={"backup.map_event_audit": {"export_dir": "E:\\export"}})
+    sql = FakeSql("tsql", {"sys.allocation_units": (["size_kb", "used_kb"], [(2048, 2000)])})
+    shell = FakeShell({'dir /-c "E:\\export"': (None, "               2 Dir(s)     1073741824 bytes free\n")}, os="windows")
+    (f,) = run_check(db_backup.map_event_audit, inventory=win, sql=sql, shell=shell)
+    assert f.status is Status.PASS and f.values["free_kb"] == 1048576
+
+
+def test_archive_tool_rc_none_is_success():
+    inv = inventory(options={"archive.study_status": {"mode": "tool", "count_regex": r"Studies not archived:\s*(\d+)"}})
+    shell = FakeShell({"/usr/mvf-mig6/bin/mig-study-archive-report -o": (None, "Studies not archived: 0\n")}, os="solaris")
+    (f,) = run_check(db_impax.study_status, inventory=inv, sql=FakeSql("oracle", {}), shell=shell)
+    assert f.status is Status.PASS
