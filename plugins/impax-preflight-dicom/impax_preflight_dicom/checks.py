@@ -21,9 +21,14 @@ GUIDE = "Migration Flow"
 ARCHIVE_ROLES = ("archive", "old_archive", "new_archive")
 
 
+def _options(site, check_id: str) -> dict[str, Any]:
+    """Plugin-wide options ``[site.options."dicom"]`` overlaid with the check's own."""
+    return {**site.options.get("dicom", {}), **site.options.get(check_id, {})}
+
+
 def settings(ctx: CheckContext) -> dict[str, Any]:
-    """Plugin-wide options overlaid with this check's options."""
-    return {**ctx.site.options.get("dicom", {}), **ctx.options}
+    """This check's settings (plugin-wide options overlaid with the check's options)."""
+    return _options(ctx.site, ctx.check.id)
 
 
 def _calling_ae(opts: dict[str, Any]) -> str:
@@ -97,12 +102,15 @@ def _peer_from_option(spec: Any, which: str) -> Peer:
     return Peer(str(spec["ae_title"]), str(spec["address"]), int(spec["port"]), f"{which}_archive")
 
 
-def archives(ctx: CheckContext, opts: dict[str, Any]) -> tuple[Peer, Peer] | str:
-    """(old, new) from the options, else from AE roles old_archive / new_archive; or why not."""
+def _archive_peers(inventory, opts: dict[str, Any]) -> tuple[Peer, Peer] | str:
+    """(old, new) from the options, else from AE roles old_archive / new_archive; or why not.
+
+    Raises ValueError when the options name them badly.
+    """
     if "old" in opts or "new" in opts:
         return _peer_from_option(opts.get("old"), "old"), _peer_from_option(opts.get("new"), "new")
     found: dict[str, list[Peer]] = {"old_archive": [], "new_archive": []}
-    for host in ctx.inventory.hosts:
+    for host in inventory.hosts:
         for ae in host.aes:
             if ae.role in found:
                 found[ae.role].append(Peer(ae.ae_title, ae.address or host.reach, ae.port, ae.role))
@@ -116,13 +124,13 @@ def archives(ctx: CheckContext, opts: dict[str, Any]) -> tuple[Peer, Peer] | str
 
 def _archive_pair_declared(site, host, db, inventory=None) -> bool | str:
     """an old and a new archive are named (AE roles old_archive / new_archive, or options old / new)"""
-    opts = {**site.options.get("dicom", {}), **site.options.get("dicom.study_count", {})}
-    if "old" in opts or "new" in opts or inventory is None:
+    if inventory is None:
         return True
-    roles = {ae.role for h in inventory.hosts for ae in h.aes}
-    if {"old_archive", "new_archive"} <= roles:
-        return True
-    return "no AE with role old_archive and new_archive in the inventory (nor options old / new)"
+    try:
+        pair = _archive_peers(inventory, _options(site, "dicom.study_count"))
+    except ValueError:
+        return True  # badly written options: the check runs and reports them as an error
+    return pair if isinstance(pair, str) else True
 
 
 @check(
@@ -147,7 +155,7 @@ def dicom_study_count(ctx: CheckContext) -> Iterator[Finding]:
     opts = settings(ctx)
     try:
         window = net.parse_window(str(opts.get("window", "20:00-06:00")))
-        pair = archives(ctx, opts)
+        pair = _archive_peers(ctx.inventory, opts)
         days = int(opts.get("days", 7))
         if not 1 <= days <= 366:
             raise ValueError(f"days = {days}: give 1 to 366")

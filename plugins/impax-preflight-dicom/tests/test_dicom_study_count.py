@@ -101,3 +101,26 @@ def test_window(window, now, inside):
 def test_bad_window():
     with pytest.raises(ValueError):
         parse_window("25:00-06:00")
+
+
+def test_plan_time_applicability_reads_the_pair_as_the_check_does():
+    from impax_preflight_dicom.checks import _archive_pair_declared
+
+    def declared(hosts=(), **options):
+        inv = make_inventory({"hosts": list(hosts) or [{"name": "db1", "os": "solaris", "roles": ["database"], "transport": {"kind": "local"}}]},
+                             options=options)
+        return _archive_pair_declared(inv.site, None, None, inventory=inv)
+
+    def host(name, *roles):
+        return {"name": name, "address": "127.0.0.1", "os": "solaris", "roles": ["archive"], "transport": {"kind": "local"},
+                "aes": [{"ae_title": f"{name.upper()}{i}", "port": 104 + i, "role": r} for i, r in enumerate(roles)]}
+
+    assert declared([host("a", "old_archive"), host("b", "new_archive")]) is True
+    assert "old_archive" in declared()
+    # two old archives: not applicable at plan time, for the reason the check itself would give
+    assert "several AEs have role old_archive" in declared([host("a", "old_archive", "old_archive"), host("b", "new_archive")])
+    pair = {"ae_title": "A", "address": "127.0.0.1", "port": 104}
+    # the plugin-wide options and the check's own are merged as at run time
+    assert declared(**{"dicom": {"old": pair}, "dicom.study_count": {"new": {**pair, "ae_title": "B"}}}) is True
+    # a badly written pair still runs, so that the check reports it as an error
+    assert declared(**{"dicom.study_count": {"old": {"ae_title": "A"}}}) is True
