@@ -190,6 +190,7 @@ class TableScan:
     examples: dict[str, list[Any]] = field(default_factory=dict)  # check id -> example keys
     notes: list[str] = field(default_factory=list)
     example_key: str | None = None  # the column the examples show
+    error: str | None = None  # why the counts cannot be trusted (then no check may pass on them)
 
 
 def _session_dialect(ctx: "CheckContext") -> str:
@@ -220,21 +221,28 @@ def _scan_null_table(ctx: "CheckContext", table: str) -> TableScan:
     columns = [c for _, c in pairs]
     start = time.monotonic()
     result, ev = run_shared(ctx, null_scan_sql(table_q, columns))
-    row = result.rows[0] if result.rows else (0,) * (len(columns) + 1)
+    if not result.rows or len(result.rows[0]) < len(columns) + 1:
+        # an aggregate without GROUP BY always returns one row: none means the answer is unusable
+        return TableScan(table, None, {cid: 0 for cid, _ in pairs}, [ev], round(time.monotonic() - start, 4),
+                         error=f"the count over {table} returned {'no row' if not result.rows else 'too few columns'}: "
+                         "nothing was counted")
+    row = result.rows[0]
     rows_scanned = int(row[0] or 0)
     counts = {cid: int(row[i + 1] or 0) for i, (cid, _) in enumerate(pairs)}
     scan = TableScan(table, rows_scanned, counts, [ev], 0.0)
-    total = sum(counts.values())
-    if total:
+    if sum(counts.values()):
         key = integrity_options(ctx).get("example_keys", {}).get(table, DEFAULT_EXAMPLE_KEYS[table])
         scan.example_key = key
         try:
-            # the exact number of defect rows (at most EXAMPLES per column) lets the scan stop early
-            n = min(total, EXAMPLES * len(columns))
-            ex, ev2 = run_shared(ctx, null_examples_sql(table_q, key, columns, dialect, n), max_rows=n)
-            scan.evidence.append(ev2)
-            for i, (cid, _) in enumerate(pairs):
-                scan.examples[cid] = [r[0] for r in ex.rows if r[i + 1] is None][:EXAMPLES]
+            # per column with NULLs: rows of one column must not crowd out another column's examples;
+            # the exact number of defect rows (at most EXAMPLES) lets each query stop early
+            for cid, col in pairs:
+                if not counts[cid]:
+                    continue
+                n = min(counts[cid], EXAMPLES)
+                ex, ev2 = run_shared(ctx, null_examples_sql(table_q, key, [col], dialect, n), max_rows=n)
+                scan.evidence.append(ev2)
+                scan.examples[cid] = [r[0] for r in ex.rows][:EXAMPLES]
         except (DatabaseError, ConfigError) as exc:
             scan.notes.append(
                 f"example keys not listed: {mask(str(exc))[:300]} — the count above is unaffected; set "
@@ -425,9 +433,9 @@ def all_statements() -> list[tuple[str, str, str]]:
         for table, pairs in NULL_CHECKS.items():
             tq = qualified(table, schema, dialect)
             cols = [c for _, c in pairs]
-            for cid, _ in pairs:
+            for cid, col in pairs:
                 out.append((cid, dialect, null_scan_sql(tq, cols)))
-                out.append((cid, dialect, null_examples_sql(tq, DEFAULT_EXAMPLE_KEYS[table], cols, dialect, EXAMPLES)))
+                out.append((cid, dialect, null_examples_sql(tq, DEFAULT_EXAMPLE_KEYS[table], [col], dialect, EXAMPLES)))
         out.append(("integrity.object_document_unique", dialect, duplicate_scan_sql(qualified(DUPLICATE_TABLE, schema, dialect), dialect)))
         out.append(("db.version", dialect, VERSION_SQL[dialect]))
         out.append(("cm.report_source", dialect, report_source_sql(qualified("mcf_service_request", schema, dialect))))

@@ -57,6 +57,8 @@ def _null_check(check_id: str, table: str, column: str) -> Check:
     def run(ctx: CheckContext):
         scan = q.scan_null_table(ctx, table)
         _attach(ctx, scan)
+        if scan.error:
+            return ctx.error(f"NULL {column} in {table} not checked: {scan.error}", values={"table": table, "guide_sql": q.GUIDE_SQL[check_id]})
         n = scan.counts[check_id]
         values = _values(scan, check_id, column=column)
         scanned = f"{scan.rows_scanned:,} rows scanned" if scan.rows_scanned is not None else "rows scanned unknown"

@@ -431,3 +431,23 @@ def test_archive_tool_rc_none_is_success():
     shell = FakeShell({"/usr/mvf-mig6/bin/mig-study-archive-report -o": (None, "Studies not archived: 0\n")}, os="solaris")
     (f,) = run_check(db_impax.study_status, inventory=inv, sql=FakeSql("oracle", {}), shell=shell)
     assert f.status is Status.PASS
+
+
+def test_null_scan_without_a_row_is_an_error_and_examples_are_fetched_per_column():
+    scan_cols = ["ROWS_SCANNED", "NULL_0", "NULL_1"]
+    sql = FakeSql("oracle", {"count(*) as rows_scanned": (scan_cols, [])})
+    (f,) = run_check(db_integrity.check_object_sop_instance_uid, inventory=inventory(), sql=sql)
+    assert f.status is Status.ERROR and "no row" in f.message
+    # both columns have NULLs: each gets its own examples (one column's rows cannot crowd out the other's)
+    from impax_preflight.check import Memo
+
+    sql = FakeSql("oracle", {
+        "count(*) as rows_scanned": (scan_cols, [(1000, 12, 3)]),
+        "where sop_instance_uid is null": (["EXAMPLE_KEY", "SOP_INSTANCE_UID"], [(i, None) for i in range(10)]),
+        "where series_ref is null": (["EXAMPLE_KEY", "SERIES_REF"], [(100, None), (101, None), (102, None)]),
+    })
+    memo, inv = Memo(), inventory()
+    (a,) = run_check(db_integrity.check_object_sop_instance_uid, inventory=inv, sql=sql, memo=memo)
+    (b,) = run_check(db_integrity.check_object_series_ref, inventory=inv, sql=sql, memo=memo)
+    assert len(a.values["examples"]) == 10 and b.values["examples"] == ["100", "101", "102"]
+    assert "rownum <= 10" in sql.statements[1] and "rownum <= 3" in sql.statements[2] and len(sql.statements) == 3

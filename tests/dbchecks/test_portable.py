@@ -96,9 +96,9 @@ def test_integrity_counts_on_sqlite(impax_sqlite):
         assert f.values["rows_scanned"] > 0 and f.values["scan_s"] >= 0
         assert f.evidence and f.evidence[0].kind == "sql" and f.evidence[0].source.startswith("select")
         assert len(f.values["examples"]) == min(expected[cid] // (2 if cid == DUPLICATE_CHECK else 1), 10), cid
-    # 11 tables; a second (cheap, limited) query only for tables with defects
-    tables_with_defects = {t for t, pairs in q.NULL_CHECKS.items() if any(expected[c] for c, _ in pairs)}
-    assert len(session.statements) == 11 + len(tables_with_defects)
+    # 11 tables; a (cheap, limited) example query only for each column with defects
+    columns_with_defects = [c for pairs in q.NULL_CHECKS.values() for c, _ in pairs if expected[c]]
+    assert len(session.statements) == 11 + len(columns_with_defects)
 
 
 def test_examples_are_the_rows_with_the_defect(impax_sqlite):
