@@ -12,6 +12,7 @@ from typing import Iterator
 from impax_preflight.check import CheckContext, check, register_module_checks
 from impax_preflight.hookspecs import hookimpl
 from impax_preflight.model import Finding
+from impax_preflight.parsers import ParseError
 
 from .host_os import parse_or_error, unusable
 
@@ -63,17 +64,18 @@ def appserver_backup(ctx: CheckContext) -> Iterator[Finding]:
     from impax_preflight.parsers.dirlist import PathNotFound, parse_dir
 
     res = ctx.run(BACKUP_CMD)
+    order = ctx.options.get("date_order", "MDY")
     try:
-        listing = parse_dir(res.stdout + "\n" + res.stderr, ctx.options.get("date_order", "MDY"))
+        listing = parse_dir(res.stdout + "\n" + res.stderr, order)
     except PathNotFound:
         yield ctx.fail(f"{BACKUP_DIR} does not exist: the configuration has never been backed up with backupconfiguration")
         return
-    except Exception:  # noqa: BLE001 - fall through to the generic handling that quotes the output
+    except ParseError:  # stderr noise, or output that is not a listing: read stdout alone, or quote it
         bad = unusable(ctx, res, "the backup folder")
         if bad:
             yield bad
             return
-        listing, err = parse_or_error(ctx, parse_dir, res, "backup folder listing")
+        listing, err = parse_or_error(ctx, lambda text: parse_dir(text, order), res, "backup folder listing")
         if err:
             yield err
             return

@@ -403,3 +403,15 @@ def test_windows_services_nothing_watched_is_not_a_pass():
     ok = "DisplayName     Name      StartMode  State    \nIMPAX Cache     AgfaCache Auto       Running  \n"
     (f,) = run_check(host_os.windows_services, inventory=inv, shell=FakeShell({host_os.WMIC_SERVICES: ok}, os="windows"))
     assert f.status is Status.PASS and "all 1 " in f.message
+
+
+def test_appserver_backup_keeps_date_order_when_stderr_is_noise():
+    inv = make_inventory({"hosts": [{"name": "w1", "os": "windows", "roles": ["application"], "transport": {"kind": "local"}}]},
+                         options={"backup.appserver_config": {"date_order": "DMY"}})
+    listing = " Directory of C:\\Impax\\ConfigurationsBackups\r\n\r\n03/02/2025  10:15    <DIR>          before-upgrade\r\n"
+    shell = FakeShell({host_app.BACKUP_CMD: (0, listing, "some warning the dir parser does not know")}, os="windows")
+    (f,) = run_check(host_app.appserver_backup, inventory=inv, shell=shell)
+    assert f.values["basis"] == "folder date" and f.values["taken"].startswith("2025-02-03")  # 3 February, not 2 March
+    garbage = FakeShell({host_app.BACKUP_CMD: "nothing like a listing\r\n"}, os="windows")
+    (f,) = run_check(host_app.appserver_backup, inventory=inv, shell=garbage)
+    assert f.status is Status.ERROR and "could not understand" in f.message
