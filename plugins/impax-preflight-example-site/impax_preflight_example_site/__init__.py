@@ -23,5 +23,5 @@ def impax_register_checks(register):
 
     register_module_checks(register, vars(checks))
     # TOML checks shipped in the package: a malformed file fails loudly with file and line
-    for chk in load_declarative_checks(files(__name__) / "checks"):
+    for chk in load_declarative_checks(files(__name__) / "declarative"):
         register(chk)

@@ -83,3 +83,14 @@ def test_installed_entry_point_is_listed():
     (info,) = [p for p in load_plugins().plugins if p.name == "example-site"]
     assert info.status == "active" and info.checks == ["site.example.cm_mapping_rows", "site.example.cm_mapping_table"]
     assert "example-site" not in {p.name for p in load_plugins(disable=["example-site"]).plugins if p.status == "active"}
+
+
+def test_declarative_checks_ship_in_their_own_folder():
+    from importlib.resources import files
+
+    pkg = files(impax_preflight_example_site)
+    assert pkg.joinpath("declarative", "mapping.toml").is_file()
+    # no data folder named like the module checks.py
+    assert not pkg.joinpath("checks").is_dir()
+    text = pkg.joinpath("declarative", "mapping.toml").read_text(encoding="utf-8")
+    assert "site options" in text and "mcf_site_mapping" in text  # the fixed table name is explained
