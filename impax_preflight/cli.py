@@ -112,7 +112,7 @@ def run(inventory, out_dir, formats, only, skip, hosts, jobs, check_timeout, wai
     plugins = _load_plugins(plugins_dirs, checks_dirs, disable)
     fmt_list = [f.strip() for f in formats.split(",") if f.strip()]
     unknown = [f for f in fmt_list if f not in plugins.registry.reporters]
-    if unknown:
+    if unknown:  # before the run, not after it
         _fail(f"error: unknown report format(s) {', '.join(unknown)}; available: {', '.join(sorted(plugins.registry.reporters))}")
     bundle_map = {}
     for b in bundles:

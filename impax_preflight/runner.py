@@ -654,12 +654,10 @@ def _run_item(run: _Run, item: PlanItem) -> None:
 def write_reports(report: RunReport, out_dir: str | Path, formats: Iterable[str], plugins: PluginSet | None = None) -> dict[str, Path]:
     """Render the report in each requested format with the registered reporters."""
     plugins = plugins or load_plugins()
+    formats = list(formats)
+    unknown = [f for f in formats if f not in plugins.registry.reporters]
+    if unknown:  # refuse before writing anything: no half set of reports
+        raise ValueError(f"unknown report format(s) {', '.join(unknown)}; available: {', '.join(sorted(plugins.registry.reporters))}")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    written: dict[str, Path] = {}
-    for fmt in formats:
-        writer = plugins.registry.reporters.get(fmt)
-        if writer is None:
-            raise ValueError(f"unknown report format {fmt!r} (available: {', '.join(sorted(plugins.registry.reporters))})")
-        written[fmt] = Path(writer(report, out))
-    return written
+    return {fmt: Path(plugins.registry.reporters[fmt](report, out)) for fmt in formats}

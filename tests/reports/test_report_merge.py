@@ -188,6 +188,8 @@ def test_cli_report_merges_and_rerenders(tmp_path, capsys):
     assert "Changes since the baseline run" in (tmp_path / "one" / "report.html").read_text()
     # unusable input
     code, _, err = run_cli(["report", paths[0], "-o", str(tmp_path / "x"), "--format", "pdf"], capsys)
-    assert code == 3 and "unknown report format 'pdf'" in err and "available: " in err
+    assert code == 3 and "unknown report format(s) pdf" in err and "available: " in err
+    code, _, err = run_cli(["report", paths[0], "-o", str(tmp_path / "half"), "--format", "html,pdf"], capsys)
+    assert code == 3 and not (tmp_path / "half" / "report.html").exists()  # nothing half-written
     code, _, err = run_cli(["report", paths[0], paths[0], "-o", str(tmp_path / "x")], capsys)
     assert code == 3 and "the same run was given twice" in err
