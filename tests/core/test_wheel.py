@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import sysconfig
 import venv
 from pathlib import Path
 
@@ -21,9 +22,16 @@ def installed(tmp_path_factory):
                    check=True, capture_output=True)
     wheel = next((tmp / "dist").glob("impax_preflight-*.whl"))
     env_dir = tmp / "venv"
-    # reuse the already-installed dependencies; the package itself comes from the wheel only
-    venv.EnvBuilder(system_site_packages=True, with_pip=False).create(env_dir)
+    # A venv of its own, not on the system interpreter's packages (on a fresh machine those hold
+    # nothing). The dependencies come from the test environment's own site-packages, added by a
+    # path line in a .pth file: a plain path line processes no .pth files there, so the editable
+    # install of this checkout stays invisible and the package comes from the wheel only.
+    venv.EnvBuilder(system_site_packages=False, with_pip=False).create(env_dir)
     py = env_dir / "bin" / "python"
+    own_site = subprocess.run([str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                              check=True, capture_output=True, text=True).stdout.strip()
+    deps = {sysconfig.get_paths()[k] for k in ("purelib", "platlib")}
+    Path(own_site, "impax_test_deps.pth").write_text("".join(f"{d}\n" for d in sorted(deps)), encoding="utf-8")
     subprocess.run([sys.executable, "-m", "pip", "--python", str(py), "install", "-q", "--no-deps", "--force-reinstall", str(wheel)],
                    check=True, capture_output=True)
     return py, tmp, wheel
