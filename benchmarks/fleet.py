@@ -26,8 +26,8 @@ from impax_preflight import hookimpl  # noqa: E402
 from impax_preflight.check import check, register_module_checks  # noqa: E402
 from impax_preflight.inventory import Inventory, Site  # noqa: E402
 from impax_preflight.model import Status  # noqa: E402
-from impax_preflight.plugins import load_plugins  # noqa: E402
-from impax_preflight.runner import run_preflight  # noqa: E402
+from impax_preflight import load_plugins  # noqa: E402
+from impax_preflight import run_preflight  # noqa: E402
 
 # Stand-ins for the Solaris tools the catalog runs; each takes a little time like the real ones.
 STAND_INS = {

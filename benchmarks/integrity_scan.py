@@ -225,7 +225,7 @@ def run_minimal(conn) -> tuple[float, dict[str, int]]:
 
 def run_checks(port: int, password_env: str, jobs: int = 8, sessions: int = 2) -> tuple[float, dict[str, int], dict]:
     """(c) impax-preflight's integrity checks through run_preflight over ODBC (default: 2 sessions per database)."""
-    from impax_preflight.runner import run_preflight
+    from impax_preflight import run_preflight
     from impax_preflight.testing import make_inventory
 
     inv = make_inventory({"hosts": [{"name": "pgdb", "os": "linux", "roles": ["database"], "transport": {"kind": "local"},

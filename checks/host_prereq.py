@@ -9,7 +9,8 @@ import re
 from typing import Iterator
 
 from impax_preflight.check import CheckContext, check, register_module_checks
-from impax_preflight.facts import UNINSTALL_KEYS, match_products, software_from_uninstall, software_patterns
+from impax_preflight.facts import UNINSTALL_KEYS, software_from_uninstall
+from impax_preflight.hostfacts import match_products, software_patterns
 from impax_preflight.hookspecs import hookimpl
 from impax_preflight.model import Finding
 from impax_preflight.parsers.reg import is_missing_key, parse_reg_query

@@ -1,38 +1,46 @@
-"""impax-preflight: is this IMPAX site ready for the 6.5.1 upgrade, and if not, what blocks it?"""
+"""impax-preflight: is this IMPAX site ready for the 6.5.1 upgrade, and if not, what blocks it?
+
+The public API, loaded on first use so that ``import impax_preflight`` (and the CLI's ``--help``,
+and a plugin importing `hookimpl`) stays light: no pydantic model and no catalog is imported
+until a name that needs them is used.
+"""
 
 from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from .check import Check, CheckContext, check  # noqa: E402
+# light, and named like their modules: bound here so that `impax_preflight.check` is the decorator
+from .check import Check, check  # noqa: E402
 from .hookspecs import hookimpl  # noqa: E402
-from .model import Evidence, Finding, RunReport, Severity, Status, Verdict  # noqa: E402
 
-__all__ = [
-    "__version__",
-    "Check",
-    "CheckContext",
-    "check",
-    "hookimpl",
-    "Evidence",
-    "Finding",
-    "RunReport",
-    "Severity",
-    "Status",
-    "Verdict",
-    "load_inventory",
-    "run_preflight",
-]
+#: public name -> module that defines it, loaded on first use
+_PUBLIC = {
+    "CheckContext": "context",
+    "Evidence": "model",
+    "Finding": "model",
+    "RunReport": "model",
+    "Severity": "model",
+    "Status": "model",
+    "Verdict": "model",
+    "load_inventory": "inventory",
+    "load_plugins": "api",
+    "run_preflight": "api",
+    "write_reports": "api",
+}
+
+__all__ = ["__version__", "Check", "check", "hookimpl", *_PUBLIC]
 
 
 def __getattr__(name: str):
-    # keep `import impax_preflight` light: the inventory and runner load on first use
-    if name == "load_inventory":
-        from .inventory import load_inventory
+    module = _PUBLIC.get(name)
+    if module is None:
+        raise AttributeError(f"module 'impax_preflight' has no attribute {name!r}")
+    import importlib
 
-        return load_inventory
-    if name == "run_preflight":
-        from .runner import run_preflight
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
 
-        return run_preflight
-    raise AttributeError(name)
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

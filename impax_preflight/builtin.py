@@ -1,4 +1,4 @@
-"""Built-in transports, database drivers and the JSON reporter, registered through the public hooks.
+"""Built-in transports and database drivers, registered through the public hooks.
 
 Drivers are imported inside the factories: paramiko, oracledb and pyodbc load only when a target
 needs them.
@@ -64,14 +64,3 @@ def impax_register_databases(register):
     register("oracle", _oracle)
     register("mssql", _mssql)
     register("odbc", _odbc)
-
-
-def _json(report, out_dir):
-    from .report.json import write_json
-
-    return write_json(report, out_dir)
-
-
-@hookimpl
-def impax_register_reporters(register):
-    register("json", _json)

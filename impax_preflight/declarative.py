@@ -33,7 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, PlainValidat
 
 from .check import Applicability, Check, CheckContext
 from .hookspecs import hookimpl
-from .inventory import DocumentError, read_document, validation_problems
+from .documents import DocumentError, read_document, validation_problems
 from .model import Finding, Severity
 from .versions import parse_version
 

@@ -1,9 +1,9 @@
 """Built-in fact collection for every host: OS, release, hardware, installed software (issue 5).
 
-Implements `impax_collect_facts(host, shell, site)` and `impax_fact_commands(os)`. Collection never
+Implements `impax_collect_facts(host, shell, site)` and `impax_fact_commands(os)`, returning what
+it *discovered*; the runner merges that once with the facts the inventory declares
+(`impax_preflight.hostfacts`: declared facts win, discovered ones fill the gaps). Collection never
 raises for a missing command or an unreadable output: what failed is listed under ``errors``.
-Declared facts from the inventory (``[hosts.facts]``) win over discovery, so an engineer can state
-what a server cannot tell (e.g. ``connectivity_manager = "2.2.1"``).
 
 Fact keys produced (read them in checks through ``ctx.facts`` / ``ctx.all_facts[host]``):
 
@@ -30,8 +30,8 @@ import re
 from typing import TYPE_CHECKING, Any, Callable
 
 from .hookspecs import hookimpl
+from .hostfacts import HostFacts, match_products, software_patterns
 from .parsers import ParseError
-from .versions import parse_version
 
 if TYPE_CHECKING:  # pragma: no cover
     from .inventory import Host, Site
@@ -45,47 +45,9 @@ WINDOWS_COMMANDS = ["systeminfo"] + [f"reg query {k} /s" for k in UNINSTALL_KEYS
 SOLARIS_COMMANDS = ["uname -a", "cat /etc/release", "psrinfo", "prtconf | grep Memory", "pkginfo -l"]
 LINUX_COMMANDS = ["uname -a", "cat /proc/meminfo"]
 
-#: DisplayName (or pkginfo NAME) regexes per product; a site overrides them in `software_patterns`
-DEFAULT_SOFTWARE_PATTERNS: dict[str, str] = {
-    "connectivity_manager": r"(?i)connectivity\s*manager",
-    "talkstation": r"(?i)talk\s*station",
-    "pacs_broker": r"(?i)pacs\s*broker(?!.*dicom interface)",
-    "pacs_broker_su2": r"(?i)pacs\s*broker.*dicom\s*interface.*su\s*2",
-    "impax": r"(?i)^(agfa\s+)?impax(?!.*(client|migration|installation server))\b",
-}
-
 
 def fact_commands(os_name: str) -> list[str]:
     return {"windows": list(WINDOWS_COMMANDS), "solaris": list(SOLARIS_COMMANDS), "linux": list(LINUX_COMMANDS)}.get(os_name, [])
-
-
-def software_patterns(site: "Site | None") -> dict[str, str]:
-    pats = dict(DEFAULT_SOFTWARE_PATTERNS)
-    if site is not None:
-        pats.update(site.software_patterns or {})
-    return pats
-
-
-def match_products(software: list[dict[str, Any]], patterns: dict[str, str]) -> dict[str, str]:
-    """{product key: version} for the first (highest-version) entry whose name matches each pattern."""
-    out: dict[str, str] = {}
-    for key, rx in patterns.items():
-        try:
-            pat = re.compile(rx)
-        except re.error:
-            continue
-        hits = [s for s in software if s.get("name") and pat.search(s["name"])]
-        versions = [(parse_version(s.get("version") or ""), s) for s in hits]
-        with_v = [(v, s) for v, s in versions if v is not None]
-        if with_v:
-            best = max(with_v, key=lambda t: t[0])
-            out[key] = str(best[1]["version"]).strip()
-        elif hits:
-            # installed, version unknown: the DisplayName sometimes holds it ("TalkStation 4.0")
-            v = parse_version(hits[0]["name"])
-            out[key] = str(v) if v else "unknown"
-    return out
-
 
 def software_from_uninstall(text: str, source: str) -> list[dict[str, Any]]:
     """Installed programs from `reg query <Uninstall key> /s` (entries without DisplayName are skipped)."""
@@ -100,7 +62,7 @@ def software_from_uninstall(text: str, source: str) -> list[dict[str, Any]]:
     return out
 
 
-def collect(host: "Host", shell: "Shell", site: "Site | None" = None) -> dict[str, Any]:
+def discover(host: "Host", shell: "Shell", site: "Site | None" = None) -> dict[str, Any]:
     """Gather the facts of one host; never raises because a command is missing or unreadable."""
     os_name = getattr(shell, "os", None) or host.os
     if os_name != host.os and host.os:
@@ -191,47 +153,16 @@ def collect(host: "Host", shell: "Shell", site: "Site | None" = None) -> dict[st
             m = re.search(r"MemTotal:\s+(\d+)\s*kB", mi.stdout)
             facts["memory_mb"] = int(m.group(1)) // 1024 if m else None
     facts["software"] = software
-    products = match_products(software, software_patterns(site))
-    # declared facts win: a version stated in the inventory replaces what discovery found
-    for key, value in (host.facts or {}).items():
-        if key in software_patterns(site) and value not in (None, ""):
-            products[key] = str(value)
-    facts["products"] = products
-    for key, value in (host.facts or {}).items():
-        if key != "products":
-            facts[key] = value
-    if isinstance((host.facts or {}).get("products"), dict):
-        products.update({k: str(v) for k, v in host.facts["products"].items()})
+    facts["products"] = match_products(software, software_patterns(site))
     facts["errors"] = errors
     return {k: v for k, v in facts.items() if v is not None}
 
 
-def products_for(facts: dict[str, Any], site: "Site | None") -> dict[str, str]:
-    """{product key: version} for a host with the site's patterns applied, declared facts winning.
-
-    The fact hook already matches with ``site.software_patterns``; a check recomputes here from the
-    host's ``software`` list so that facts gathered without the site (another collector, a test)
-    agree with the site's patterns. A product a site pattern no longer matches is dropped, not kept
-    from an earlier default match. Without a ``software`` list the ``products`` fact is taken as it
-    is. A declared fact (``[hosts.facts] talkstation = "4.0"``, or a ``products`` table) overrides
-    discovery.
-    """
-    pats = software_patterns(site)
-    products = dict(facts.get("products") or {})
-    if isinstance(facts.get("software"), list):
-        out = {k: v for k, v in products.items() if k not in pats}
-        out.update(match_products(list(facts["software"]), pats))
-    else:
-        out = products
-    declared = facts.get("declared") if isinstance(facts.get("declared"), dict) else {}
-    for source in (facts, declared):
-        for key in pats:
-            v = source.get(key)
-            if isinstance(v, (str, int, float)) and not isinstance(v, bool) and str(v).strip():
-                out[key] = str(v)
-        if isinstance(source.get("products"), dict) and source is declared:
-            out.update({k: str(v) for k, v in source["products"].items()})
-    return out
+def collect(host: "Host", shell: "Shell", site: "Site | None" = None) -> dict[str, Any]:
+    """The facts of one host as checks see them: discovered, merged with the declared ones
+    (`HostFacts`), products matched with the site's patterns."""
+    merged = HostFacts(discover(host, shell, site), dict(host.facts or {}))
+    return {**dict(merged), "products": merged.products(site)}
 
 
 # ---- hooks ------------------------------------------------------------------------------------
@@ -239,7 +170,7 @@ def products_for(facts: dict[str, Any], site: "Site | None") -> dict[str, str]:
 
 @hookimpl
 def impax_collect_facts(host: "Host", shell: "Shell", site: "Site") -> dict[str, Any] | None:
-    return collect(host, shell, site)
+    return discover(host, shell, site)
 
 
 @hookimpl

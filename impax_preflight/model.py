@@ -5,59 +5,17 @@ Names here are stable. Adding a field is fine; renaming or removing one bumps SC
 
 from __future__ import annotations
 
-import enum
 from datetime import datetime, timezone
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field, model_validator
 
+from .vocabulary import EXIT_USAGE, Severity, Status, Verdict
+
+__all__ = ["EXIT_USAGE", "SCHEMA_VERSION", "CheckInfo", "Evidence", "Finding", "NotRun", "PluginInfo", "RunReport",
+           "Severity", "Status", "Verdict", "Waiver", "compute_verdict", "utcnow"]
+
 SCHEMA_VERSION = "1.0"
-
-
-class Severity(str, enum.Enum):
-    """How much a failing check matters for the upgrade."""
-
-    BLOCKER = "blocker"
-    WARNING = "warning"
-    INFO = "info"
-
-    @property
-    def rank(self) -> int:
-        return {"blocker": 0, "warning": 1, "info": 2}[self.value]
-
-
-class Status(str, enum.Enum):
-    """The outcome of one check on one target (and subject)."""
-
-    PASS = "pass"
-    WARN = "warn"
-    FAIL = "fail"
-    ERROR = "error"  # could not be evaluated: unverified is not ready
-    SKIPPED = "skipped"  # not applicable
-    WAIVED = "waived"
-
-    @property
-    def rank(self) -> int:
-        order = ["fail", "error", "warn", "waived", "pass", "skipped"]
-        return order.index(self.value)
-
-
-class Verdict(str, enum.Enum):
-    GO = "GO"
-    GO_WITH_WARNINGS = "GO_WITH_WARNINGS"
-    NO_GO = "NO_GO"
-
-    @property
-    def exit_code(self) -> int:
-        return {"GO": 0, "GO_WITH_WARNINGS": 1, "NO_GO": 2}[self.value]
-
-    @property
-    def label(self) -> str:
-        return {"GO": "GO", "GO_WITH_WARNINGS": "GO WITH WARNINGS", "NO_GO": "NO-GO"}[self.value]
-
-
-#: Exit code when the run itself could not start (bad inventory, bad arguments, broken plugin set).
-EXIT_USAGE = 3
 
 
 def utcnow() -> datetime:
@@ -90,6 +48,10 @@ class Waiver(_Model):
     reason: str
     approved_by: str
     expires: str | None = None  # ISO date; past it, the waiver no longer applies
+    cover_errors: bool = Field(
+        default=False,
+        description="also cover findings that could not be evaluated (status error); off by default: unverified is not accepted",
+    )
 
 
 class Finding(_Model):
@@ -207,14 +169,16 @@ class RunReport(_Model):
         return [f for f in self.findings if f.is_blocking]
 
 
-def compute_verdict(findings: list[Finding], interrupted: bool = False) -> Verdict:
+def compute_verdict(findings: list[Finding], interrupted: bool = False, incomplete: bool = False) -> Verdict:
     """Any blocker that failed or could not be evaluated -> NO_GO; any other problem -> GO_WITH_WARNINGS.
 
-    An interrupted run is NO_GO whatever it found: what it did not reach is unverified.
+    An interrupted run is NO_GO whatever it found: what it did not reach is unverified. An
+    incomplete catalog (a third-party plugin that failed to load: its checks never ran) is at best
+    GO_WITH_WARNINGS.
     """
     if interrupted:
         return Verdict.NO_GO
-    verdict = Verdict.GO
+    verdict = Verdict.GO_WITH_WARNINGS if incomplete else Verdict.GO
     for f in findings:
         if f.is_blocking:
             return Verdict.NO_GO

@@ -1,47 +1,51 @@
-"""Building the plugin manager and the registry of what plugins provide.
+"""The plugin façade: loading plugins, what each one provides, and the one way to call a hook.
 
-`get_plugin_manager()` is a factory (nothing happens at import): it adds the hookspecs, registers
-the built-in plugins, loads entry points of group ``impax_preflight`` one by one (a broken plugin
-is a warning, not a crash), loads ``--plugins-dir``, honours the disable list, then
-``check_pending()``.
+`PluginSet.load()` is a factory (nothing happens at import): it adds the hookspecs, blocks the
+disabled names (pluggy's ``set_blocked``), registers the built-in plugins it is given, loads entry
+points of group ``impax_preflight`` one by one, ``--plugins-dir`` files and ``--checks-dir``
+folders, then ``check_pending()``, then calls the registration hooks once.
+
+What fails closed: a built-in plugin that does not import, a ``--plugins-dir`` file or a
+``--checks-dir`` folder the user named that does not load, and a duplicate check id raise
+`PluginError` (the run cannot start: exit 3). A broken third-party entry-point plugin is a
+warning, listed in every report, and the verdict of a run with one can be at best GO WITH WARNINGS.
+
+Every hook is called through pluggy, one plugin at a time (`call`): a plugin's exception is that
+plugin's problem, never the run's, and every registration knows which plugin made it.
 """
 
 from __future__ import annotations
 
-import importlib
 import importlib.metadata
 import importlib.util
+import logging
 import os
-import pkgutil
 import sys
+import threading
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 import pluggy
 
 from . import hookspecs
 from .check import Check
-from .model import PluginInfo
 from .secrets import mask
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .model import PluginInfo
 
 ENTRY_POINT_GROUP = "impax_preflight"
 DISABLE_ENV = "IMPAX_PREFLIGHT_DISABLE_PLUGINS"
+CHECKS_DIR_PLUGIN = "checks-dir"
 
-#: Built-in plugins: ordinary modules implementing the same hooks as any vendor plugin.
-BUILTIN_MODULES = (
-    "impax_preflight.builtin",
-    "impax_preflight.facts",
-    "impax_preflight.report.builtin",
-    "impax_preflight.transports.collect",
-    "impax_preflight.declarative",
-)
-CHECKS_PACKAGE = "impax_preflight.checks"
+log = logging.getLogger("impax_preflight")
 
 
 class PluginError(Exception):
-    """The plugin set is inconsistent (e.g. a duplicate check id). The run cannot start."""
+    """The plugin set is incomplete or inconsistent (a built-in or a named plugin that does not load,
+    a duplicate check id). The run cannot start."""
 
 
 @dataclass
@@ -56,166 +60,229 @@ class Registry:
     providers: dict[str, dict[str, str]] = field(default_factory=lambda: {"transport": {}, "database": {}, "reporter": {}})
 
 
-@dataclass
+def disabled_names(disable: Iterable[str] = ()) -> set[str]:
+    """The plugin names to block: given ones plus those in IMPAX_PREFLIGHT_DISABLE_PLUGINS."""
+    names = {d.strip() for d in disable if d and d.strip()}
+    names |= {d.strip() for d in os.environ.get(DISABLE_ENV, "").split(",") if d.strip()}
+    return names
+
+
 class PluginSet:
-    pm: pluggy.PluginManager
-    registry: Registry
-    plugins: list[PluginInfo]
-    warnings: list[str]
+    """The loaded plugins of a run: the pluggy manager, each plugin's status, and the registry."""
+
+    def __init__(self, pm: pluggy.PluginManager, plugins: "list[PluginInfo]", warnings: list[str]):
+        self.pm = pm
+        self.plugins = plugins
+        self.warnings = warnings
+        self.registry = Registry()
+        self._callers: dict[tuple[str, str], Any] = {}
+        self._callers_lock = threading.Lock()
+
+    # -- loading --------------------------------------------------------------------------------
+    @classmethod
+    def load(
+        cls,
+        builtins: Iterable[tuple[str, Any]] = (),
+        *,
+        builtin_errors: Iterable[str] = (),
+        version: str | None = None,
+        plugins_dirs: Iterable[str | Path] = (),
+        checks_dirs: Iterable[str | Path] = (),
+        disable: Iterable[str] = (),
+        entry_points: bool = True,
+        extra_plugins: Iterable[Any] = (),
+    ) -> "PluginSet":
+        """Build a fresh plugin set. `builtins` are (name, module) pairs registered first;
+        `builtin_errors` are built-ins that failed to import (each makes the set unusable)."""
+        from .model import PluginInfo
+
+        loaded = _Loading(disable)
+        for name, module in builtins:
+            loaded.add(module, name, version)
+        loaded.errors += [f"built-in plugin {e}" for e in builtin_errors]
+        if entry_points:
+            loaded.entry_points()
+        for d in plugins_dirs:
+            loaded.plugins_dir(Path(d))
+        checks_dirs = list(checks_dirs)
+        if checks_dirs and not loaded.pm.is_blocked(CHECKS_DIR_PLUGIN):
+            from .declarative import DeclarativeChecks  # raises DeclarativeError naming file:line: the run stops
+
+            loaded.add(DeclarativeChecks(checks_dirs), CHECKS_DIR_PLUGIN, None)
+        for obj in extra_plugins:
+            loaded.add(obj, getattr(obj, "__name__", None) or type(obj).__name__, None)
+        if loaded.errors:
+            raise PluginError("the plugin set is incomplete, so the run cannot start:\n" + "\n".join(f"  - {e}" for e in loaded.errors))
+        loaded.pm.check_pending()
+        ps = cls(loaded.pm, [PluginInfo(**i) for i in loaded.infos], loaded.warnings)
+        ps._build_registry()
+        by_name = {i.name: i for i in ps.plugins}
+        for plugin in ps.pm.get_plugins():
+            info = by_name.get(ps.pm.get_name(plugin) or "")
+            if info is not None:
+                info.hooks = sorted(h.name for h in ps.pm.get_hookcallers(plugin) or [])
+                info.checks = sorted(cid for cid, p in ps.registry.check_providers.items() if p == info.name)
+        return ps
+
+    @classmethod
+    def for_commands(cls, disable: Iterable[str] = ()) -> "PluginSet":
+        """The installed entry-point plugins only, for the commands they add to the CLI: nothing is
+        registered and no results model is loaded, so `impax-preflight --help` stays instant."""
+        loaded = _Loading(disable)
+        loaded.entry_points()
+        return cls(loaded.pm, [], loaded.warnings)
+
+    def _build_registry(self) -> None:
+        reg = self.registry
+
+        def add_check(provider: str) -> Callable[[Check], None]:
+            def register(chk: Check) -> None:
+                if not isinstance(chk, Check):
+                    raise PluginError(f"plugin {provider} registered {chk!r}, which is not a Check")
+                if chk.id in reg.checks:
+                    raise PluginError(f"duplicate check id {chk.id!r}: provided by {reg.check_providers[chk.id]} and by {provider}")
+                reg.checks[chk.id] = chk
+                reg.check_providers[chk.id] = provider
+
+            return register
+
+        for provider in self.implementers("impax_register_checks"):
+            self._caller("impax_register_checks", provider)(register=add_check(provider))
+
+        for hook, table, kind in (
+            ("impax_register_transports", reg.transports, "transport"),
+            ("impax_register_databases", reg.databases, "database"),
+            ("impax_register_reporters", reg.reporters, "reporter"),
+        ):
+            # in registration order: built-ins first, so a plugin registered later replaces a
+            # built-in of the same name (e.g. its own html reporter) on purpose
+            for provider in self.implementers(hook):
+
+                def add(name: str, factory: Callable, _t=table, _p=provider, _k=kind) -> None:
+                    _t[name] = factory
+                    reg.providers[_k][name] = _p
+
+                self._caller(hook, provider)(register=add)
+
+    # -- calling hooks --------------------------------------------------------------------------
+    def implementers(self, hook: str) -> list[str]:
+        """Names of the plugins implementing `hook`, in registration order."""
+        return [impl.plugin_name for impl in getattr(self.pm.hook, hook).get_hookimpls()]
+
+    def _caller(self, hook: str, plugin: str):
+        """pluggy's own hook caller restricted to one plugin (cached: hooks like impax_finding are hot)."""
+        key = (hook, plugin)
+        caller = self._callers.get(key)
+        if caller is None:
+            with self._callers_lock:
+                others = [self.pm.get_plugin(n) for n in self.implementers(hook) if n != plugin]
+                caller = self._callers[key] = self.pm.subset_hook_caller(hook, remove_plugins=others)
+        return caller
+
+    def call(self, hook: str, on_error: Callable[[str, Exception], None] | None = None, **kwargs: Any) -> list[tuple[str, Any]]:
+        """Call `hook` on each plugin implementing it, in isolation; return [(plugin, result)] for
+        the results that are not None. A plugin's exception goes to `on_error(plugin, exc)` (logged,
+        masked, when none is given) and the other plugins are still called."""
+        out: list[tuple[str, Any]] = []
+        for plugin in self.implementers(hook):
+            try:
+                results = self._caller(hook, plugin)(**kwargs)
+            except Exception as exc:  # noqa: BLE001 - one plugin's bug is not the run's
+                if on_error is not None:
+                    on_error(plugin, exc)
+                else:
+                    log.warning("plugin %s failed in %s: %s", plugin, hook, mask(f"{type(exc).__name__}: {exc}"))
+                continue
+            out.extend((plugin, r) for r in results if r is not None)
+        return out
+
+    # -- typed accessors ------------------------------------------------------------------------
+    def checks(self) -> dict[str, Check]:
+        return self.registry.checks
+
+    def check_provider(self, check_id: str) -> str | None:
+        return self.registry.check_providers.get(check_id)
+
+    def transport(self, kind: str) -> Callable | None:
+        return self.registry.transports.get(kind)
+
+    def transport_kinds(self) -> list[str]:
+        return sorted(self.registry.transports)
+
+    def database(self, kind: str) -> Callable | None:
+        return self.registry.databases.get(kind)
+
+    def database_kinds(self) -> list[str]:
+        return sorted(self.registry.databases)
+
+    def reporter(self, name: str) -> Callable | None:
+        return self.registry.reporters.get(name)
+
+    def reporter_names(self) -> list[str]:
+        return sorted(self.registry.reporters)
+
+    def broken(self) -> "list[PluginInfo]":
+        """Plugins that failed to load (only third-party entry points can be broken in a usable set)."""
+        return [p for p in self.plugins if p.status == "broken"]
 
 
-def plugin_name(pm: pluggy.PluginManager, plugin: Any) -> str:
-    return pm.get_name(plugin) or getattr(plugin, "__name__", repr(plugin))
+class _Loading:
+    """A plugin manager being filled: what was registered, disabled or broken, and what stops the run."""
 
+    def __init__(self, disable: Iterable[str]):
+        self.pm = pluggy.PluginManager(hookspecs.PROJECT)
+        self.pm.add_hookspecs(hookspecs)
+        for name in disabled_names(disable):
+            self.pm.set_blocked(name)
+        self.infos: list[dict[str, Any]] = []
+        self.warnings: list[str] = []
+        self.errors: list[str] = []
 
-def _builtin_check_modules() -> list[str]:
-    pkg = importlib.import_module(CHECKS_PACKAGE)
-    return [f"{CHECKS_PACKAGE}.{m.name}" for m in pkgutil.iter_modules(pkg.__path__) if not m.name.startswith("_")]
-
-
-def get_plugin_manager(
-    plugins_dirs: Iterable[str | Path] = (),
-    disable: Iterable[str] = (),
-    entry_points: bool = True,
-    extra_plugins: Iterable[Any] = (),
-    builtin_checks: bool = True,
-) -> tuple[pluggy.PluginManager, list[PluginInfo], list[str]]:
-    """Build a fresh plugin manager. Returns (pm, plugin infos incl. broken/disabled, warnings).
-
-    `builtin_checks=False` leaves out the built-in catalog (transports, drivers and reporters stay):
-    for tests and for plugin authors who want to see their checks alone.
-    """
-    pm = pluggy.PluginManager(hookspecs.PROJECT)
-    pm.add_hookspecs(hookspecs)
-    disabled = {d.strip() for d in disable if d.strip()}
-    disabled |= {d.strip() for d in os.environ.get(DISABLE_ENV, "").split(",") if d.strip()}
-    infos: list[PluginInfo] = []
-    warnings: list[str] = []
-
-    def register(obj: Any, name: str, version: str | None) -> None:
-        if name in disabled:
-            infos.append(PluginInfo(name=name, version=version, status="disabled"))
+    def add(self, obj: Any, name: str, version: str | None) -> None:
+        if self.pm.is_blocked(name):
+            self.infos.append({"name": name, "version": version, "status": "disabled"})
             return
-        pm.register(obj, name=name)
-        infos.append(PluginInfo(name=name, version=version, status="active"))
+        self.pm.register(obj, name=name)
+        self.infos.append({"name": name, "version": version, "status": "active"})
 
-    from . import __version__
-
-    for modname in BUILTIN_MODULES + (tuple(_builtin_check_modules()) if builtin_checks else ()):
-        try:
-            mod = importlib.import_module(modname)
-        except ImportError as exc:
-            # a built-in that fails to import is a packaging bug: say so loudly, keep going
-            warnings.append(f"built-in plugin {modname} failed to import: {exc}")
-            infos.append(PluginInfo(name=modname, version=__version__, status="broken", error=str(exc)))
-            continue
-        register(mod, modname, __version__)
-
-    if entry_points:
+    def entry_points(self) -> None:
         for ep in sorted(importlib.metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
             version = ep.dist.version if ep.dist else None
-            if ep.name in disabled:
-                infos.append(PluginInfo(name=ep.name, version=version, status="disabled"))
+            if self.pm.is_blocked(ep.name):  # never even imported
+                self.infos.append({"name": ep.name, "version": version, "status": "disabled"})
                 continue
             try:
-                obj = ep.load()
-                pm.register(obj, name=ep.name)
-            except Exception as exc:  # noqa: BLE001 - one broken plugin must not crash the CLI
+                self.add(ep.load(), ep.name, version)
+            except Exception as exc:  # noqa: BLE001 - one broken third-party plugin must not crash the CLI
                 err = mask(f"{type(exc).__name__}: {exc}")
-                warnings.append(f"plugin {ep.name!r} ({ep.value}) failed to load and was skipped: {err}")
-                infos.append(PluginInfo(name=ep.name, version=version, status="broken", error=err))
-                continue
-            infos.append(PluginInfo(name=ep.name, version=version, status="active"))
+                self.warnings.append(f"plugin {ep.name!r} ({ep.value}) failed to load and was skipped: {err}; "
+                                     "its checks did not run, so this run cannot say GO")
+                self.infos.append({"name": ep.name, "version": version, "status": "broken", "error": err})
 
-    for d in plugins_dirs:
-        for path in sorted(Path(d).glob("*.py")):
+    def plugins_dir(self, folder: Path) -> None:
+        if not folder.is_dir():
+            self.errors.append(f"--plugins-dir {folder}: no such folder")
+            return
+        for path in sorted(folder.glob("*.py")):
             name = f"plugins-dir:{path.stem}"
-            if path.stem in disabled or name in disabled:
-                infos.append(PluginInfo(name=name, status="disabled"))
+            if self.pm.is_blocked(path.stem) or self.pm.is_blocked(name):
+                self.infos.append({"name": name, "version": None, "status": "disabled"})
                 continue
             try:
-                spec = importlib.util.spec_from_file_location(f"impax_preflight_local_{path.stem}", path)
-                assert spec and spec.loader
-                mod = importlib.util.module_from_spec(spec)
-                sys.modules[spec.name] = mod
-                spec.loader.exec_module(mod)
-                pm.register(mod, name=name)
-            except Exception as exc:  # noqa: BLE001
+                self.add(_import_file(path), name, None)
+            except Exception as exc:  # noqa: BLE001 - reported with the file and line, then the run stops
                 err = mask(f"{type(exc).__name__}: {exc}")
                 tb = traceback.extract_tb(exc.__traceback__)
                 line = next((f"{fr.filename}:{fr.lineno}" for fr in reversed(tb) if fr.filename == str(path)), str(path))
-                warnings.append(f"plugin file {line} failed to load and was skipped: {err}")
-                infos.append(PluginInfo(name=name, status="broken", error=err))
-                continue
-            infos.append(PluginInfo(name=name, status="active"))
-
-    for obj in extra_plugins:
-        name = getattr(obj, "__name__", None) or type(obj).__name__
-        pm.register(obj, name=name)
-        infos.append(PluginInfo(name=name, status="active"))
-
-    pm.check_pending()
-    return pm, infos, warnings
+                self.errors.append(f"plugin file {line} failed to load: {err}")
+                self.infos.append({"name": name, "version": None, "status": "broken", "error": err})
 
 
-def build_registry(pm: pluggy.PluginManager) -> Registry:
-    """Call the registration hooks, one plugin at a time so each thing knows its provider."""
-    reg = Registry()
-    for impl in pm.hook.impax_register_checks.get_hookimpls():
-        provider = impl.plugin_name
-
-        def add_check(chk: Check, _provider: str = provider) -> None:
-            if not isinstance(chk, Check):
-                raise PluginError(f"plugin {_provider} registered {chk!r}, which is not a Check")
-            if chk.id in reg.checks:
-                raise PluginError(
-                    f"duplicate check id {chk.id!r}: provided by {reg.check_providers[chk.id]} and by {_provider}"
-                )
-            reg.checks[chk.id] = chk
-            reg.check_providers[chk.id] = _provider
-
-        impl.function(register=add_check)
-
-    for hookname, table, kind in (
-        ("impax_register_transports", reg.transports, "transport"),
-        ("impax_register_databases", reg.databases, "database"),
-        ("impax_register_reporters", reg.reporters, "reporter"),
-    ):
-        # get_hookimpls() lists in registration order: built-ins first, so a plugin registered later
-        # replaces a built-in of the same name (e.g. its own html reporter) on purpose
-        for impl in getattr(pm.hook, hookname).get_hookimpls():
-            provider = impl.plugin_name
-
-            def add(name: str, factory: Callable, _t=table, _p=provider, _k=kind) -> None:
-                _t[name] = factory
-                reg.providers[_k][name] = _p
-
-            impl.function(register=add)
-    return reg
-
-
-def load_plugins(
-    plugins_dirs: Iterable[str | Path] = (),
-    disable: Iterable[str] = (),
-    entry_points: bool = True,
-    extra_plugins: Iterable[Any] = (),
-    checks_dirs: Iterable[str | Path] = (),
-    builtin_checks: bool = True,
-) -> PluginSet:
-    """Plugin manager + registry + per-plugin info (hooks, checks provided)."""
-    pm, infos, warnings = get_plugin_manager(plugins_dirs, disable, entry_points, extra_plugins, builtin_checks)
-    if checks_dirs:
-        from .declarative import DeclarativeChecks
-
-        pm.register(DeclarativeChecks(checks_dirs), name="checks-dir")
-        infos.append(PluginInfo(name="checks-dir", status="active"))
-    registry = build_registry(pm)
-    by_name = {i.name: i for i in infos}
-    for plugin in pm.get_plugins():
-        name = plugin_name(pm, plugin)
-        info = by_name.get(name)
-        if info is None:
-            continue
-        info.hooks = sorted(h.name for h in pm.get_hookcallers(plugin) or [])
-        info.checks = sorted(cid for cid, p in registry.check_providers.items() if p == name)
-    return PluginSet(pm=pm, registry=registry, plugins=infos, warnings=warnings)
+def _import_file(path: Path) -> Any:
+    spec = importlib.util.spec_from_file_location(f"impax_preflight_local_{path.stem}", path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"{path} is not a Python module")
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod
+    spec.loader.exec_module(mod)
+    return mod

@@ -1,341 +1,50 @@
 """One run: facts per host -> plan -> parallel execution with limits -> site checks -> verdict.
 
-Every failure becomes a finding. An exception inside a check, a hung check, an unreachable host or
-a refused login never crashes the run: the other findings are kept, and each finding is appended
-to ``results.jsonl`` the moment it exists.
+The orchestration only: what runs is planned in `plan.py`, connections are held in `sessions.py`,
+one check runs in `execute.py`, waivers come from `waivers.py`, reports are written by
+`report/`. Each finding is appended to ``results.jsonl`` the moment it exists, so an interrupt
+or a crash loses nothing.
 """
 
 from __future__ import annotations
 
-import fnmatch
 import getpass
 import json
 import logging
 import socket
 import threading
 import time
-import traceback
 import uuid
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from datetime import date
 from pathlib import Path
-from typing import Any, Callable, Iterable
-
-from pydantic import BaseModel, ConfigDict
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from . import __version__
-from .check import Check, CheckContext, Memo, as_findings
-from .db.base import DatabaseError
-from .db.readonly import ReadOnlyViolation
-from .inventory import Database, Host, Inventory
-from .model import (
-    Finding,
-    NotRun,
-    RunReport,
-    Status,
-    Waiver,
-    compute_verdict,
-    utcnow,
-)
-from .plugins import PluginSet, load_plugins
-from .secrets import SecretError, mask, masker
-from .transports.base import TransportError
+from .context import CheckContext, Memo
+from .execute import execute_check
+from .hostfacts import HostFacts
+from .model import Finding, NotRun, RunReport, Waiver, compute_verdict, utcnow
+from .plan import PlanItem, build_plan, check_host_globs
+from .secrets import mask, masker
+from .sessions import OpenOnce, SessionPool, db_opener, shell_opener
+from .waivers import apply_waiver, load_waivers, split_expired
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .inventory import Host, Inventory
+    from .plugins import PluginSet
 
 log = logging.getLogger("impax_preflight")
 
 ProgressFn = Callable[..., None]
 
 
-# ---- waivers ---------------------------------------------------------------------------------
-
-
-class _WaiverFile(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    waiver: list[Waiver] = []
-
-
-def load_waivers(path: str | Path) -> list[Waiver]:
-    """Read a waivers file (TOML `[[waiver]]` tables, or YAML). Raises ValueError naming file:line:field."""
-    from pydantic import ValidationError
-
-    from .inventory import DocumentError, read_document, validation_problems
-
-    try:
-        data, lines = read_document(path, "waivers")
-    except DocumentError as exc:
-        raise ValueError(str(exc)) from None
-    if isinstance(data, list):  # a bare YAML list of waivers
-        data, lines = {"waiver": data}, {("waiver",) + k: v for k, v in lines.items()}
-    try:
-        return _WaiverFile.model_validate(data or {}).waiver
-    except ValidationError as exc:
-        raise ValueError("\n".join(validation_problems(path, lines, exc))) from None
-
-
-def waiver_expired(w: Waiver, today: date | None = None) -> bool:
-    if not w.expires:
-        return False
-    try:
-        return date.fromisoformat(w.expires[:10]) < (today or date.today())
-    except ValueError:
-        return True  # an unreadable expiry date must not silently waive forever
-
-
-def match_waiver(finding: Finding, waivers: Iterable[Waiver]) -> Waiver | None:
-    for w in waivers:
-        if fnmatch.fnmatchcase(finding.key, w.match) or fnmatch.fnmatchcase(finding.check_id, w.match):
-            return w
-    return None
-
-
-# ---- connections -----------------------------------------------------------------------------
-
-
-class _Once:
-    """Open a resource once; remember a failure so a refused login is not retried (account lockout)."""
-
-    def __init__(self, opener: Callable[[], Any]):
-        self._opener = opener
-        self._lock = threading.Lock()
-        self._value: Any = None
-        self._error: BaseException | None = None
-        self._opened = False
-
-    def get(self) -> Any:
-        with self._lock:
-            if self._error is not None:
-                raise self._error
-            if not self._opened:
-                try:
-                    self._value = self._opener()
-                except BaseException as exc:
-                    self._error = exc
-                    raise
-                self._opened = True
-            return self._value
-
-    @property
-    def failed(self) -> BaseException | None:
-        return self._error
-
-    def close(self) -> None:
-        with self._lock:
-            if self._opened and self._value is not None:
-                try:
-                    self._value.close()
-                except Exception:  # noqa: BLE001 - closing must never fail a run
-                    pass
-
-
-class _SessionPool:
-    """At most `limit` concurrent sessions on one database; sessions reused; first failure remembered."""
-
-    def __init__(self, opener: Callable[[], Any], limit: int):
-        self._opener = opener
-        self.slots = threading.BoundedSemaphore(limit)
-        self._lock = threading.Lock()
-        self._free: list[Any] = []
-        self._all: list[Any] = []
-        self._error: BaseException | None = None
-
-    def take(self) -> Any:
-        with self._lock:
-            if self._error is not None:
-                raise self._error
-            if self._free:
-                return self._free.pop()
-        try:
-            s = self._opener()
-        except BaseException as exc:
-            with self._lock:
-                self._error = exc
-            raise
-        with self._lock:
-            self._all.append(s)
-        return s
-
-    def give_back(self, s: Any) -> None:
-        with self._lock:
-            self._free.append(s)
-
-    def close(self) -> None:
-        for s in self._all:
-            try:
-                s.close()
-            except Exception:  # noqa: BLE001
-                pass
-
-
-# ---- the plan --------------------------------------------------------------------------------
-
-
-@dataclass
-class PlanItem:
-    check: Check
-    host: Host | None = None
-    database: Database | None = None
-
-    @property
-    def target(self) -> str:
-        if self.database is not None and self.host is not None:
-            return f"{self.host.name}/{self.database.name}"
-        return self.host.name if self.host else "site"
-
-
-def _selected(check_id: str, only: Iterable[str], skip: Iterable[str]) -> str | None:
-    only, skip = list(only), list(skip)
-    if only and not any(fnmatch.fnmatchcase(check_id, p) for p in only):
-        return "not selected by --only"
-    if any(fnmatch.fnmatchcase(check_id, p) for p in skip):
-        return "excluded by --skip"
-    return None
-
-
-def build_plan(
-    inventory: Inventory,
-    checks: Iterable[Check],
-    only: Iterable[str] = (),
-    skip: Iterable[str] = (),
-    hosts: Iterable[str] = (),
-) -> tuple[list[PlanItem], list[NotRun]]:
-    """Every check x every target it applies to; and why the rest do not run.
-
-    `hosts` (globs on host names) limits the run to those hosts; site checks, which judge the whole
-    cluster, are then not run rather than run on a partial picture.
-    """
-    plan: list[PlanItem] = []
-    not_run: list[NotRun] = []
-    site = inventory.site
-    host_globs = list(hosts)
-    for chk in sorted(checks, key=lambda c: c.id):
-        why = _selected(chk.id, only, skip)
-        if why:
-            not_run.append(NotRun(check_id=chk.id, reason=why))
-            continue
-        if host_globs and chk.target == "site":
-            not_run.append(NotRun(check_id=chk.id, target="site", reason="site check: the run was limited with --host"))
-            continue
-        if chk.target == "site":
-            r = chk.applies.reason_not(site, None, None, inventory)
-            (not_run.append(NotRun(check_id=chk.id, target="site", reason=r)) if r else plan.append(PlanItem(chk)))
-            continue
-        for host in inventory.hosts:
-            if host_globs and not any(fnmatch.fnmatchcase(host.name, g) for g in host_globs):
-                continue
-            if chk.target == "host":
-                r = chk.applies.reason_not(site, host, None, inventory)
-                if r:
-                    not_run.append(NotRun(check_id=chk.id, target=host.name, reason=r))
-                else:
-                    plan.append(PlanItem(chk, host))
-            else:
-                if not host.databases:
-                    continue
-                for db in host.databases:
-                    r = chk.applies.reason_not(site, host, db, inventory)
-                    if r:
-                        not_run.append(NotRun(check_id=chk.id, target=f"{host.name}/{db.name}", reason=r))
-                    else:
-                        plan.append(PlanItem(chk, host, db))
-        if chk.target == "database" and not any(h.databases for h in inventory.hosts):
-            not_run.append(NotRun(check_id=chk.id, reason="no database in the inventory"))
-    return plan, not_run
-
-
-# ---- executing one check ---------------------------------------------------------------------
-
-
-def _error_message(exc: BaseException) -> tuple[str, bool]:
-    """(message for the finding, whether a traceback is worth attaching)."""
-    name = type(exc).__name__
-    text = str(exc) or name
-    if isinstance(exc, ReadOnlyViolation):
-        return f"refused by the read-only guard: {text}", False
-    if isinstance(exc, TransportError):
-        return text, False
-    if isinstance(exc, DatabaseError):
-        return text, False
-    if isinstance(exc, SecretError):
-        return f"secret could not be resolved: {text}", False
-    if name == "ParseError":
-        excerpt = getattr(exc, "excerpt", None)
-        cmd = getattr(exc, "command", None)
-        msg = f"could not understand the output{f' of `{cmd}`' if cmd else ''}: {text}"
-        if excerpt:
-            msg += f" — excerpt: {str(excerpt)[:300]!r}"
-        return msg, False
-    return f"the check itself failed ({name}: {text}); the rest of the run is unaffected — report this to the check's provider", True
-
-
-def execute_check(
-    ctx: CheckContext,
-    timeout: float,
-    on_done: Callable[[], None] | None = None,
-    abort: threading.Event | None = None,
-) -> list[Finding]:
-    """Run one check on one target with a timeout. Never raises: problems become `error` findings.
-
-    The check runs in its own daemon thread; on timeout it is abandoned (the call returns an error
-    finding) and `on_done` (which releases the session slot) runs only when the thread really ends.
-    """
-    produced: list[Finding] = []
-    failure: list[BaseException] = []
-    tb: list[str] = []
-
-    def body() -> None:
-        try:
-            for f in as_findings(ctx.check.func(ctx)):
-                produced.append(f)
-        except BaseException as exc:  # noqa: BLE001 - everything becomes a finding
-            failure.append(exc)
-            tb.append(traceback.format_exc())
-        finally:
-            if on_done:
-                on_done()
-
-    start = time.monotonic()
-    t = threading.Thread(target=body, name=f"check {ctx.check.id}@{ctx.target_name}", daemon=True)
-    t.start()
-    deadline = start + timeout
-    while t.is_alive() and time.monotonic() < deadline:
-        t.join(min(0.2, max(0.0, deadline - time.monotonic())))
-        if abort is not None and abort.is_set():
-            return []  # the run was interrupted: nothing more is reported for this check
-    elapsed = time.monotonic() - start
-    findings = list(produced)
-    if t.is_alive():
-        findings.append(
-            ctx.error(
-                f"timed out after {timeout:g}s and was abandoned; raise thresholds.check_timeout_s or look at the "
-                "evidence for the command or query that hung"
-            )
-        )
-    elif failure:
-        exc = failure[0]
-        if isinstance(exc, KeyboardInterrupt):
-            raise exc
-        msg, with_tb = _error_message(exc)
-        if with_tb:
-            ctx.note(tb[0][-4000:], source="traceback")
-        findings.append(ctx.error(msg))
-    elif not findings:
-        findings.append(ctx.error("the check produced no finding (a bug in the check): it cannot be counted as passed"))
-    for f in findings:
-        if f.duration_s is None:
-            f.duration_s = round(elapsed, 4)
-    return findings
-
-
-# ---- the run ---------------------------------------------------------------------------------
-
-
 @dataclass
 class _Run:
     """The state one run shares between its worker threads."""
 
-    inventory: Inventory
-    plugins: PluginSet
+    inventory: "Inventory"
+    plugins: "PluginSet"
     waivers: list[Waiver]
     progress: ProgressFn | None
     check_timeout_s: float | None = None
@@ -344,23 +53,23 @@ class _Run:
     abort: threading.Event = field(default_factory=threading.Event)
     jsonl: Any = None
     #: per host: its shell (opened once), its session slots, its facts, why it is down
-    shells: dict[str, _Once] = field(default_factory=dict)
+    shells: dict[str, OpenOnce] = field(default_factory=dict)
     host_slots: dict[str, threading.BoundedSemaphore] = field(default_factory=dict)
-    facts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    facts: dict[str, HostFacts] = field(default_factory=dict)
     host_down: dict[str, str] = field(default_factory=dict)
     #: per database: its session pool; per target: compute-once values (fused table scans)
-    pools: dict[tuple[str, str], _SessionPool] = field(default_factory=dict)
+    pools: dict[tuple[str, str], SessionPool] = field(default_factory=dict)
     memos: dict[str, Memo] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        registry, th = self.plugins.registry, self.inventory.site.thresholds
+        th = self.inventory.site.thresholds
         for host in self.inventory.hosts:
-            self.shells[host.name] = _Once(_shell_opener(registry, host))
+            self.shells[host.name] = OpenOnce(shell_opener(self.plugins, host))
             self.host_slots[host.name] = threading.BoundedSemaphore(th.sessions_per_host)
-            self.facts[host.name] = dict(host.facts)
+            self.facts[host.name] = HostFacts.declared_only(host)
             for db in host.databases:
                 limit = db.max_sessions or th.sessions_per_database
-                self.pools[(host.name, db.name)] = _SessionPool(_db_opener(registry, db, host), limit)
+                self.pools[(host.name, db.name)] = SessionPool(db_opener(self.plugins, db, host), limit)
 
     def open_results(self, out_dir: Path) -> None:
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -379,20 +88,13 @@ class _Run:
             self.jsonl.close()
 
     def emit(self, f: Finding) -> Finding:
-        f = Finding.model_validate(masker.mask_obj(f.model_dump()))
-        if f.status in (Status.FAIL, Status.WARN, Status.ERROR):
-            w = match_waiver(f, self.waivers)
-            if w is not None:
-                f = f.model_copy(update={"waiver": w, "waived_status": f.status, "status": Status.WAIVED})
+        f = apply_waiver(Finding.model_validate(masker.mask_obj(f.model_dump())), self.waivers)
         with self.lock:
             self.findings.append(f)
             if self.jsonl is not None:
                 self.jsonl.write(json.dumps(f.model_dump(mode="json"), ensure_ascii=False) + "\n")
                 self.jsonl.flush()
-        try:
-            self.plugins.pm.hook.impax_finding(finding=f)
-        except Exception as exc:  # noqa: BLE001 - an observer must not break the run
-            log.warning("an impax_finding hook failed: %s", mask(str(exc)))
+        self.plugins.call("impax_finding", finding=f)
         if self.progress:
             self.progress("finding", finding=f)
         return f
@@ -403,41 +105,35 @@ class _Run:
 
 
 def run_preflight(
-    inventory: Inventory,
+    inventory: "Inventory",
     *,
+    plugins: "PluginSet",
     only: Iterable[str] = (),
     skip: Iterable[str] = (),
     hosts: Iterable[str] = (),
     jobs: int = 32,
-    plugins: PluginSet | None = None,
     out_dir: str | Path | None = None,
     waivers: Iterable[Waiver] | str | Path | None = None,
     bundles: dict[str, str] | None = None,
     check_timeout_s: float | None = None,
     progress: ProgressFn | None = None,
 ) -> RunReport:
-    """Run the catalog against a site and return the report. Never raises for a check's problem.
+    """Run the catalog of `plugins` against a site and return the report. Never raises for a check's problem.
 
     `out_dir`, when given, receives ``results.jsonl`` as findings happen (reporters are the
-    caller's business: see `write_reports`). `bundles` maps host names to collected bundles,
-    overriding those hosts' transport.
+    caller's business: see `impax_preflight.report.write_reports`). `bundles` maps host names to
+    collected bundles, overriding those hosts' transport. (`impax_preflight.run_preflight` is the
+    same with the built-in plugins loaded by default.)
     """
-    plugins = plugins or load_plugins()
     inventory = _with_bundles(inventory, bundles or {})
     if isinstance(waivers, (str, Path)):
         waivers = load_waivers(waivers)
-    all_waivers = list(waivers or [])
-    active = [w for w in all_waivers if not waiver_expired(w)]
-    expired = [w for w in all_waivers if waiver_expired(w)]
+    active, expired = split_expired(waivers or [])
 
     started, t0 = utcnow(), time.monotonic()
-    registry = plugins.registry
     host_globs = list(hosts)
-    known = [h.name for h in inventory.hosts]
-    for g in host_globs:
-        if not any(fnmatch.fnmatchcase(n, g) for n in known):
-            raise ValueError(f"--host {g!r} matches no host of the inventory (hosts: {', '.join(known)})")
-    plan, not_run = build_plan(inventory, registry.checks.values(), only, skip, host_globs)
+    check_host_globs(inventory, host_globs)
+    plan, not_run = build_plan(inventory, plugins.checks().values(), only, skip, host_globs)
     warnings = list(plugins.warnings)
     for where, ref in inventory.secret_refs():
         if ref.is_plain:
@@ -477,7 +173,8 @@ def run_preflight(
         run.close()
 
     findings = sorted(run.snapshot(), key=_finding_order)
-    verdict = compute_verdict(findings, interrupted)
+    incomplete = bool(plugins.broken())
+    verdict = compute_verdict(findings, interrupted, incomplete)
     finished = utcnow()
     report = RunReport(
         tool_version=__version__,
@@ -491,16 +188,13 @@ def run_preflight(
         interrupted=interrupted,
         verdict=verdict,
         findings=findings,
-        checks=[c.info(registry.check_providers.get(c.id)) for c in sorted(registry.checks.values(), key=lambda c: c.id)],
+        checks=[c.info(plugins.check_provider(c.id)) for c in sorted(plugins.checks().values(), key=lambda c: c.id)],
         not_run=not_run,
         plugins=plugins.plugins,
         warnings=[mask(w) for w in warnings],
         expired_waivers=expired,
     )
-    try:
-        plugins.pm.hook.impax_run_finished(report=report)
-    except Exception as exc:  # noqa: BLE001
-        log.warning("an impax_run_finished hook failed: %s", mask(str(exc)))
+    plugins.call("impax_run_finished", report=report)
     return report
 
 
@@ -524,7 +218,7 @@ def _operator() -> str | None:
         return None
 
 
-def _with_bundles(inventory: Inventory, bundles: dict[str, str]) -> Inventory:
+def _with_bundles(inventory: "Inventory", bundles: dict[str, str]) -> "Inventory":
     if not bundles:
         return inventory
     names = {h.name for h in inventory.hosts}
@@ -539,62 +233,22 @@ def _with_bundles(inventory: Inventory, bundles: dict[str, str]) -> Inventory:
     return inv
 
 
-def _shell_opener(registry, host: Host) -> Callable[[], Any]:
-    def open_shell():
-        factory = registry.transports.get(host.transport.kind)
-        if factory is None:
-            raise TransportError(
-                f"host {host.name}: no transport '{host.transport.kind}' (available: {', '.join(sorted(registry.transports))})"
-            )
-        try:
-            return factory(host)
-        except (TransportError, SecretError):
-            raise
-        except Exception as exc:  # noqa: BLE001 - a transport plugin's bug is still just this host's problem
-            raise TransportError(f"host {host.name}: cannot open a {host.transport.kind} session: {mask(str(exc))}") from None
-
-    return open_shell
-
-
-def _db_opener(registry, db: Database, host: Host) -> Callable[[], Any]:
-    def open_session():
-        factory = registry.databases.get(db.kind)
-        if factory is None:
-            raise DatabaseError(f"no database driver for kind '{db.kind}' (available: {', '.join(sorted(registry.databases))})")
-        try:
-            return factory(db, host)
-        except (DatabaseError, SecretError):
-            raise
-        except Exception as exc:  # noqa: BLE001
-            raise DatabaseError(f"{host.name}/{db.name}: cannot open a {db.kind} session: {mask(str(exc))}") from None
-
-    return open_session
-
-
-def _collect_facts(run: _Run, host: Host) -> None:
+def _collect_facts(run: _Run, host: "Host") -> None:
     try:
         sh = run.shells[host.name].get()
     except BaseException as exc:  # noqa: BLE001
         run.host_down[host.name] = mask(str(exc) or type(exc).__name__)
         return
-    gathered: dict[str, Any] = {}
     errors: list[str] = []
-    kwargs = {"host": host, "shell": sh, "site": run.inventory.site}
-    for impl in run.plugins.pm.hook.impax_collect_facts.get_hookimpls():
-        try:
-            got = impl.function(**{k: v for k, v in kwargs.items() if k in impl.argnames})
-        except Exception as exc:  # noqa: BLE001 - a fact collector must not stop the host's checks
-            errors.append(mask(f"{impl.plugin_name}: {type(exc).__name__}: {exc}"))
-            continue
-        if got:
+    gathered: dict[str, Any] = {}
+
+    def failed(plugin: str, exc: Exception) -> None:  # a fact collector must not stop the host's checks
+        errors.append(mask(f"{plugin}: {type(exc).__name__}: {exc}"))
+
+    for _plugin, got in run.plugins.call("impax_collect_facts", on_error=failed, host=host, shell=sh, site=run.inventory.site):
+        if isinstance(got, dict):
             gathered.update(got)
-    # declared facts fill what discovery could not tell
-    declared = dict(host.facts)
-    merged = {**declared, **{k: v for k, v in gathered.items() if v not in (None, "", [], {})}}
-    merged["declared"] = declared
-    if errors:
-        merged["errors"] = list(merged.get("errors", [])) + errors
-    run.facts[host.name] = merged
+    run.facts[host.name] = run.facts[host.name].with_discovered(gathered, errors)
 
 
 def _run_item(run: _Run, item: PlanItem) -> None:
@@ -604,7 +258,7 @@ def _run_item(run: _Run, item: PlanItem) -> None:
     timeout = run.check_timeout_s or chk.timeout_s or run.inventory.site.thresholds.check_timeout_s
 
     slot: threading.BoundedSemaphore | None = None
-    pool: _SessionPool | None = None
+    pool: SessionPool | None = None
     session_box: list[Any] = []  # one database session per check, taken only when it queries
     sql_factory = None
     if db is not None and host is not None:
@@ -625,11 +279,11 @@ def _run_item(run: _Run, item: PlanItem) -> None:
         database=db,
         shell_factory=run.shells[host.name].get if host else None,
         sql_factory=sql_factory,
-        facts=run.facts.get(host.name, {}) if host else {},
+        facts=run.facts.get(host.name) if host else None,
         all_facts=run.facts,
         findings_so_far=run.snapshot,
         memo=run.memo(item.target),
-        provider=run.plugins.registry.check_providers.get(chk.id),
+        provider=run.plugins.check_provider(chk.id),
     )
     if host is not None and chk.target == "host" and host.name in run.host_down:
         run.emit(ctx.error(f"host unreachable: {run.host_down[host.name]}"))
@@ -649,15 +303,3 @@ def _run_item(run: _Run, item: PlanItem) -> None:
         run.emit(f)
     if run.progress:
         run.progress("done", check_id=chk.id, target=item.target)
-
-
-def write_reports(report: RunReport, out_dir: str | Path, formats: Iterable[str], plugins: PluginSet | None = None) -> dict[str, Path]:
-    """Render the report in each requested format with the registered reporters."""
-    plugins = plugins or load_plugins()
-    formats = list(formats)
-    unknown = [f for f in formats if f not in plugins.registry.reporters]
-    if unknown:  # refuse before writing anything: no half set of reports
-        raise ValueError(f"unknown report format(s) {', '.join(unknown)}; available: {', '.join(sorted(plugins.registry.reporters))}")
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    return {fmt: Path(plugins.registry.reporters[fmt](report, out)) for fmt in formats}

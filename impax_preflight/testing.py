@@ -21,12 +21,13 @@ import time
 from pathlib import Path
 from typing import Any, Iterable
 
+from .api import load_plugins, run_preflight
 from .check import Check, CheckContext, Memo
-from .inventory import Inventory
 from .db.sqlite import SqliteSession
+from .execute import execute_check
+from .inventory import Inventory
 from .model import Finding, RunReport
-from .plugins import PluginSet, load_plugins
-from .runner import execute_check, run_preflight
+from .plugins import PluginSet
 from .transports.base import CommandResult, NotCollected, Shell
 
 

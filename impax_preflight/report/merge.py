@@ -85,6 +85,15 @@ def interrupted_sites(report: RunReport) -> set[str]:
     return sites | {report.site}
 
 
+def incomplete_sites(report: RunReport) -> set[str]:
+    """The sites whose run lacked a plugin that failed to load (its checks never ran: at best GO
+    WITH WARNINGS). Recorded per run in ``inventory.merged_runs`` of a merged report."""
+    runs = report.inventory.get("merged_runs") if isinstance(report.inventory, dict) else None
+    if isinstance(runs, list) and runs and all(isinstance(m, dict) for m in runs):
+        return {str(m.get("site")) for m in runs if m.get("incomplete")}
+    return {report.site, *sites_of(report)} if any(p.status == "broken" for p in report.plugins) else set()
+
+
 def group_findings(report: RunReport, findings: Iterable[Finding] | None = None) -> dict[tuple[str, str, str], list[Finding]]:
     """Findings by (group, site, host), in display order: site-wide, DR, BK, Prod, unknown; then site, host.
 
@@ -116,6 +125,7 @@ class Stage:
     gating: list[Finding] = field(default_factory=list)  # site-wide findings that also gate it
     hosts: list[str] = field(default_factory=list)
     interrupted: bool = False  # a site contributing to it had its run interrupted
+    incomplete: bool = False  # a site contributing to it ran without a plugin that failed to load
 
     @property
     def label(self) -> str:
@@ -123,7 +133,7 @@ class Stage:
 
     @property
     def verdict(self):
-        return compute_verdict(self.findings + self.gating, interrupted=self.interrupted)
+        return compute_verdict(self.findings + self.gating, interrupted=self.interrupted, incomplete=self.incomplete)
 
     @property
     def blockers(self) -> list[Finding]:
@@ -152,6 +162,7 @@ def stage_readiness(report: RunReport, by_site: bool = False) -> list[Stage]:
         else:
             stages.setdefault((site if by_site else None, group), []).extend(fs)
     broken = interrupted_sites(report)
+    lacking = incomplete_sites(report)
     out: list[Stage] = []
     for site in sites_of(report) if by_site else [None]:
         for key in (*STAGES, "unknown"):
@@ -161,7 +172,8 @@ def stage_readiness(report: RunReport, by_site: bool = False) -> list[Stage]:
             touched = sorted({f.site or report.site for f in fs})
             gating = [g for s in touched for g in site_wide.get(s, [])]
             out.append(Stage(key=key, site=site, findings=fs, gating=gating, hosts=sorted({host_of(f) for f in fs}),
-                             interrupted=any(s in broken for s in touched)))
+                             interrupted=any(s in broken for s in touched),
+                             incomplete=any(s in lacking for s in touched)))
     return out
 
 
@@ -253,7 +265,8 @@ def merge_reports(reports: Iterable[RunReport]) -> RunReport:
         inventory={
             "merged_runs": [
                 {"site": r.site, "run_id": r.run_id, "started_at": r.started_at.isoformat(), "verdict": r.verdict.value,
-                 "operator": r.operator, "tool_version": r.tool_version, "interrupted": r.interrupted}
+                 "operator": r.operator, "tool_version": r.tool_version, "interrupted": r.interrupted,
+                 "incomplete": any(p.status == "broken" for p in r.plugins)}
                 for r in runs
             ],
             "sites": inventories,
@@ -265,7 +278,8 @@ def merge_reports(reports: Iterable[RunReport]) -> RunReport:
         # the runs may be days apart: the merged duration is the time the checks took, summed
         duration_s=sum(r.duration_s for r in runs) if all(r.duration_s is not None for r in runs) else None,
         interrupted=any(r.interrupted for r in runs),
-        verdict=compute_verdict(findings, interrupted=any(r.interrupted for r in runs)),
+        verdict=compute_verdict(findings, interrupted=any(r.interrupted for r in runs),
+                                incomplete=any(p.status == "broken" for r in runs for p in r.plugins)),
         findings=findings,
         checks=list(checks.values()),
         not_run=not_run,

@@ -15,7 +15,8 @@ from click.testing import CliRunner
 
 from impax_preflight.transports.base import NotCollected
 from impax_preflight.transports.bundle import FORMAT, BundleShell
-from impax_preflight.transports.collect import collector_script, commands_for_host
+from impax_preflight.plan import host_commands as commands_for_host
+from impax_preflight.transports.collector import collector_script
 
 UTF16_TEXT = "Größe: 12 GB\r\nÉtat: OK\r\n"
 
@@ -226,7 +227,7 @@ def site(tmp_path):
 
 def test_commands_for_host_follow_applicability(site):
     from impax_preflight.inventory import load_inventory
-    from impax_preflight.plugins import load_plugins
+    from impax_preflight import load_plugins
 
     inv = load_inventory(site / "site.toml")
     plugins = load_plugins(plugins_dirs=[site / "plugins"], entry_points=False)

@@ -269,8 +269,8 @@ def test_sshd_killed_mid_run_through_run_preflight(fresh_sshd, sshd_server):
     from impax_preflight.check import check, register_module_checks
     from impax_preflight.inventory import Inventory, Site
     from impax_preflight.model import Status
-    from impax_preflight.plugins import load_plugins
-    from impax_preflight.runner import run_preflight
+    from impax_preflight import load_plugins
+    from impax_preflight import run_preflight
 
     mod = types.ModuleType("kill_test_checks")
     for i in range(6):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from impax_preflight.cli import catalog_markdown
-from impax_preflight.plugins import load_plugins
+from impax_preflight.report.catalog import catalog_markdown
+from impax_preflight import load_plugins
 
 ROOT = Path(__file__).resolve().parents[2]
 

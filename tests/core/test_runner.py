@@ -13,8 +13,9 @@ import pytest
 from impax_preflight import hookimpl
 from impax_preflight.check import check
 from impax_preflight.model import Status, Verdict, Waiver
-from impax_preflight.plugins import PluginError, load_plugins
-from impax_preflight.runner import run_preflight
+from impax_preflight import load_plugins
+from impax_preflight.plugins import PluginError
+from impax_preflight import run_preflight
 from impax_preflight.secrets import SecretRef
 from impax_preflight.testing import make_inventory
 
@@ -208,10 +209,14 @@ def test_plugins_dir_and_disable(tmp_path, monkeypatch):
         "def x(ctx):\n    yield ctx.passed('x')\n"
         "@hookimpl\ndef impax_register_checks(register):\n    register(x)\n")
     (tmp_path / "bad.py").write_text("import os\n\nraise ValueError('bad plugin file')\n")
-    ps = load_plugins(plugins_dirs=[tmp_path], entry_points=False)
+    # a plugin file the user named that does not load stops the run (issue 10: a catalog that
+    # silently shrank could say GO); the error names the file and the line
+    with pytest.raises(PluginError, match=r"bad\.py:3 failed to load: ValueError: bad plugin file"):
+        load_plugins(plugins_dirs=[tmp_path], entry_points=False)
+    ps = load_plugins(plugins_dirs=[tmp_path], entry_points=False, disable=["bad"])
     assert "local.x" in ps.registry.checks
-    assert any("bad.py:3" in w and "bad plugin file" in w for w in ps.warnings)
-    monkeypatch.setenv("IMPAX_PREFLIGHT_DISABLE_PLUGINS", "good")
+    assert next(p for p in ps.plugins if p.name == "plugins-dir:bad").status == "disabled"
+    monkeypatch.setenv("IMPAX_PREFLIGHT_DISABLE_PLUGINS", "good,bad")
     ps = load_plugins(plugins_dirs=[tmp_path], entry_points=False)
     assert "local.x" not in ps.registry.checks
     assert next(p for p in ps.plugins if p.name == "plugins-dir:good").status == "disabled"
@@ -231,7 +236,7 @@ def test_when_predicate_may_see_the_inventory():
 
 
 def test_waivers_file_errors_name_file_line_and_field(tmp_path):
-    from impax_preflight.runner import load_waivers
+    from impax_preflight.waivers import load_waivers
 
     good = tmp_path / "w.toml"
     good.write_text('[[waiver]]\nmatch = "x.*"\nreason = "r"\napproved_by = "me"\nexpires = "2030-01-01"\n')

@@ -23,8 +23,8 @@ from impax_preflight.demo.impax_schema import (
     build_sqlite_mcf_db,
 )
 from impax_preflight.model import Status
-from impax_preflight.plugins import load_plugins
-from impax_preflight.runner import run_preflight
+from impax_preflight import load_plugins
+from impax_preflight import run_preflight
 from impax_preflight.testing import make_inventory, run_check
 
 DEFECTS = {

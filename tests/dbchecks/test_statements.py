@@ -7,7 +7,7 @@ import sqlglot
 
 from impax_preflight.checks import _dbsql as q
 from impax_preflight.db.readonly import ReadOnlyViolation, ensure_read_only
-from impax_preflight.plugins import load_plugins
+from impax_preflight import load_plugins
 
 STATEMENTS = q.all_statements()
 

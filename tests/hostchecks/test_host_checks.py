@@ -232,7 +232,8 @@ def test_ha_backup_pacs_and_staged_order():
 
 
 def test_facts_collection_never_raises_and_declared_wins():
-    from impax_preflight.facts import collect, products_for
+    from impax_preflight.facts import collect
+    from impax_preflight.hostfacts import products_for
 
     inv = make_inventory({"hosts": [{"name": "w1", "os": "windows", "roles": ["application"], "facts": {"talkstation": "4.0"}, "transport": {"kind": "local"}}]})
     shell = FakeShell({"systeminfo": fx("systeminfo_2012r2_jc.txt"),
@@ -249,7 +250,7 @@ def test_demo_bundle_end_to_end(tmp_path):
     """The demo site through run_preflight: every seeded fault is found, the healthy parts pass."""
     from impax_preflight.demo import build_demo
     from impax_preflight.inventory import load_inventory
-    from impax_preflight.runner import run_preflight
+    from impax_preflight import run_preflight
 
     rep = run_preflight(load_inventory(build_demo(tmp_path)))
     got = {(f.check_id, f.target, f.subject): f.status for f in rep.findings}
@@ -301,7 +302,7 @@ def test_ha_staged_order_never_passes_hosts_not_checked_in_this_run():
 
 
 def test_site_software_patterns_reach_fact_collection_and_replace_a_default_match():
-    from impax_preflight import facts as factmod
+    from impax_preflight import facts as factmod, hostfacts
 
     inv = make_inventory({"hosts": [{"name": "w1", "os": "windows", "roles": ["application"], "transport": {"kind": "local"}}]},
                          software_patterns={"talkstation": r"(?i)^talkstation server"})
@@ -312,8 +313,8 @@ def test_site_software_patterns_reach_fact_collection_and_replace_a_default_matc
     assert "talkstation" not in got["products"]  # the site's pattern rejects the client the default matches
     # facts gathered with the default patterns: the site's pattern still decides
     stale = {"software": [{"name": "TalkStation Client", "version": "3.1"}], "products": {"talkstation": "3.1", "other": "1.0"}}
-    assert factmod.products_for(stale, inv.site) == {"other": "1.0"}
-    assert factmod.products_for(stale, None)["talkstation"] == "3.1"
+    assert hostfacts.products_for(stale, inv.site) == {"other": "1.0"}
+    assert hostfacts.products_for(stale, None)["talkstation"] == "3.1"
 
 
 def test_site_prereq_never_claims_not_found_for_hosts_nobody_examined():

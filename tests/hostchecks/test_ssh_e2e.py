@@ -14,7 +14,7 @@ from conftest import require_service
 
 from impax_preflight.inventory import Inventory, Site
 from impax_preflight.model import Status
-from impax_preflight.runner import run_preflight
+from impax_preflight import run_preflight
 
 FIX = Path(__file__).resolve().parent.parent / "fixtures" / "host"
 DF = (

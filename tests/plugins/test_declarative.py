@@ -16,8 +16,8 @@ from impax_preflight.declarative import (
     load_declarative_checks,
 )
 from impax_preflight.model import Status
-from impax_preflight.plugins import load_plugins
-from impax_preflight.runner import run_preflight
+from impax_preflight import load_plugins
+from impax_preflight import run_preflight
 from impax_preflight.testing import FakeShell, make_inventory, run_check, sqlite_session
 
 REPO = Path(__file__).resolve().parents[2]

@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from impax_preflight import check, hookimpl
 from impax_preflight.model import Status
 from impax_preflight.plugins import PluginError
-from impax_preflight.runner import run_preflight, write_reports
+from impax_preflight import run_preflight, write_reports
 from impax_preflight.testing import FakeShell, fresh_plugins, make_inventory, sqlite_session
 
 
@@ -121,7 +121,7 @@ SCHEMA = "create table dosr_study (study_uid text); insert into dosr_study value
 
 
 def test_hook_impax_register_databases():
-    from impax_preflight.plugins import load_plugins
+    from impax_preflight import load_plugins
 
     # with the built-in drivers disabled, the plugin's factory is the only `sqlite` driver
     ps = load_plugins(entry_points=False, extra_plugins=[StudyDatabase(SCHEMA)], disable=["impax_preflight.builtin"])
@@ -189,7 +189,7 @@ def test_hook_impax_collect_facts():
 
 
 def test_hook_impax_fact_commands():
-    from impax_preflight.transports.collect import commands_for_host
+    from impax_preflight.plan import host_commands as commands_for_host
 
     ps = fresh_plugins(JavaFacts())
     assert ["java -version"] in ps.pm.hook.impax_fact_commands(os="windows")

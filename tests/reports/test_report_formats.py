@@ -13,7 +13,7 @@ import pytest
 from report_samples import HOSTILE, finding, make_report, sample_findings
 
 from impax_preflight.model import Evidence, Status
-from impax_preflight.plugins import load_plugins
+from impax_preflight import load_plugins
 from impax_preflight.report.diff import diff_reports
 from impax_preflight.report.html import CSP, render_html
 from impax_preflight.report.json import json_schema, report_to_json

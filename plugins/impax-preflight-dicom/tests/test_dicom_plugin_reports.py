@@ -8,8 +8,8 @@ import json
 from click.testing import CliRunner
 
 from impax_preflight.model import Status
-from impax_preflight.plugins import load_plugins
-from impax_preflight.runner import run_preflight, write_reports
+from impax_preflight import load_plugins
+from impax_preflight import run_preflight, write_reports
 from impax_preflight.testing import make_inventory
 
 

@@ -6,7 +6,7 @@ import importlib.metadata
 
 import impax_preflight_example_site
 from impax_preflight.model import Status
-from impax_preflight.plugins import load_plugins
+from impax_preflight import load_plugins
 from impax_preflight.testing import fresh_plugins, make_inventory, run_check, run_plugin_checks, sqlite_session
 from impax_preflight_example_site.checks import cm_mapping_table
 

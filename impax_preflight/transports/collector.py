@@ -1,8 +1,8 @@
-"""`impax-preflight collect`: writes a collector script for a host that cannot be reached remotely.
+"""Collector scripts: what `impax-preflight collect` writes for a host that cannot be reached remotely.
 
-The script runs, on the server, exactly the commands the applicable checks (and fact collection)
-would run over SSH, and leaves a bundle (see `transports/bundle.py` for the format) that
-`impax-preflight run INVENTORY --bundle HOST=PATH` replays. POSIX ``sh`` for Solaris/Linux,
+The script runs, on the server, exactly the commands it is given (the applicable checks' and fact
+collection's: `plan.host_commands`), and leaves a bundle (see `transports/bundle.py` for the
+format) that `impax-preflight run INVENTORY --bundle HOST=PATH` replays. POSIX ``sh`` for Solaris/Linux,
 PowerShell 2.0-compatible for Windows. The scripts only run the listed commands and write into
 their own output folder: nothing on the server is changed.
 """
@@ -12,50 +12,18 @@ from __future__ import annotations
 import json
 import shlex
 from datetime import datetime, timezone
-from pathlib import Path
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING
 
-from ..hookspecs import hookimpl
-from .bundle import FORMAT, normalize_command
+from .bundle import FORMAT
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..inventory import Host, Inventory
-    from ..plugins import PluginSet
+    from ..inventory import Host
 
 
 def _version() -> str:
-    try:
-        from .. import __version__
+    from .. import __version__
 
-        return str(__version__)
-    except Exception:  # noqa: BLE001 - a version is nice to have, never required
-        return "unknown"
-
-
-def commands_for_host(plugins: "PluginSet", inventory: "Inventory", host: "Host") -> list[str]:
-    """Every command the checks applying to `host` (or to one of its databases) declare, plus the
-    fact-collection commands, in a stable order without duplicates."""
-    seen: set[str] = set()
-    out: list[str] = []
-
-    def add(cmds: Iterable[str]) -> None:
-        for c in cmds:
-            key = normalize_command(c)
-            if key and key not in seen:
-                seen.add(key)
-                out.append(c)
-
-    for results in plugins.pm.hook.impax_fact_commands(os=host.os):
-        add(results or ())
-    # the same plan a run makes, limited to this host: what applies there is what gets collected
-    from glob import escape
-
-    from ..runner import build_plan
-
-    plan, _ = build_plan(inventory, plugins.registry.checks.values(), hosts=[escape(host.name)])
-    for item in plan:
-        add(item.check.commands_for(host.os))
-    return out
+    return str(__version__)
 
 
 def collector_script(host_name: str, os_name: str, commands: list[str]) -> str:
@@ -308,71 +276,3 @@ def readme_text(host: "Host", inventory_path: str, script: str, commands: list[s
         "   error finding: regenerate the script with `impax-preflight collect` and collect again.\n\n"
         f"Commands ({len(commands)})\n{listed}\n"
     )
-
-
-@hookimpl
-def impax_register_commands(cli):
-    import click
-
-    @cli.command("collect")
-    @click.argument("inventory", type=click.Path(exists=True, dir_okay=False))
-    @click.option("--host", "host_names", multiple=True, required=True, metavar="NAME",
-                  help="Host to write a collector for (repeatable).")
-    @click.option("-o", "--output", "out_dir", default="collectors", show_default=True,
-                  type=click.Path(file_okay=False), help="Folder to write the script(s) and README into.")
-    @click.option("--plugins-dir", "plugins_dirs", multiple=True, type=click.Path(file_okay=False),
-                  help="Folder of plugin .py files to load (repeatable), as for `run`.")
-    @click.option("--checks-dir", "checks_dirs", multiple=True, type=click.Path(file_okay=False),
-                  help="Folder of declarative check .toml files (repeatable), as for `run`.")
-    @click.option("--disable-plugin", "disable", multiple=True, help="Plugin name to disable (repeatable).")
-    def collect_cmd(inventory, host_names, out_dir, plugins_dirs, checks_dirs, disable):
-        """Write a collector script for hosts that cannot be reached over SSH.
-
-        The script runs on the server exactly the commands the applicable checks need and leaves a
-        bundle; `impax-preflight run INVENTORY --bundle NAME=PATH` then checks the host from it.
-        Exit code 0 when written, 3 on a bad inventory or unknown host.
-        """
-        import sys
-
-        from ..inventory import InventoryError, load_inventory
-        from ..model import EXIT_USAGE
-        from ..plugins import PluginError, load_plugins
-
-        try:
-            inv = load_inventory(inventory)
-        except InventoryError as exc:
-            click.echo(f"error: the inventory is not valid:\n{exc}", err=True)
-            sys.exit(EXIT_USAGE)
-        try:
-            plugins = load_plugins(plugins_dirs=plugins_dirs, disable=disable, checks_dirs=checks_dirs)
-        except PluginError as exc:
-            click.echo(f"error: {exc}", err=True)
-            sys.exit(EXIT_USAGE)
-        for w in plugins.warnings:
-            click.echo(f"warning: {w}", err=True)
-        hosts = []
-        for name in host_names:
-            try:
-                hosts.append(inv.host(name))
-            except KeyError:
-                known = ", ".join(h.name for h in inv.hosts)
-                click.echo(f"error: host {name!r} is not in {inventory} (hosts: {known})", err=True)
-                sys.exit(EXIT_USAGE)
-        out = Path(out_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        usage = []
-        for host in hosts:
-            cmds = commands_for_host(plugins, inv, host)
-            script = script_name(host.name, host.os)
-            text = collector_script(host.name, host.os, cmds)
-            path = out / script
-            # Windows scripts keep CRLF; newline="" writes the text exactly as built
-            path.write_text(text, encoding="utf-8-sig" if host.os == "windows" else "utf-8", newline="")
-            if host.os != "windows":
-                path.chmod(0o755)
-            readme = out / (f"README-{host.name}.txt" if len(hosts) > 1 else "README.txt")
-            readme.write_text(readme_text(host, inventory, script, cmds), encoding="utf-8")
-            click.echo(f"wrote {path} ({len(cmds)} commands) and {readme}")
-            usage.append(f"--bundle {host.name}=PATH/TO/BUNDLE")
-        click.echo("after collecting on the server(s), run:\n"
-                   f"  impax-preflight run {inventory} " + " ".join(usage))

@@ -1,0 +1,73 @@
+"""The command line: every built-in command, gathered here, plus the commands plugins add.
+
+Exit codes: 0 GO, 1 GO with warnings, 2 NO-GO, 3 the run could not start (bad inventory, bad
+arguments, incomplete or inconsistent plugins), 130 interrupted before a report could be written.
+
+Only click is imported to show ``--help``: the commands import what they need when they run.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from ..vocabulary import EXIT_INTERRUPTED, EXIT_USAGE
+from .catalog import checks_cmd, plugins_cmd
+from .collect import collect_cmd
+from .common import setup_logging
+from .reports import diff_cmd, report_cmd, schema
+from .run import demo, run
+from .validate import validate
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(package_name="impax-preflight")
+@click.option("-v", "--verbose", count=True, help="More log output on stderr (-v info, -vv debug).")
+@click.option("--log-file", type=click.Path(dir_okay=False), help="Also write the log to this file.")
+def cli(verbose: int, log_file: str | None) -> None:
+    """Pre-upgrade readiness checks for Agfa IMPAX 6.2+ -> 6.5.1 clusters.
+
+    Reads a site inventory, checks every server and database read-only, and says GO or NO-GO with
+    evidence. Start with `impax-preflight demo`.
+    """
+    setup_logging(verbose, log_file)
+
+
+for _command in (run, checks_cmd, plugins_cmd, validate, collect_cmd, report_cmd, diff_cmd, demo, schema):
+    cli.add_command(_command)
+
+
+def _add_plugin_commands() -> None:
+    """Commands that installed plugins add (`impax_register_commands`). Only entry points are
+    loaded here, not the catalog, so that --help stays instant; a broken plugin is a warning."""
+    from ..plugins import PluginSet
+
+    try:
+        plugins = PluginSet.for_commands()
+    except Exception as exc:  # noqa: BLE001 - a broken plugin must not take the CLI down
+        click.echo(f"warning: plugin commands could not be added: {exc}", err=True)
+        return
+    for w in plugins.warnings:
+        click.echo(f"warning: {w}", err=True)
+    plugins.call("impax_register_commands", on_error=lambda name, exc: click.echo(
+        f"warning: plugin {name} could not add its commands: {type(exc).__name__}: {exc}", err=True), cli=cli)
+
+
+def main(argv: list[str] | None = None) -> None:
+    _add_plugin_commands()
+    try:
+        rv = cli.main(args=argv, prog_name="impax-preflight", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(EXIT_USAGE)
+    except KeyboardInterrupt:
+        sys.exit(EXIT_INTERRUPTED)
+    sys.exit(rv if isinstance(rv, int) else 0)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

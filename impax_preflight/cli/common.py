@@ -1,0 +1,94 @@
+"""What the commands share: the plugin options, loading an inventory, plugins or waivers with a
+clear error (exit code 3), the rich console, the log set-up.
+
+Only click is imported at module level: everything else loads inside the functions, so that
+``impax-preflight --help`` stays instant.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import NoReturn
+
+import click
+
+from ..vocabulary import EXIT_USAGE
+
+
+def plugin_options(f):
+    """--plugins-dir, --checks-dir, --disable-plugin: every command that loads plugins takes them."""
+    f = click.option("--plugins-dir", "plugins_dirs", multiple=True, type=click.Path(file_okay=False),
+                     help="Folder of plugin .py files to load (repeatable).")(f)
+    f = click.option("--checks-dir", "checks_dirs", multiple=True, type=click.Path(file_okay=False),
+                     help="Folder of declarative check .toml files (repeatable).")(f)
+    f = click.option("--disable-plugin", "disable", multiple=True,
+                     help="Plugin name to disable (repeatable; also IMPAX_PREFLIGHT_DISABLE_PLUGINS=a,b).")(f)
+    return f
+
+
+def fail(message: str) -> NoReturn:
+    click.echo(message, err=True)
+    sys.exit(EXIT_USAGE)
+
+
+def load_plugins_or_fail(plugins_dirs=(), checks_dirs=(), disable=(), *, entry_points: bool = True, catalog: bool = True):
+    """The plugin set, or exit 3 naming what is broken (a built-in or a named plugin that does not
+    load, a malformed check file, a duplicate check id). `catalog=False` leaves the built-in checks
+    out (for commands that only render reports)."""
+    from ..api import load_plugins
+    from ..declarative import DeclarativeError
+    from ..plugins import PluginError
+
+    try:
+        return load_plugins(plugins_dirs=plugins_dirs, disable=disable, checks_dirs=checks_dirs, entry_points=entry_points,
+                            builtin_checks=catalog)
+    except (PluginError, DeclarativeError) as exc:
+        fail(f"error: {exc}")
+
+
+def load_inventory_or_fail(path: str):
+    from ..inventory import InventoryError, load_inventory
+
+    try:
+        return load_inventory(path)
+    except InventoryError as exc:
+        fail(f"error: the inventory is not valid:\n{exc}")
+
+
+def load_waivers_or_fail(path: str):
+    from ..waivers import WaiverError, load_waivers
+
+    try:
+        return load_waivers(path)
+    except WaiverError as exc:
+        fail(f"error: {exc}")
+
+
+def console(err: bool = False):
+    from rich.console import Console
+
+    return Console(stderr=err, highlight=False, soft_wrap=True)
+
+
+def setup_logging(verbose: int, log_file: str | None) -> None:
+    """Every handler masks secrets; paramiko's and the drivers' loggers go through the same filter."""
+    import logging
+
+    from ..secrets import MaskingFilter
+
+    level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
+    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
+    if log_file:
+        handlers.append(logging.FileHandler(log_file, encoding="utf-8"))
+    for h in handlers:
+        h.addFilter(MaskingFilter())
+        h.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
+
+def usage_error(exc: click.ClickException) -> click.ClickException:
+    """A ClickException exits 1 by default; the project's code for "could not start" is 3."""
+    exc.exit_code = EXIT_USAGE
+    return exc

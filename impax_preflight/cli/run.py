@@ -1,0 +1,151 @@
+"""`run` (the catalog against a site) and `demo` (the same on the embedded demo site)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from .common import console, fail, load_inventory_or_fail, load_plugins_or_fail, load_waivers_or_fail, plugin_options
+from .progress import Progress, summary
+
+#: the default of --format (the reporters' names; kept as text so --help imports no reporter)
+DEFAULT_FORMATS = "html,json,markdown,junit"
+
+
+def format_list(formats: str) -> list[str]:
+    return [f.strip() for f in formats.split(",") if f.strip()]
+
+
+@click.command()
+@click.argument("inventory", type=click.Path(exists=True, dir_okay=False))
+@click.option("-o", "--output", "out_dir", default="preflight-out", show_default=True, type=click.Path(file_okay=False),
+              help="Folder for the reports and results.jsonl.")
+@click.option("--format", "formats", default=DEFAULT_FORMATS, show_default=True, help="Comma-separated report formats.")
+@click.option("--only", multiple=True, help="Run only checks whose id matches this glob (repeatable).")
+@click.option("--skip", multiple=True, help="Skip checks whose id matches this glob (repeatable).")
+@click.option("--host", "hosts", multiple=True, metavar="GLOB",
+              help="Check only hosts whose name matches (repeatable); site checks are then not run.")
+@click.option("-j", "--jobs", default=32, show_default=True, type=click.IntRange(1, 256),
+              help="Checks run at once across the site (each host and database also has its own session limit).")
+@click.option("--timeout", "check_timeout", type=click.FloatRange(0.1, 86400),
+              help="Per-check timeout in seconds (default: inventory threshold).")
+@click.option("--waivers", type=click.Path(exists=True, dir_okay=False), help="Waivers file (TOML or YAML).")
+@click.option("--bundle", "bundles", multiple=True, metavar="HOST=PATH", help="Answer HOST's commands from a collected bundle.")
+@click.option("--baseline", type=click.Path(exists=True, dir_okay=False), help="A previous report.json: the report shows what changed.")
+@click.option("--progress/--no-progress", default=None, help="Live progress (default: on a terminal).")
+@plugin_options
+def run(inventory, out_dir, formats, only, skip, hosts, jobs, check_timeout, waivers, bundles, baseline, progress,
+        plugins_dirs, checks_dirs, disable):
+    """Run the check catalog against the site in INVENTORY and write the reports."""
+    from ..report.writers import unknown_formats
+
+    inv = load_inventory_or_fail(inventory)
+    plugins = load_plugins_or_fail(plugins_dirs, checks_dirs, disable)
+    fmt_list = format_list(formats)
+    unknown = unknown_formats(plugins, fmt_list)
+    if unknown:  # before the run, not after it
+        fail(f"error: unknown report format(s) {', '.join(unknown)}; available: {', '.join(plugins.reporter_names())}")
+    bundle_map = {}
+    for b in bundles:
+        name, sep, path = b.partition("=")
+        if not sep or not name or not path:
+            fail(f"error: --bundle expects HOST=PATH, got {b!r}")
+        bundle_map[name] = path
+    waiver_list = load_waivers_or_fail(waivers) if waivers else None
+    old_report = None
+    if baseline:
+        from ..report.json import ReportFileError, read_report_file
+
+        try:
+            old_report = read_report_file(baseline)
+        except ReportFileError as exc:
+            fail(f"error: --baseline: {exc}")
+    ask_prompts(inv)
+    report = execute(inv, plugins, out_dir, fmt_list, baseline=old_report, progress=progress, only=only, skip=skip,
+                     hosts=hosts, jobs=jobs, check_timeout_s=check_timeout, waivers=waiver_list, bundles=bundle_map)
+    sys.exit(report.exit_code)
+
+
+def execute(inv, plugins, out_dir, fmt_list, *, baseline=None, progress=None, quiet_findings=False, **run_options):
+    """Run with a progress display, add the baseline diff, write the reports, print the summary."""
+    from ..report.writers import write_reports
+    from ..runner import run_preflight
+
+    interactive = sys.stdout.isatty() if progress is None else progress
+    out = console()
+    with Progress(out, interactive, quiet_findings) as prog:
+        try:
+            report = run_preflight(inv, plugins=plugins, out_dir=out_dir, progress=prog, **run_options)
+        except ValueError as exc:
+            fail(f"error: {exc}")
+    if baseline is not None:
+        from ..report.diff import diff_reports
+
+        report.baseline = diff_reports(baseline, report)
+    if report.interrupted:
+        # a second Ctrl-C must not cost the partial report: report.json first, with Ctrl-C held off
+        with _sigint_held():
+            written = write_reports(report, out_dir, ["json"] + [f for f in fmt_list if f != "json"], plugins)
+    else:
+        written = write_reports(report, out_dir, fmt_list, plugins)
+    summary(out, report, written, Path(out_dir) / "results.jsonl")
+    return report
+
+
+class _sigint_held:
+    """Ignore Ctrl-C for the duration (main thread only); a press meanwhile is reported, not lost."""
+
+    def __enter__(self):
+        import signal
+
+        self._signal = signal
+        self.pressed = False
+        try:
+            self._old = signal.signal(signal.SIGINT, self._note)
+        except ValueError:  # not the main thread: nothing to hold off
+            self._old = None
+        return self
+
+    def _note(self, *_):
+        self.pressed = True
+        click.echo("writing the partial report; it will be done in a moment", err=True)
+
+    def __exit__(self, *exc):
+        if self._old is not None:
+            self._signal.signal(self._signal.SIGINT, self._old)
+
+
+def ask_prompts(inv) -> None:
+    """prompt: secrets are asked once, up front, not from worker threads in the middle of a run."""
+    from ..secrets import SecretError
+
+    for where, ref in inv.secret_refs():
+        if ref.scheme == "prompt":
+            try:
+                ref.resolve(prompt_label=f"password for {where}")
+            except SecretError as exc:
+                fail(f"error: {exc}")
+
+
+@click.command()
+@click.argument("directory", default="impax-preflight-demo", type=click.Path(file_okay=False))
+@click.option("--format", "formats", default=DEFAULT_FORMATS, show_default=True, help="Comma-separated report formats.")
+@click.option("--with-plugins", is_flag=True, help="Also run installed plugins' checks (their data is not in the demo site).")
+def demo(directory, formats, with_plugins):
+    """Build the embedded demo site in DIRECTORY and run the whole catalog against it (no servers needed)."""
+    from ..demo import build_demo
+
+    out = console()
+    inv_path = build_demo(directory)
+    out.print(f"Demo site built in {Path(directory).resolve()}: inventory {inv_path.name}, SQLite IMPAX database, "
+              "bundles of Solaris and Windows command outputs.")
+    inv = load_inventory_or_fail(str(inv_path))
+    plugins = load_plugins_or_fail(entry_points=with_plugins)
+    waivers_path = Path(directory) / "waivers.toml"
+    waivers = load_waivers_or_fail(str(waivers_path)) if waivers_path.exists() else None
+    execute(inv, plugins, str(Path(directory) / "report"), format_list(formats), progress=False, quiet_findings=True,
+            waivers=waivers)
+    out.print("\nThe demo site has seeded defects, so NO-GO is the expected verdict. Open the HTML report above.")
+    sys.exit(0)

@@ -1,0 +1,256 @@
+"""What a check may touch while it runs, and the helpers it reports with: the `CheckContext`.
+
+A check never prints. It yields `Finding`s built with the context's helpers, which attach the
+evidence gathered so far (every command and query it ran) so nothing is claimed without proof.
+`Memo` shares one computation (a table scan, a disk listing) between the checks of a target.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
+
+from .hostfacts import HostFacts
+from .model import Evidence, Finding, Severity, Status
+from .secrets import mask
+from .transports.base import CommandResult, TransportError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .check import Check
+    from .db.base import QueryResult, SqlSession
+    from .inventory import Database, Host, Inventory, Thresholds
+    from .transports.base import Shell
+
+EXCERPT_CHARS = 8000
+
+
+class Memo:
+    """Compute-once values shared by the checks of one target (e.g. one scan of a table).
+
+    Thread-safe: the first caller computes, the others wait for its result (or its exception).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._slots: dict[Any, "_Slot"] = {}
+
+    def get(self, key: Any, compute: Callable[[], Any]) -> Any:
+        with self._lock:
+            slot = self._slots.get(key)
+            owner = slot is None
+            if owner:
+                slot = self._slots[key] = _Slot()
+        assert slot is not None
+        if owner:
+            try:
+                slot.value = compute()
+            except BaseException as exc:  # noqa: BLE001 - re-raised to every waiter
+                slot.error = exc
+            finally:
+                slot.done.set()
+        else:
+            slot.done.wait()
+        if slot.error is not None:
+            raise slot.error
+        return slot.value
+
+
+class _Slot:
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.value: Any = None
+        self.error: BaseException | None = None
+
+
+class CheckContext:
+    """Everything a check may touch, and the helpers to report what it found."""
+
+    def __init__(
+        self,
+        check: Check,
+        inventory: "Inventory",
+        *,
+        host: "Host | None" = None,
+        database: "Database | None" = None,
+        shell_factory: Callable[[], "Shell"] | None = None,
+        sql_factory: Callable[[], "SqlSession"] | None = None,
+        facts: "HostFacts | dict[str, Any] | None" = None,
+        all_facts: "dict[str, HostFacts | dict[str, Any]] | None" = None,
+        findings_so_far: Callable[[], list[Finding]] | None = None,
+        memo: Memo | None = None,
+        deadline: float | None = None,
+        provider: str | None = None,
+    ) -> None:
+        self.check = check
+        self.inventory = inventory
+        self.site = inventory.site
+        self.host = host
+        self.database = database
+        self.facts: HostFacts = HostFacts.of(facts)
+        self.all_facts: dict[str, HostFacts] = {name: HostFacts.of(f) for name, f in (all_facts or {}).items()}
+        self.memo = memo or Memo()
+        self.deadline = deadline
+        self.provider = provider
+        self.evidence: list[Evidence] = []
+        self._shell_factory = shell_factory
+        self._sql_factory = sql_factory
+        self._findings_so_far = findings_so_far or (lambda: [])
+
+    # -- what the check may touch ------------------------------------------------------------
+    @property
+    def thresholds(self) -> "Thresholds":
+        return self.site.thresholds
+
+    @property
+    def options(self) -> dict[str, Any]:
+        """Site settings for this check: `[site.options."<check id>"]` in the inventory."""
+        return self.site.options.get(self.check.id, {})
+
+    @property
+    def target_name(self) -> str:
+        if self.database is not None and self.host is not None:
+            return f"{self.host.name}/{self.database.name}"
+        if self.host is not None:
+            return self.host.name
+        return "site"
+
+    @property
+    def shell(self) -> "Shell":
+        if self._shell_factory is None:
+            raise TransportError(f"check {self.check.id} has no shell on target {self.target_name}")
+        return self._shell_factory()
+
+    @property
+    def sql(self) -> "SqlSession":
+        if self._sql_factory is None:
+            raise TransportError(f"check {self.check.id} has no database session on target {self.target_name}")
+        return self._sql_factory()
+
+    def findings(self) -> list[Finding]:
+        """Findings produced so far in this run (site checks see every host's results)."""
+        return self._findings_so_far()
+
+    def remaining(self, default: float) -> float:
+        """Seconds left before this check's deadline, capped by `default`."""
+        if self.deadline is None:
+            return default
+        return max(0.5, min(default, self.deadline - time.monotonic()))
+
+    def run(self, command: str, timeout: float | None = None, privileged: bool = False) -> CommandResult:
+        """Run a command on the target host and record it as evidence.
+
+        `privileged=True` for the few commands that need it (e.g. `fmadm faulty`): the host's
+        `transport.privilege` prefix (pfexec / sudo -n) is applied by transports that have one.
+        """
+        t = self.remaining(timeout or self.thresholds.command_timeout_s)
+        result = self.shell.run(command, timeout=t, privileged=True) if privileged else self.shell.run(command, timeout=t)
+        self.evidence.append(evidence_from_command(result, self.target_name))
+        return result
+
+    def query(self, sql: str, params=None, timeout: float | None = None, max_rows: int | None = None) -> "QueryResult":
+        """Run one read-only query on the target database and record it as evidence."""
+        db_timeout = (self.database.statement_timeout_s if self.database else None) or self.thresholds.statement_timeout_s
+        session = self.sql
+        result = session.query(sql, params, timeout=self.remaining(timeout or db_timeout), max_rows=max_rows)
+        self.evidence.append(evidence_from_query(result, self.target_name, session.kind))
+        return result
+
+    def note(self, text: str, source: str = "note") -> None:
+        self.evidence.append(Evidence(kind="note", source=source, output=mask(text)))
+
+    # -- building findings ------------------------------------------------------------------
+    def finding(
+        self,
+        status: Status | str,
+        message: str,
+        *,
+        subject: str | None = None,
+        values: dict[str, Any] | None = None,
+        evidence: list[Evidence] | None = None,
+        remediation: str | None = None,
+    ) -> Finding:
+        status = Status(status)
+        ev = list(self.evidence) if evidence is None else evidence
+        return Finding(
+            check_id=self.check.id,
+            title=self.check.title,
+            severity=self.check.severity,
+            status=status,
+            target=self.target_name,
+            target_kind=self.check.target,
+            subject=subject,
+            message=message,
+            evidence=ev,
+            remediation=remediation if remediation is not None else (
+                self.check.remediation if status in (Status.FAIL, Status.WARN, Status.ERROR) else None
+            ),
+            guide=self.check.guide,
+            values=values or {},
+            host=self.host.name if self.host else None,
+            database=self.database.name if self.database else None,
+            tier=self.host.tier if self.host else None,
+            site=self.site.name,
+            provider=self.provider,
+        )
+
+    def passed(self, message: str, **kw) -> Finding:
+        return self.finding(Status.PASS, message, **kw)
+
+    def warn(self, message: str, **kw) -> Finding:
+        return self.finding(Status.WARN, message, **kw)
+
+    def fail(self, message: str, **kw) -> Finding:
+        return self.finding(Status.FAIL, message, **kw)
+
+    def error(self, message: str, **kw) -> Finding:
+        return self.finding(Status.ERROR, message, **kw)
+
+    def skip(self, message: str, **kw) -> Finding:
+        return self.finding(Status.SKIPPED, message, **kw)
+
+    def problem(self, message: str, **kw) -> Finding:
+        """FAIL for a blocker check, WARN otherwise: for checks whose severity says how bad it is."""
+        return self.fail(message, **kw) if self.check.severity is Severity.BLOCKER else self.warn(message, **kw)
+
+
+def evidence_from_command(result: CommandResult, target: str) -> Evidence:
+    out = result.stdout
+    truncated = result.truncated or len(out) > EXCERPT_CHARS
+    return Evidence(
+        kind="command",
+        source=mask(result.command),
+        target=target,
+        rc=result.rc,
+        output=mask(out[:EXCERPT_CHARS]),
+        stderr=mask(result.stderr[:2000]),
+        duration_s=round(result.duration, 4),
+        truncated=truncated,
+        transport=result.transport or None,
+    )
+
+
+def evidence_from_query(result: "QueryResult", target: str, kind: str) -> Evidence:
+    lines = ["\t".join(result.columns)]
+    for r in result.rows[:50]:
+        lines.append("\t".join("NULL" if v is None else str(v) for v in r))
+    if len(result.rows) > 50:
+        lines.append(f"... {len(result.rows) - 50} more rows")
+    return Evidence(
+        kind="sql",
+        source=mask(result.sql.strip()),
+        target=target,
+        output=mask("\n".join(lines)[:EXCERPT_CHARS]),
+        rows=len(result.rows),
+        duration_s=round(result.duration, 4),
+        truncated=result.truncated or len(result.rows) > 50,
+        transport=kind,
+    )
+
+
+def as_findings(produced: Iterable[Finding] | Finding | None) -> Iterator[Finding]:
+    if produced is None:
+        return iter(())
+    if isinstance(produced, Finding):
+        return iter((produced,))
+    return iter(produced)

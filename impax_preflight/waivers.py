@@ -1,0 +1,96 @@
+"""Waivers: accepted risks, read from a file, matched against findings, expiring on a date.
+
+A waiver fails closed: it covers a failed or warning finding of the checks it names, never one
+that could not be evaluated (`error`) unless it says ``cover_errors = true``, and never every
+check at once (a match without a check id, such as ``*``, is refused when the file loads).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from datetime import date
+from pathlib import Path
+from typing import Iterable
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from .documents import DocumentError, read_document, validation_problems
+from .model import Finding, Status, Waiver
+
+
+class WaiverError(ValueError):
+    """A malformed waivers file; the message has one ``file:line: field: what`` line per problem."""
+
+
+class _WaiverFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    waiver: list[Waiver] = []
+
+
+#: a match must name a check: at least one character of a check id before any wildcard or '@'
+_NAMES_A_CHECK = re.compile(r"^[A-Za-z0-9_\-]")
+
+
+def load_waivers(path: str | Path) -> list[Waiver]:
+    """Read a waivers file (TOML ``[[waiver]]`` tables, or YAML). Raises WaiverError naming file:line:field."""
+    try:
+        data, lines = read_document(path, "waivers")
+    except DocumentError as exc:
+        raise WaiverError(str(exc)) from None
+    if isinstance(data, list):  # a bare YAML list of waivers
+        data, lines = {"waiver": data}, {("waiver",) + k: v for k, v in lines.items()}
+    if data is not None and not isinstance(data, dict):
+        raise WaiverError(f"{path}:1: a waivers file holds [[waiver]] tables, not {type(data).__name__}")
+    try:
+        waivers = _WaiverFile.model_validate(data or {}).waiver
+    except ValidationError as exc:
+        raise WaiverError("\n".join(validation_problems(path, lines, exc))) from None
+    problems = []
+    for i, w in enumerate(waivers):
+        if not _NAMES_A_CHECK.match(w.match):
+            line = lines.get(("waiver", i, "match"), lines.get(("waiver", i), 1))
+            problems.append(
+                f"{path}:{line}: waiver[{i}].match: {w.match!r} does not name a check, so it would waive "
+                "everything, including blockers nobody looked at; name the check (e.g. 'os.solaris.disk_errors@mvfbk*' "
+                "or a family such as 'os.solaris.*')"
+            )
+    if problems:
+        raise WaiverError("\n".join(problems))
+    return waivers
+
+
+def waiver_expired(w: Waiver, today: date | None = None) -> bool:
+    if not w.expires:
+        return False
+    try:
+        return date.fromisoformat(w.expires[:10]) < (today or date.today())
+    except ValueError:
+        return True  # an unreadable expiry date must not silently waive forever
+
+
+def match_waiver(finding: Finding, waivers: Iterable[Waiver]) -> Waiver | None:
+    """The first waiver covering `finding`, if any. An `error` finding is covered only by a waiver
+    that says so (``cover_errors``): what could not be evaluated is not an accepted risk by default."""
+    for w in waivers:
+        if finding.status is Status.ERROR and not w.cover_errors:
+            continue
+        if fnmatch.fnmatchcase(finding.key, w.match) or fnmatch.fnmatchcase(finding.check_id, w.match):
+            return w
+    return None
+
+
+def apply_waiver(finding: Finding, waivers: Iterable[Waiver]) -> Finding:
+    """`finding` marked waived when a waiver covers a failed, warning or (explicitly) error finding."""
+    if finding.status not in (Status.FAIL, Status.WARN, Status.ERROR):
+        return finding
+    w = match_waiver(finding, waivers)
+    if w is None:
+        return finding
+    return finding.model_copy(update={"waiver": w, "waived_status": finding.status, "status": Status.WAIVED})
+
+
+def split_expired(waivers: Iterable[Waiver], today: date | None = None) -> tuple[list[Waiver], list[Waiver]]:
+    """(active, expired)."""
+    all_ = list(waivers)
+    return [w for w in all_ if not waiver_expired(w, today)], [w for w in all_ if waiver_expired(w, today)]
