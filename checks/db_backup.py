@@ -12,9 +12,16 @@ from impax_preflight.check import CheckContext, check, register_module_checks
 from impax_preflight.db.base import ObjectMissing
 from impax_preflight.hookspecs import hookimpl
 from impax_preflight.parsers import ParseError
+from impax_preflight.sql import schema_of
 from impax_preflight.transports.base import TransportError
 
-from . import _dbsql as q
+from ._statements import (
+    ORACLE_BACKUP_SET_SQL,
+    ORACLE_RMAN_JOBS_SQL,
+    database_name,
+    map_event_audit_size_sql,
+    mssql_backup_sql,
+)
 
 _BACKUP_HOWTO = {
     ("oracle", "AS3000"): "Back up the database as in 'Backing up the AS3000 Oracle database': log in as the oracle "
@@ -64,7 +71,7 @@ def database_recent(ctx: CheckContext):
     if dialect == "oracle":
         note = None
         try:
-            row = ctx.query(q.ORACLE_RMAN_JOBS_SQL).dicts()[0]
+            row = ctx.query(ORACLE_RMAN_JOBS_SQL).dicts()[0]
             recent = row.get("age_hours") is not None and float(row["age_hours"]) <= ctx.thresholds.backup_max_age_hours
             if recent:
                 return _judge(ctx, dialect, "v$rman_backup_job_details", row)
@@ -72,15 +79,15 @@ def database_recent(ctx: CheckContext):
         except ObjectMissing:
             note = "v$rman_backup_job_details is not available (older release or no privilege); v$backup_set used instead"
         try:
-            row = ctx.query(q.ORACLE_BACKUP_SET_SQL).dicts()[0]
+            row = ctx.query(ORACLE_BACKUP_SET_SQL).dicts()[0]
         except ObjectMissing as exc:
             return ctx.error(f"cannot read RMAN's backup records ({exc}): the login needs SELECT on "
                              "V_$RMAN_BACKUP_JOB_DETAILS and V_$BACKUP_SET (SELECT_CATALOG_ROLE)")
         return _judge(ctx, dialect, "v$backup_set", row, note)
     if dialect == "tsql":
-        name = q.database_name(ctx)
+        name = database_name(ctx)
         try:
-            row = ctx.query(q.mssql_backup_sql(name)).dicts()[0]
+            row = ctx.query(mssql_backup_sql(name)).dicts()[0]
         except ObjectMissing as exc:
             return ctx.error(f"cannot read msdb.dbo.backupset ({exc}): the login needs SELECT on msdb.dbo.backupset "
                              "(e.g. db_datareader in msdb)")
@@ -147,16 +154,16 @@ def map_event_audit(ctx: CheckContext):
     dialect = ctx.sql.dialect
     if dialect == "sqlite":
         return ctx.skip("MAP_EVENT_AUDIT is exported from Oracle or SQL Server; SQLite has no segment sizes")
-    schema = q.schema_of(ctx.database, dialect)
+    schema = schema_of(ctx.database, dialect)
     try:
-        res = ctx.query(q.map_event_audit_size_sql(dialect, schema))
+        res = ctx.query(map_event_audit_size_sql(dialect, schema))
         source = "dba_segments" if dialect == "oracle" and schema else None
     except ObjectMissing as exc:
         if dialect != "oracle" or not schema:
             return ctx.error(f"cannot measure MAP_EVENT_AUDIT ({exc}): the login needs to see the table's allocation "
                              "(SQL Server: VIEW DEFINITION on it; PostgreSQL: the table must exist)")
         ctx.note(f"dba_segments not readable ({exc}); the guide's user_segments query used (right only when logged in as the owner)")
-        res = ctx.query(q.map_event_audit_size_sql(dialect, None))
+        res = ctx.query(map_event_audit_size_sql(dialect, None))
         source = "user_segments"
     size_kb = res.scalar()
     if size_kb is None:

@@ -11,8 +11,16 @@ import re
 from impax_preflight.check import CheckContext, check, register_module_checks
 from impax_preflight.db.base import DatabaseError, ObjectMissing
 from impax_preflight.hookspecs import hookimpl
+from impax_preflight.sql import identifier, qualified, schema_of
 
-from . import _dbsql as q
+from ._integrity import EXAMPLES
+from ._statements import (
+    ARCHIVE_DEFAULT_WHERE,
+    archive_default_sql,
+    archive_examples_sql,
+    mig_schema_sql,
+    report_source_sql,
+)
 
 # ---- cm.report_source ------------------------------------------------------------------------------
 
@@ -30,7 +38,7 @@ from . import _dbsql as q
 def report_source(ctx: CheckContext):
     """select distinct requesting_service from mcf_service_request: exactly one value passes and is recorded."""
     dialect = ctx.sql.dialect
-    res = ctx.query(q.report_source_sql(q.qualified("mcf_service_request", q.schema_of(ctx.database, dialect), dialect)))
+    res = ctx.query(report_source_sql(qualified("mcf_service_request", schema_of(ctx.database, dialect), dialect)))
     services = sorted(str(r[0]) for r in res.rows if r and r[0] is not None)
     has_null = any(r and r[0] is None for r in res.rows)
     values = {"requesting_services": services, "null_present": has_null}
@@ -115,19 +123,19 @@ def study_status(ctx: CheckContext):
         msg = "(site-configured query)"
         examples = []
     else:
-        table_q = q.qualified("dosr_study", q.schema_of(ctx.database, dialect), dialect)
+        table_q = qualified("dosr_study", schema_of(ctx.database, dialect), dialect)
         try:
-            n = int(ctx.query(q.archive_default_sql(table_q)).scalar() or 0)
+            n = int(ctx.query(archive_default_sql(table_q)).scalar() or 0)
         except DatabaseError as exc:  # missing table or column (ORA-00904 is not ObjectMissing): the assumption failed
             return ctx.error(f"the assumed query could not run ({exc}): set [site.options.\"archive.study_status\"] "
                              "query to the site's count of studies not archived, or mode = \"tool\"")
         examples = []
         if n:
-            ex = ctx.query(q.archive_examples_sql(table_q, dialect), max_rows=q.EXAMPLES)
+            ex = ctx.query(archive_examples_sql(table_q, dialect), max_rows=EXAMPLES)
             examples = [f"{r[0]} (accession {r[1]}, {r[2] or 'no status'})" for r in ex.rows]
         values = {"not_archived": n, "mode": "query", "assumed": True, "examples": examples,
-                  "assumed_condition": q.ARCHIVE_DEFAULT_WHERE}
-        msg = (f"(ASSUMED query: dosr_study where {q.ARCHIVE_DEFAULT_WHERE}; the IMPAX schema is not public — confirm it "
+                  "assumed_condition": ARCHIVE_DEFAULT_WHERE}
+        msg = (f"(ASSUMED query: dosr_study where {ARCHIVE_DEFAULT_WHERE}; the IMPAX schema is not public — confirm it "
                "or configure the site's query, or mode = \"tool\")")
     if n:
         # the first few in the message; all of them (up to 10) are in values["examples"] and the evidence
@@ -164,10 +172,10 @@ def mig_schema(ctx: CheckContext):
     if isinstance(names, str):
         names = [names]
     dialect = ctx.sql.dialect
-    schema = q.identifier(opts["schema"], "mig schema") if opts.get("schema") else q.schema_of(ctx.database, dialect)
-    wanted = [q.identifier(n, "mig schema object").upper() for n in names]
+    schema = identifier(opts["schema"], "mig schema") if opts.get("schema") else schema_of(ctx.database, dialect)
+    wanted = [identifier(n, "mig schema object").upper() for n in names]
     try:
-        res = ctx.query(q.mig_schema_sql(dialect, schema, wanted))
+        res = ctx.query(mig_schema_sql(dialect, schema, wanted))
     except ObjectMissing as exc:
         return ctx.error(f"cannot read the catalog ({exc}): the login needs to see {schema or 'its own'} objects")
     found = {str(r[0]).upper(): str(r[1]) for r in res.rows}

@@ -16,7 +16,16 @@ from __future__ import annotations
 from impax_preflight.check import Check, CheckContext, check, register_module_checks
 from impax_preflight.hookspecs import hookimpl
 
-from . import _dbsql as q
+from ._integrity import (
+    DUPLICATE_COLUMN,
+    GUIDE_INTEGRITY,
+    GUIDE_SQL,
+    INTEGRITY_REMEDIATION,
+    NULL_CHECKS,
+    TableScan,
+    scan_duplicates,
+    scan_null_table,
+)
 
 _TITLES = {
     "integrity.object_document_unique": "OBJECT_REF is unique in DOSR_OBJECT_DOCUMENT",
@@ -34,19 +43,19 @@ _TITLES = {
 }
 
 
-def _values(scan: q.TableScan, check_id: str, **extra) -> dict:
+def _values(scan: TableScan, check_id: str, **extra) -> dict:
     return {
         "count": scan.counts[check_id],
         "examples": [str(e) for e in scan.examples.get(check_id, [])],
         "rows_scanned": scan.rows_scanned,
         "scan_s": scan.duration_s,
         "table": scan.table,
-        "guide_sql": q.GUIDE_SQL[check_id],
+        "guide_sql": GUIDE_SQL[check_id],
         **extra,
     }
 
 
-def _attach(ctx: CheckContext, scan: q.TableScan) -> None:
+def _attach(ctx: CheckContext, scan: TableScan) -> None:
     # the scan may have run in another check's thread: every check shows the same proof
     ctx.evidence.extend(scan.evidence)
     for note in scan.notes:
@@ -55,10 +64,10 @@ def _attach(ctx: CheckContext, scan: q.TableScan) -> None:
 
 def _null_check(check_id: str, table: str, column: str) -> Check:
     def run(ctx: CheckContext):
-        scan = q.scan_null_table(ctx, table)
+        scan = scan_null_table(ctx, table)
         _attach(ctx, scan)
         if scan.error:
-            return ctx.error(f"NULL {column} in {table} not checked: {scan.error}", values={"table": table, "guide_sql": q.GUIDE_SQL[check_id]})
+            return ctx.error(f"NULL {column} in {table} not checked: {scan.error}", values={"table": table, "guide_sql": GUIDE_SQL[check_id]})
         n = scan.counts[check_id]
         values = _values(scan, check_id, column=column)
         scanned = f"{scan.rows_scanned:,} rows scanned" if scan.rows_scanned is not None else "rows scanned unknown"
@@ -68,16 +77,16 @@ def _null_check(check_id: str, table: str, column: str) -> Check:
         shown = f"; examples ({scan.example_key or 'key'}): {', '.join(ex)}" if ex else ""
         return ctx.fail(f"{n:,} row(s) of {table} have a NULL {column} ({scanned}){shown}", values=values)
 
-    run.__doc__ = f"{q.GUIDE_SQL[check_id]}: any row is a blocker."
+    run.__doc__ = f"{GUIDE_SQL[check_id]}: any row is a blocker."
     return check(
         check_id,
         _TITLES[check_id],
         "blocker",
         "database",
         db_purposes=["impax"],
-        guide=q.GUIDE_INTEGRITY,
-        remediation=q.INTEGRITY_REMEDIATION,
-        description=f"Rows of {table} whose {column} is NULL (the guide: {q.GUIDE_SQL[check_id]}). "
+        guide=GUIDE_INTEGRITY,
+        remediation=INTEGRITY_REMEDIATION,
+        description=f"Rows of {table} whose {column} is NULL (the guide: {GUIDE_SQL[check_id]}). "
         f"Every checked column of {table} is counted in one scan of the table.",
     )(run)
 
@@ -88,17 +97,17 @@ def _null_check(check_id: str, table: str, column: str) -> Check:
     "blocker",
     "database",
     db_purposes=["impax"],
-    guide=q.GUIDE_INTEGRITY,
-    remediation=q.INTEGRITY_REMEDIATION,
+    guide=GUIDE_INTEGRITY,
+    remediation=INTEGRITY_REMEDIATION,
     description="Rows of DOSR_OBJECT_DOCUMENT whose OBJECT_REF occurs more than once (the guide's number), found by "
     "one aggregation over the table (GROUP BY ROLLUP ... HAVING) instead of the guide's IN (subquery) that reads it twice.",
 )
 def object_document_unique(ctx: CheckContext):
-    scan = q.scan_duplicates(ctx)
+    scan = scan_duplicates(ctx)
     _attach(ctx, scan)
     cid = "integrity.object_document_unique"
     n = scan.counts[cid]
-    values = _values(scan, cid, column=q.DUPLICATE_COLUMN, duplicated_refs=scan.counts.get("duplicated_refs", 0))
+    values = _values(scan, cid, column=DUPLICATE_COLUMN, duplicated_refs=scan.counts.get("duplicated_refs", 0))
     scanned = f"{scan.rows_scanned:,} rows scanned" if scan.rows_scanned is not None else "rows scanned unknown"
     if n == 0:
         return ctx.passed(f"every OBJECT_REF of dosr_object_document is unique ({scanned})", values=values)
@@ -110,7 +119,7 @@ def object_document_unique(ctx: CheckContext):
 
 
 # one declared check per NULL column of the guide
-for _table, _pairs in q.NULL_CHECKS.items():
+for _table, _pairs in NULL_CHECKS.items():
     for _cid, _col in _pairs:
         globals()["check_" + _cid.split(".", 1)[1]] = _null_check(_cid, _table, _col)
 del _table, _pairs, _cid, _col

@@ -10,7 +10,13 @@ from impax_preflight.check import CheckContext, check, register_module_checks
 from impax_preflight.hookspecs import hookimpl
 from impax_preflight.versions import Version
 
-from . import _dbsql as q
+from ._integrity import run_shared
+from ._statements import (
+    MSSQL_SERVERPROPERTY_SQL,
+    database_name,
+    is_mirrored_sqlserver,
+    mssql_mirroring_sql,
+)
 
 MIN_SQLSERVER = "10.0.2531"  # SQL Server 2008 SP1
 
@@ -20,16 +26,15 @@ MIN_SQLSERVER = "10.0.2531"  # SQL Server 2008 SP1
     "SQL Server 2008 SP1 or later, default instance, mixed-mode authentication",
     "blocker",
     "database",
-    db_kinds=["mssql", "odbc"],
+    dialects=["tsql"],
     db_purposes=["impax"],
-    when=q.is_sqlserver,
     guide="Prerequisite software installations",
     remediation="Install SQL Server 2008 SP1 or later as the default instance (MSSQLSERVER) with SQL Server and Windows "
     "Authentication mode (mixed mode), as the installation guide for the new database server describes.",
 )
 def sqlserver_version(ctx: CheckContext):
     """SERVERPROPERTY: ProductVersion >= 10.0.2531, InstanceName NULL, IsIntegratedSecurityOnly = 0."""
-    r = ctx.query(q.MSSQL_SERVERPROPERTY_SQL).dicts()[0]
+    r = ctx.query(MSSQL_SERVERPROPERTY_SQL).dicts()[0]
     version = str(r.get("product_version") or "")
     values = {"product_version": version, "product_level": r.get("product_level"), "edition": r.get("edition"),
               "instance_name": r.get("instance_name"), "integrated_security_only": r.get("integrated_security_only"),
@@ -49,10 +54,10 @@ def sqlserver_version(ctx: CheckContext):
 
 def _mirroring(ctx: CheckContext) -> dict | None:
     """The mirroring row of this database (one query shared by both mirroring checks)."""
-    name = q.database_name(ctx)
+    name = database_name(ctx)
 
     def compute():
-        res, ev = q.run_shared(ctx, q.mssql_mirroring_sql(name))
+        res, ev = run_shared(ctx, mssql_mirroring_sql(name))
         rows = res.dicts()
         return (rows[0] if rows else None), ev
 
@@ -69,9 +74,9 @@ _NO_TEST = "Do not run a fail-over test until this is fixed (seed 000: 'If there
     "Database mirroring synchronized, safety FULL, witness connected",
     "blocker",
     "database",
-    db_kinds=["mssql", "odbc"],
+    dialects=["tsql"],
     db_purposes=["impax"],
-    when=q.is_mirrored_sqlserver,
+    when=is_mirrored_sqlserver,
     guide="Required Conditions Before The Test",
     remediation="Bring the mirroring session back to SYNCHRONIZED with safety FULL and the witness CONNECTED (SQL Server "
     "Management Studio > database > Properties > Mirroring) before any upgrade or fail-over step. " + _NO_TEST,
@@ -80,7 +85,7 @@ def mirroring_state(ctx: CheckContext):
     """sys.database_mirroring: mirroring_state_desc SYNCHRONIZED, safety FULL, witness CONNECTED."""
     row = _mirroring(ctx)
     if row is None:
-        return ctx.error(f"database {q.database_name(ctx)} is not visible in sys.databases for this login")
+        return ctx.error(f"database {database_name(ctx)} is not visible in sys.databases for this login")
     state = row.get("mirroring_state_desc")
     values = {k: row.get(k) for k in ("mirroring_state_desc", "mirroring_role_desc", "mirroring_safety_level_desc",
                                        "mirroring_witness_state_desc", "mirroring_partner_instance", "mirroring_witness_name",
@@ -109,9 +114,9 @@ def mirroring_state(ctx: CheckContext):
     "The mirroring principal is on the primary server",
     "warning",
     "database",
-    db_kinds=["mssql", "odbc"],
+    dialects=["tsql"],
     db_purposes=["impax"],
-    when=q.is_mirrored_sqlserver,
+    when=is_mirrored_sqlserver,
     guide="What To Do After The Test",
     remediation="Fail the principal back to the primary server: in most installations the SQL database backup and its "
     "external copy run only on the primary server.",
@@ -123,7 +128,7 @@ def principal_on_primary(ctx: CheckContext):
         return ctx.error("the inventory does not say which server is the primary: set primary_server for this database")
     row = _mirroring(ctx)
     if row is None:
-        return ctx.error(f"database {q.database_name(ctx)} is not visible in sys.databases for this login")
+        return ctx.error(f"database {database_name(ctx)} is not visible in sys.databases for this login")
     role = str(row.get("mirroring_role_desc") or "").upper()
     server = str(row.get("server_name") or "")
     on_primary = server.split("\\")[0].upper() == primary.split("\\")[0].upper()

@@ -10,7 +10,15 @@ from impax_preflight.check import CheckContext, check, register_module_checks
 from impax_preflight.db.base import ObjectMissing
 from impax_preflight.hookspecs import hookimpl
 
-from . import _dbsql as q
+from ._statements import (
+    MSSQL_FILES_SQL,
+    ORACLE_FRA_SQL,
+    REQUIRED_TABLESPACES,
+    VERSION_SQL,
+    gb,
+    oracle_old_backupsets_sql,
+    oracle_tablespace_sql,
+)
 
 _TABLESPACE_FIX = (
     "Add space with monitor_add, as in the guide's 'Increasing the tablespace size' (Windows: c:\\mvf\\bin\\monitor_add, "
@@ -29,18 +37,17 @@ _DBA_PRIVILEGE = (
     "Oracle tablespaces MVFL, MVFLINDX, MVF, MVFINDX and UNDO have room",
     "blocker",
     "database",
-    db_kinds=["oracle", "odbc"],
+    dialects=["oracle"],
     db_purposes=["impax"],
-    when=q.is_oracle,
     guide="Increasing the tablespace size",
     remediation=_TABLESPACE_FIX,
 )
 def tablespace_free(ctx: CheckContext):
     """Usable space (free now + autoextend headroom up to MAXBYTES) per tablespace vs tablespace_min_gb / _warn_gb."""
     th = ctx.thresholds
-    names = [str(n).upper() for n in ctx.options.get("tablespaces", q.REQUIRED_TABLESPACES)]
+    names = [str(n).upper() for n in ctx.options.get("tablespaces", REQUIRED_TABLESPACES)]
     try:
-        res = ctx.query(q.oracle_tablespace_sql(names))
+        res = ctx.query(oracle_tablespace_sql(names))
     except ObjectMissing as exc:
         return ctx.error(f"cannot read the tablespace views ({exc}): {_DBA_PRIVILEGE}")
     rows = {str(r["tablespace_name"]).upper(): r for r in res.dicts()}
@@ -61,8 +68,8 @@ def tablespace_free(ctx: CheckContext):
         free, headroom = int(r.get("free_bytes") or 0), int(r.get("headroom_bytes") or 0)
         usable = free + headroom
         values = {
-            "usable_gb": q.gb(usable), "free_gb": q.gb(free), "autoextend_headroom_gb": q.gb(headroom),
-            "size_gb": q.gb(r.get("size_bytes")), "files": r.get("files"), "autoextensible_files": r.get("autoextensible_files"),
+            "usable_gb": gb(usable), "free_gb": gb(free), "autoextend_headroom_gb": gb(headroom),
+            "size_gb": gb(r.get("size_bytes")), "files": r.get("files"), "autoextensible_files": r.get("autoextensible_files"),
             "contents": r.get("contents"), "min_gb": th.tablespace_min_gb, "warn_gb": th.tablespace_warn_gb,
         }
         label = f"{name} (UNDO)" if name in undo and name not in names else name
@@ -84,9 +91,8 @@ def tablespace_free(ctx: CheckContext):
     "Oracle recovery area (FRA) below its use limit",
     "warning",
     "database",
-    db_kinds=["oracle", "odbc"],
+    dialects=["oracle"],
     db_purposes=["impax"],
-    when=q.is_oracle,
     guide="Cleaning up RMAN backup files",
     remediation=(
         "As the oracle (Solaris) or AgfaService (Windows) user: rman target / ; list backupset; note the BS Key of "
@@ -97,7 +103,7 @@ def recovery_area(ctx: CheckContext):
     """(space_used - space_reclaimable) / space_limit of v$recovery_file_dest vs fra_max_used_pct."""
     limit_pct = ctx.thresholds.fra_max_used_pct
     try:
-        res = ctx.query(q.ORACLE_FRA_SQL)
+        res = ctx.query(ORACLE_FRA_SQL)
     except ObjectMissing as exc:
         return ctx.error(f"cannot read v$recovery_file_dest ({exc}): the login needs SELECT on V_$RECOVERY_FILE_DEST "
                          "(SELECT_CATALOG_ROLE)")
@@ -106,7 +112,7 @@ def recovery_area(ctx: CheckContext):
         return ctx.skip("no flash recovery area is configured (db_recovery_file_dest is empty)")
     days = float(ctx.options.get("old_backup_days", 7))
     try:
-        old = ctx.query(q.oracle_old_backupsets_sql(days)).dicts()
+        old = ctx.query(oracle_old_backupsets_sql(days)).dicts()
     except ObjectMissing as exc:
         old = []
         ctx.note(f"old backup sets not listed: {exc}")
@@ -114,7 +120,7 @@ def recovery_area(ctx: CheckContext):
     for r in rows:
         lim, used, recl = int(r["space_limit"]), int(r.get("space_used") or 0), int(r.get("space_reclaimable") or 0)
         pct = round(100.0 * (used - recl) / lim, 1)
-        values = {"used_pct": pct, "limit_gb": q.gb(lim), "used_gb": q.gb(used), "reclaimable_gb": q.gb(recl),
+        values = {"used_pct": pct, "limit_gb": gb(lim), "used_gb": gb(used), "reclaimable_gb": gb(recl),
                   "files": r.get("number_of_files"), "max_used_pct": limit_pct,
                   "old_backup_sets": [str(o.get("bs_key")) for o in old], "old_backup_days": days}
         text = (f"{r['name']}: {pct:g} % used after reclaimable space ({values['used_gb']:g} GB used, "
@@ -133,9 +139,8 @@ def recovery_area(ctx: CheckContext):
     "SQL Server data and log files have room to grow",
     "warning",
     "database",
-    db_kinds=["mssql", "odbc"],
+    dialects=["tsql"],
     db_purposes=["impax"],
-    when=q.is_sqlserver,
     guide="Evaluating system requirements",
     remediation="Grow the data or log file (ALTER DATABASE ... MODIFY FILE SIZE/MAXSIZE/FILEGROWTH) or free disk space "
                 "before the upgrade, with the site's DBA.",
@@ -143,7 +148,7 @@ def recovery_area(ctx: CheckContext):
 def database_space(ctx: CheckContext):
     """Per file type (ROWS, LOG): free pages inside the files + growth headroom up to max_size (-1 = unlimited)."""
     th = ctx.thresholds
-    files = ctx.query(q.MSSQL_FILES_SQL).dicts()
+    files = ctx.query(MSSQL_FILES_SQL).dicts()
     if not files:
         return ctx.error("sys.database_files returned no file: the login cannot see this database's files")
     blind = [str(f["name"]) for f in files if f.get("used_pages") is None]
@@ -168,8 +173,8 @@ def database_space(ctx: CheckContext):
             elif max_size > size:
                 headroom_pages += max_size - size
         usable = (free_pages + headroom_pages) * 8192
-        values = {"free_gb": q.gb(free_pages * 8192), "growth_headroom_gb": q.gb(headroom_pages * 8192),
-                  "usable_gb": None if unlimited else q.gb(usable), "unlimited_files": unlimited,
+        values = {"free_gb": gb(free_pages * 8192), "growth_headroom_gb": gb(headroom_pages * 8192),
+                  "usable_gb": None if unlimited else gb(usable), "unlimited_files": unlimited,
                   "files": [str(f["name"]) for f in group], "min_gb": th.tablespace_min_gb}
         label = "data files" if kind == "ROWS" else "log files"
         if unlimited:
@@ -178,12 +183,12 @@ def database_space(ctx: CheckContext):
                 "(bounded only by the disk: see os.disk_space)", subject=kind, values=values))
         elif usable < th.tablespace_min_gb * 1024**3:
             findings.append(ctx.warn(
-                f"{label}: only {q.gb(usable):g} GB usable ({values['free_gb']:g} GB free inside + "
+                f"{label}: only {gb(usable):g} GB usable ({values['free_gb']:g} GB free inside + "
                 f"{values['growth_headroom_gb']:g} GB growth up to max_size), below {th.tablespace_min_gb:g} GB",
                 subject=kind, values=values))
         else:
             findings.append(ctx.passed(
-                f"{label}: {q.gb(usable):g} GB usable ({values['free_gb']:g} GB free inside + "
+                f"{label}: {gb(usable):g} GB usable ({values['free_gb']:g} GB free inside + "
                 f"{values['growth_headroom_gb']:g} GB growth up to max_size)", subject=kind, values=values))
     return findings
 
@@ -198,9 +203,9 @@ def database_space(ctx: CheckContext):
 def db_version(ctx: CheckContext):
     """v$version / @@VERSION / version() / sqlite_version(), recorded for the upgrade plan."""
     dialect = ctx.sql.dialect
-    if dialect not in q.VERSION_SQL:
+    if dialect not in VERSION_SQL:
         return ctx.skip(f"no version query for dialect {dialect}")
-    res = ctx.query(q.VERSION_SQL[dialect])
+    res = ctx.query(VERSION_SQL[dialect])
     lines = [str(r[0]).strip() for r in res.rows if r and r[0] is not None]
     if not lines:
         return ctx.error("the version query returned nothing")

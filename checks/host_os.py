@@ -225,7 +225,11 @@ def solaris_faults(ctx: CheckContext) -> Iterator[Finding]:
 )
 def solaris_storage(ctx: CheckContext) -> list[Finding]:
     out: list[Finding] = []
-    from impax_preflight.parsers.metastat import NOT_CONFIGURED, TRANSIENT_STATES, parse_metastat
+    from impax_preflight.parsers.metastat import (
+        NOT_CONFIGURED,
+        TRANSIENT_STATES,
+        parse_metastat,
+    )
     from impax_preflight.parsers.zpool import parse_zpool_status
 
     checked = []

@@ -10,13 +10,20 @@ from typing import Iterator
 
 from impax_preflight.check import CheckContext, check, register_module_checks
 from impax_preflight.facts import UNINSTALL_KEYS, software_from_uninstall
-from impax_preflight.hostfacts import match_products, software_patterns
 from impax_preflight.hookspecs import hookimpl
+from impax_preflight.hostfacts import match_products, software_patterns
 from impax_preflight.model import Finding
 from impax_preflight.parsers.reg import is_missing_key, parse_reg_query
 from impax_preflight.versions import Version, parse_version
 
-from .host_os import CIM_DISKS, WMIC_DISKS, disk_usages, parse_or_error, real_filesystems, unusable
+from .host_os import (
+    CIM_DISKS,
+    WMIC_DISKS,
+    disk_usages,
+    parse_or_error,
+    real_filesystems,
+    unusable,
+)
 
 GUIDE_PREREQ = "Prerequisite software installations"
 UNINSTALL_COMMANDS = [f"reg query {k} /s" for k in UNINSTALL_KEYS.values()]

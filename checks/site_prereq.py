@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from typing import Iterator
 
 from impax_preflight.check import CheckContext, check, register_module_checks
-from impax_preflight.hostfacts import products_for
 from impax_preflight.hookspecs import hookimpl
+from impax_preflight.hostfacts import products_for
 from impax_preflight.model import Finding
 from impax_preflight.versions import Version, parse_version
 

@@ -95,10 +95,11 @@ class Applicability:
             if self.dialects:
                 spoken = _dialects.of_database(db)
                 wanted = " or ".join(_dialects.label(d) for d in self.dialects)
+                article = "an" if wanted[:1] in "AEIOU" else "a"
                 if spoken is None:
-                    return f"applies to {wanted} databases; the dialect of this {db.kind} database is not declared (dialect = ...)"
+                    return f"not known to be {article} {wanted} database: the SQL dialect of this {db.kind} database is not declared (dialect = ...)"
                 if spoken not in self.dialects:
-                    return f"not a {wanted} database ({_dialects.label(spoken)})"
+                    return f"not {article} {wanted} database (this {db.kind} database speaks {_dialects.label(spoken)})"
         if self.when is not None:
             verdict = self.when(site, host, db, inventory=inventory) if _wants_inventory(self.when) else self.when(site, host, db)
             if verdict is not True:

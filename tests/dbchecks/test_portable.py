@@ -12,7 +12,7 @@ import pytest
 
 from conftest import require_service
 from impax_preflight.check import Memo
-from impax_preflight.checks import _dbsql as q
+from impax_preflight.checks import _integrity
 from impax_preflight.checks import db_impax, db_integrity, db_space
 from impax_preflight.db.sqlite import SqliteSession
 from impax_preflight.demo.impax_schema import (
@@ -97,7 +97,7 @@ def test_integrity_counts_on_sqlite(impax_sqlite):
         assert f.evidence and f.evidence[0].kind == "sql" and f.evidence[0].source.startswith("select")
         assert len(f.values["examples"]) == min(expected[cid] // (2 if cid == DUPLICATE_CHECK else 1), 10), cid
     # 11 tables; a (cheap, limited) example query only for each column with defects
-    columns_with_defects = [c for pairs in q.NULL_CHECKS.values() for c, _ in pairs if expected[c]]
+    columns_with_defects = [c for pairs in _integrity.NULL_CHECKS.values() for c, _ in pairs if expected[c]]
     assert len(session.statements) == 11 + len(columns_with_defects)
 
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 import pytest
 import sqlglot
 
-from impax_preflight.checks import _dbsql as q
+from impax_preflight import dialects
+from impax_preflight import sql as sqlkit
+from impax_preflight.checks import _integrity, _statements
 from impax_preflight.db.readonly import ReadOnlyViolation, ensure_read_only
 from impax_preflight import load_plugins
 
-STATEMENTS = q.all_statements()
+STATEMENTS = _statements.all_statements()
 
 
 def test_catalogue_covers_every_database_check_and_dialect():
@@ -39,17 +41,17 @@ def test_the_guard_still_refuses_what_the_guide_does_with_writes():
 
 @pytest.mark.parametrize("bad", ["dbo; drop table x", "a b", "x'--", "", "1abc", "a" * 200, "DBADMIN.X"])
 def test_identifiers_from_the_inventory_are_validated(bad):
-    with pytest.raises(q.ConfigError):
-        q.identifier(bad, "database schema")
+    with pytest.raises(sqlkit.IdentifierError):
+        sqlkit.identifier(bad, "database schema")
 
 
 def test_qualified_names_per_dialect():
-    assert q.qualified("dosr_object", "DBADMIN", "oracle") == "DBADMIN.dosr_object"
-    assert q.qualified("dosr_object", None, "postgres") == "dosr_object"
-    assert q.qualified("dosr_object", "main", "sqlite") == "dosr_object"  # SQLite: one schema
-    assert q.limited("select a from t", "tsql", 5) == "select top 5 a from t"
-    assert q.limited("select a from t", "oracle", 5) == "select * from (select a from t) where rownum <= 5"
-    assert q.limited("select a from t", "postgres", 5) == "select a from t limit 5"
+    assert sqlkit.qualified("dosr_object", "DBADMIN", "oracle") == "DBADMIN.dosr_object"
+    assert sqlkit.qualified("dosr_object", None, "postgres") == "dosr_object"
+    assert sqlkit.qualified("dosr_object", "main", "sqlite") == "dosr_object"  # SQLite: one schema
+    assert sqlkit.limited("select a from t", "tsql", 5) == "select top 5 a from t"
+    assert sqlkit.limited("select a from t", "oracle", 5) == "select * from (select a from t) where rownum <= 5"
+    assert sqlkit.limited("select a from t", "postgres", 5) == "select a from t limit 5"
 
 
 def test_dosr_object_checks_share_one_statement():
@@ -61,11 +63,11 @@ def test_dosr_object_checks_share_one_statement():
 
 
 def test_duplicate_scan_reads_the_table_once():
-    for dialect in q.DIALECTS:
-        sql = q.duplicate_scan_sql("dosr_object_document", dialect)
+    for dialect in dialects.DIALECTS:
+        sql = _integrity.duplicate_scan_sql("dosr_object_document", dialect)
         tree = sqlglot.parse_one(sql, read=dialect)
         tables = [t.name for t in tree.find_all(sqlglot.exp.Table)]
         assert tables == ["dosr_object_document"], (dialect, tables)
         # the guide's form names the table twice
-    guide = sqlglot.parse_one(q.GUIDE_SQL["integrity.object_document_unique"], read="oracle")
+    guide = sqlglot.parse_one(_integrity.GUIDE_SQL["integrity.object_document_unique"], read="oracle")
     assert len(list(guide.find_all(sqlglot.exp.Table))) == 2
