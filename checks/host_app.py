@@ -14,7 +14,7 @@ from impax_preflight.hookspecs import hookimpl
 from impax_preflight.model import Finding
 from impax_preflight.parsers import ParseError
 
-from .host_os import parse_or_error, unusable
+from ._hostkit import parse_or_error, unusable
 
 # ---- application server configuration backup -----------------------------------------------------
 

@@ -16,7 +16,7 @@ from impax_preflight.model import Finding
 from impax_preflight.parsers.reg import is_missing_key, parse_reg_query
 from impax_preflight.versions import Version, parse_version
 
-from .host_os import (
+from ._hostkit import (
     CIM_DISKS,
     WMIC_DISKS,
     disk_usages,

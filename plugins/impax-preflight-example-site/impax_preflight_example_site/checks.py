@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import re
-
 from impax_preflight import check
 from impax_preflight.check import CheckContext
-
-_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_$#]{0,127}$")
+from impax_preflight.sql import IdentifierError, identifier, qualified
 
 
 @check(
@@ -24,17 +21,19 @@ _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_$#]{0,127}$")
 )
 def cm_mapping_table(ctx: CheckContext):
     """Duplicated source codes and rows without a target code in the site's mapping table."""
-    table = str(ctx.options.get("table", "mcf_site_mapping"))
-    if not _IDENTIFIER.match(table):
-        # the name goes into SQL text: accept a plain identifier only
-        return ctx.error(f"site.options.\"site.example.cm_mapping_table\".table = {table!r} is not a table name")
-    schema = ctx.database.schema if ctx.database else None
-    qualified = f"{schema}.{table}" if schema else table
+    raw = ctx.options.get("table", "mcf_site_mapping")
+    try:
+        # the names go into SQL text: the SQL kit accepts plain identifiers only
+        table = identifier(raw, "table")
+        schema = identifier(ctx.database.schema, "database schema") if ctx.database and ctx.database.schema else None
+    except IdentifierError as exc:
+        return ctx.error(f"site.options.\"site.example.cm_mapping_table\".table = {raw!r} is not a table name ({exc})")
+    name = qualified(table, schema, ctx.sql.dialect)
     dup = ctx.query(
-        f"select source_code, count(*) as n from {qualified} group by source_code having count(*) > 1 order by source_code",
+        f"select source_code, count(*) as n from {name} group by source_code having count(*) > 1 order by source_code",
         max_rows=10,
     )
-    empty = ctx.query(f"select count(*) from {qualified} where target_code is null or target_code = ''")
+    empty = ctx.query(f"select count(*) from {name} where target_code is null or target_code = ''")
     n_empty = int(empty.scalar() or 0)
     values = {"duplicated": [r[0] for r in dup.rows], "empty_targets": n_empty, "value": len(dup.rows) + n_empty}
     problems = []
