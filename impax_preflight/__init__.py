@@ -7,7 +7,7 @@ until a name that needs them is used.
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+from ._version import __version__  # noqa: E402
 
 # light, and named like their modules: bound here so that `impax_preflight.check` is the decorator
 from .check import Check, check  # noqa: E402

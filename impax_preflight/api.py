@@ -14,7 +14,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, Iterable
 
-from . import __version__, builtin, facts
+from . import builtin, facts
+from ._version import __version__
 from .checks import module_names as check_module_names
 from .plugins import PluginSet
 from .report import builtin as reporters

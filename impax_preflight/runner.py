@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
-from . import __version__
+from ._version import __version__
 from .context import CheckContext, Memo
 from .execute import execute_check
 from .hostfacts import HostFacts

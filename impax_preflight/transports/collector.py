@@ -21,7 +21,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 
 def _version() -> str:
-    from .. import __version__
+    from .._version import __version__
 
     return str(__version__)
 
