@@ -16,9 +16,10 @@ from .versions import parse_version
 from .vocabulary import Severity, TargetKind
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .context import CheckContext
+    from .context import CheckContext, Memo, as_findings, evidence_from_command, evidence_from_query
     from .inventory import Database, Host, Inventory, Site
     from .model import CheckInfo, Finding
+    from .probes import Probe
 
 #: the context and its helpers, importable from here too (loaded on first use: this module stays
 #: light, so `from impax_preflight import check` imports no pydantic model)
@@ -140,13 +141,20 @@ class Check:
     guide: str | None = None
     remediation: str | None = None
     description: str | None = None
-    #: shell commands the check may run, per OS ("solaris", "windows", "linux", or "*"),
-    #: so a bundle collector can gather them ahead of time
+    #: shell commands the check runs itself with ctx.run, per OS ("solaris", "windows", "linux", or
+    #: "*"); a check that reads its host through probes declares none
     commands: dict[str, tuple[str, ...]] = field(default_factory=dict)
     timeout_s: float | None = None
+    #: the reads of its host the check makes (`ctx.read`): their commands are what a collector gathers
+    probes: tuple["Probe", ...] = ()
 
-    def commands_for(self, os_name: str) -> tuple[str, ...]:
-        return tuple(self.commands.get(os_name, ())) + tuple(self.commands.get("*", ()))
+    def commands_for(self, os_name: str, site: "Site | None" = None, host: "Host | None" = None) -> tuple[str, ...]:
+        """Every command the check may run on a host of this OS: its probes' and its own."""
+        out: list[str] = []
+        for p in self.probes:
+            out += [c for c in p.commands_for(os_name, site, host) if c not in out]
+        out += [c for c in tuple(self.commands.get(os_name, ())) + tuple(self.commands.get("*", ())) if c not in out]
+        return tuple(out)
 
     def info(self, provider: str | None = None) -> "CheckInfo":
         from .model import CheckInfo
@@ -161,8 +169,14 @@ class Check:
             description=self.description or (self.func.__doc__ or "").strip() or None,
             provider=provider,
             applies_to=self.applies.describe(),
-            commands={k: list(v) for k, v in self.commands.items()},
+            commands={os_name: list(self.commands_for(os_name)) for os_name in self._oses() if self.commands_for(os_name)},
         )
+
+    def _oses(self) -> list[str]:
+        found = set(self.commands) | {os_name for p in self.probes for os_name in p.variants}
+        if "*" in found:
+            found = (found - {"*"}) | {"solaris", "windows", "linux"}
+        return sorted(found)
 
 
 def check(
@@ -175,6 +189,7 @@ def check(
     remediation: str | None = None,
     description: str | None = None,
     commands: dict[str, Iterable[str]] | None = None,
+    probes: Iterable["Probe"] = (),
     timeout_s: float | None = None,
     roles: Iterable[str] = (),
     os: Iterable[str] = (),
@@ -215,6 +230,7 @@ def check(
             description=description,
             commands={k: tuple(v) for k, v in (commands or {}).items()},
             timeout_s=timeout_s,
+            probes=tuple(probes),
         )
 
     return wrap

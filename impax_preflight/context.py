@@ -14,15 +14,16 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 from .hostfacts import HostFacts
 from .model import Evidence, Finding, Severity, Status
 from .secrets import mask
+from .probes import EXCERPT_CHARS, evidence_from_command
 from .transports.base import CommandResult, TransportError
 
 if TYPE_CHECKING:  # pragma: no cover
     from .check import Check
+    from .probes import HostReader, Probe
     from .db.base import QueryResult, SqlSession
     from .inventory import Database, Host, Inventory, Thresholds
     from .transports.base import Shell
 
-EXCERPT_CHARS = 8000
 
 
 class Memo:
@@ -81,6 +82,7 @@ class CheckContext:
         memo: Memo | None = None,
         deadline: float | None = None,
         provider: str | None = None,
+        reader: "HostReader | None" = None,
     ) -> None:
         self.check = check
         self.inventory = inventory
@@ -96,6 +98,7 @@ class CheckContext:
         self._shell_factory = shell_factory
         self._sql_factory = sql_factory
         self._findings_so_far = findings_so_far or (lambda: [])
+        self._reader = reader
 
     # -- what the check may touch ------------------------------------------------------------
     @property
@@ -147,6 +150,36 @@ class CheckContext:
         result = self.shell.run(command, timeout=t, privileged=True) if privileged else self.shell.run(command, timeout=t)
         self.evidence.append(evidence_from_command(result, self.target_name))
         return result
+
+    def read(self, probe: "Probe", timeout: float | None = None) -> Any:
+        """Read the target host through a probe: the parsed records, or None when the probe found
+        the thing it reads absent. Raises `ReadError` (the runner makes it an `error` finding with
+        the reason). The read is shared: other checks of this host asking for it get the same answer;
+        its evidence (and the lines the parser did not understand) join this check's evidence."""
+        from .probes import ReadError
+
+        reader = self.reader
+        try:
+            reading = reader.read(probe, self.remaining(timeout or probe.timeout_s or self.thresholds.command_timeout_s))
+        except ReadError as exc:
+            self.evidence.extend(exc.evidence)
+            raise
+        self.evidence.extend(reading.evidence)
+        for n in reading.notes:
+            self.note(n, source=probe.name)
+        return reading.value
+
+    def error_from(self, exc: Exception, **kw) -> Finding:
+        """An `error` finding for a read (or other) failure a check chose to report itself and go on."""
+        return self.error(getattr(exc, "reason", None) or str(exc) or type(exc).__name__, **kw)
+
+    @property
+    def reader(self) -> "HostReader":
+        if self._reader is None:
+            from .probes import HostReader
+
+            self._reader = HostReader(self.host, lambda: self.shell, self.site, self.thresholds.command_timeout_s)
+        return self._reader
 
     def query(self, sql: str, params=None, timeout: float | None = None, max_rows: int | None = None) -> "QueryResult":
         """Run one read-only query on the target database and record it as evidence."""
@@ -212,22 +245,6 @@ class CheckContext:
     def problem(self, message: str, **kw) -> Finding:
         """FAIL for a blocker check, WARN otherwise: for checks whose severity says how bad it is."""
         return self.fail(message, **kw) if self.check.severity is Severity.BLOCKER else self.warn(message, **kw)
-
-
-def evidence_from_command(result: CommandResult, target: str) -> Evidence:
-    out = result.stdout
-    truncated = result.truncated or len(out) > EXCERPT_CHARS
-    return Evidence(
-        kind="command",
-        source=mask(result.command),
-        target=target,
-        rc=result.rc,
-        output=mask(out[:EXCERPT_CHARS]),
-        stderr=mask(result.stderr[:2000]),
-        duration_s=round(result.duration, 4),
-        truncated=truncated,
-        transport=result.transport or None,
-    )
 
 
 def evidence_from_query(result: "QueryResult", target: str, kind: str) -> Evidence:

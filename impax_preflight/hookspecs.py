@@ -16,6 +16,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .check import Check
     from .inventory import Host, Site
     from .model import Finding, RunReport
+    from .probes import Probe
     from .transports.base import Shell
 
 PROJECT = "impax_preflight"
@@ -64,23 +65,26 @@ def impax_register_reporters(register: Callable[[str, Callable[..., Any]], None]
 
 
 @hookspec
-def impax_collect_facts(host: "Host", shell: "Shell", site: "Site") -> dict[str, Any] | None:
+def impax_collect_facts(host: "Host", shell: "Shell", site: "Site", read: Callable[["Probe"], Any]) -> dict[str, Any] | None:
     """Contribute facts about a host (OS release, hardware, installed software...).
 
     Called once per reachable host, before its checks run, in a worker thread. ``site`` gives the
-    site's settings (e.g. ``site.software_patterns``); an implementation may leave it out of its
-    signature. Return a dict
-    merged into the host's facts (later plugins win on conflicting keys), or None. An exception is
-    recorded as a fact-collection warning on that host; the run goes on.
+    site's settings (e.g. ``site.software_patterns``). ``read(probe)`` reads the host through a
+    `Probe` exactly as checks do (once per host and run, shared with them; raises `ReadError`):
+    prefer it to ``shell``. An implementation may leave out of its signature what it does not use.
+    Return a dict of *discovered* facts (later plugins win on conflicting keys), or None; the runner
+    merges them with the facts the inventory declares (declared ones win). An exception is recorded
+    as a fact-collection warning on that host; the run goes on.
     """
 
 
 @hookspec
-def impax_fact_commands(os: str) -> list[str] | None:
+def impax_fact_commands(os: str, site: "Site", host: "Host") -> list[str] | None:
     """Shell commands `impax_collect_facts` will run on a host of this OS.
 
-    Called by ``impax-preflight collect`` so that a bundle holds what fact collection needs.
-    Return a list of command lines, or None.
+    Called by ``impax-preflight collect`` so that a bundle holds what fact collection needs
+    (``site`` and ``host`` may be left out of the signature). Return a list of command lines, or
+    None. A plugin reading through probes returns their commands (`Probe.commands_for`).
     """
 
 

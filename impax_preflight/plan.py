@@ -113,10 +113,10 @@ def host_commands(plugins: "PluginSet", inventory: "Inventory", host: "Host") ->
                 seen.add(key)
                 out.append(c)
 
-    for _name, results in plugins.call("impax_fact_commands", os=host.os):
+    for _name, results in plugins.call("impax_fact_commands", os=host.os, site=inventory.site, host=host):
         add(results or ())
     # the same plan a run makes, limited to this host: what applies there is what gets collected
     plan, _ = build_plan(inventory, plugins.checks().values(), hosts=[escape(host.name)])
     for item in plan:
-        add(item.check.commands_for(host.os))
+        add(item.check.commands_for(host.os, inventory.site, host))
     return out

@@ -26,6 +26,7 @@ from .execute import execute_check
 from .hostfacts import HostFacts
 from .model import Finding, NotRun, RunReport, Waiver, compute_verdict, utcnow
 from .plan import PlanItem, build_plan, check_host_globs
+from .probes import HostReader
 from .secrets import mask, masker
 from .sessions import OpenOnce, SessionPool, db_opener, shell_opener
 from .waivers import apply_waiver, load_waivers, split_expired
@@ -52,8 +53,9 @@ class _Run:
     lock: threading.Lock = field(default_factory=threading.Lock)
     abort: threading.Event = field(default_factory=threading.Event)
     jsonl: Any = None
-    #: per host: its shell (opened once), its session slots, its facts, why it is down
+    #: per host: its shell (opened once), its probe reads (once each), its session slots, its facts, why it is down
     shells: dict[str, OpenOnce] = field(default_factory=dict)
+    readers: dict[str, HostReader] = field(default_factory=dict)
     host_slots: dict[str, threading.BoundedSemaphore] = field(default_factory=dict)
     facts: dict[str, HostFacts] = field(default_factory=dict)
     host_down: dict[str, str] = field(default_factory=dict)
@@ -65,6 +67,7 @@ class _Run:
         th = self.inventory.site.thresholds
         for host in self.inventory.hosts:
             self.shells[host.name] = OpenOnce(shell_opener(self.plugins, host))
+            self.readers[host.name] = HostReader(host, self.shells[host.name].get, self.inventory.site, th.command_timeout_s)
             self.host_slots[host.name] = threading.BoundedSemaphore(th.sessions_per_host)
             self.facts[host.name] = HostFacts.declared_only(host)
             for db in host.databases:
@@ -245,7 +248,9 @@ def _collect_facts(run: _Run, host: "Host") -> None:
     def failed(plugin: str, exc: Exception) -> None:  # a fact collector must not stop the host's checks
         errors.append(mask(f"{plugin}: {type(exc).__name__}: {exc}"))
 
-    for _plugin, got in run.plugins.call("impax_collect_facts", on_error=failed, host=host, shell=sh, site=run.inventory.site):
+    reader = run.readers[host.name]
+    for _plugin, got in run.plugins.call("impax_collect_facts", on_error=failed, host=host, shell=sh, site=run.inventory.site,
+                                         read=lambda probe: reader.read(probe).value):
         if isinstance(got, dict):
             gathered.update(got)
     run.facts[host.name] = run.facts[host.name].with_discovered(gathered, errors)
@@ -284,6 +289,7 @@ def _run_item(run: _Run, item: PlanItem) -> None:
         findings_so_far=run.snapshot,
         memo=run.memo(item.target),
         provider=run.plugins.check_provider(chk.id),
+        reader=run.readers[host.name] if host else None,
     )
     if host is not None and chk.target == "host" and host.name in run.host_down:
         run.emit(ctx.error(f"host unreachable: {run.host_down[host.name]}"))

@@ -192,7 +192,7 @@ def test_hook_impax_fact_commands():
     from impax_preflight.plan import host_commands as commands_for_host
 
     ps = fresh_plugins(JavaFacts())
-    assert ["java -version"] in ps.pm.hook.impax_fact_commands(os="windows")
+    assert ["java -version"] in [r for _, r in ps.call("impax_fact_commands", os="windows", site=None, host=None)]
     inv = make_inventory({"hosts": [{"name": "app1", "os": "windows", "roles": ["application"], "transport": {"kind": "fake"}}]})
     # a bundle collected for this host must hold the plugin's fact command
     assert "java -version" in commands_for_host(ps, inv, inv.hosts[0])

@@ -1,0 +1,356 @@
+"""Probes: one way to read a host.
+
+A `Probe` declares one read of a host in the engineer's words: the command per OS (with
+alternatives: wmic, else PowerShell), the parser of its output, whether it needs privileges, its
+timeout, and what an answer such as "no such file" means. A check declares the probes it uses and
+keeps only its judgement:
+
+    SVCS = probe("solaris.svcs", "the SMF service states", parse_svcs_xv, solaris="svcs -xv")
+
+    @check("os.solaris.services", ..., probes=[SVCS])
+    def services(ctx):
+        for svc in ctx.read(SVCS): ...
+
+`ctx.read(probe)` returns the parsed records (or None when the probe says the thing read is
+absent), or raises a `ReadError` naming why (host unreachable, login refused, timed out, command
+missing, permission denied, failed, unparsable), which the runner turns into an `error` finding
+with the reason and the evidence. Each probe is read once per host and run, whichever checks (and
+fact collection) ask for it; the commands a collector gathers are the probes' commands.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
+
+from .model import Evidence
+from .parsers import ParseError
+from .secrets import mask
+from .transports.base import CommandResult, CommandTimeout, NotCollected, TransportError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .inventory import Host, Site
+    from .transports.base import Shell
+
+#: how much of an output a command's evidence keeps
+EXCERPT_CHARS = 8000
+
+_NOT_FOUND = re.compile(
+    r"not found|not recognized as an internal or external command|No such file or directory|nicht gefunden|"
+    r"is not recognized as the name of a cmdlet", re.I)
+_DENIED = re.compile(
+    r"permission denied|not authorized|insufficient privilege|Access is denied|requires .*authori[sz]ation|"
+    r"must be (root|super-?user)|not permitted", re.I)
+
+
+# ---- declaring probes ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One way to make the read on one OS: a command and the parser of what it prints."""
+
+    command: str
+    parse: Callable[..., Any]
+    #: the tool prints its answer on stderr too (e.g. metastat): parse stdout and stderr together
+    whole: bool = False
+
+
+@dataclass(frozen=True)
+class Probe:
+    """One read of a host. Build it with `probe(...)`."""
+
+    name: str
+    reads: str
+    variants: Mapping[str, tuple[Variant, ...]]
+    privileged: bool = False
+    timeout_s: float | None = None
+    #: a pattern on stdout+stderr meaning the thing read does not exist (a path, a registry key, a
+    #: service): the read returns None instead of failing
+    absent: str | None = None
+    #: the command not being installed means "not used here" (None), not an error
+    missing_ok: bool = False
+    #: fills {placeholders} in the commands from the site's settings (e.g. a configured path);
+    #: called with site None for the defaults
+    arguments: Callable[["Site | None", "Host | None"], dict[str, str]] | None = None
+    #: applied to the output before it is parsed or kept as evidence (e.g. blank a password)
+    redact: Callable[[str], str] | None = None
+    #: a note for the finding when the read found the thing absent
+    absent_note: str | None = None
+
+    def variants_for(self, os_name: str) -> tuple[Variant, ...]:
+        return tuple(self.variants.get(os_name, ())) + tuple(self.variants.get("*", ()))
+
+    def commands_for(self, os_name: str, site: "Site | None" = None, host: "Host | None" = None) -> tuple[str, ...]:
+        """The command lines this probe runs on a host of this OS (every alternative), as the collector gathers them."""
+        args = self.arguments(site, host) if self.arguments else {}
+        return tuple(_fill(v.command, args) for v in self.variants_for(os_name))
+
+    def __hash__(self) -> int:  # probes are keys of memos and sets; their name is their identity
+        return hash(self.name)
+
+
+VariantSpec = "str | Variant | tuple[str, Callable[..., Any]] | Iterable[str | Variant | tuple[str, Callable[..., Any]]]"
+
+
+def probe(
+    name: str,
+    reads: str,
+    parse: Callable[..., Any] | None = None,
+    *,
+    solaris: Any = None,
+    windows: Any = None,
+    linux: Any = None,
+    any_os: Any = None,
+    **options: Any,
+) -> Probe:
+    """A `Probe`. Per OS give a command (parsed with `parse`), a (command, parser) pair, a `Variant`,
+    or a list of those tried in order: the next one runs when a command is missing or fails."""
+    variants: dict[str, tuple[Variant, ...]] = {}
+    for os_name, spec in (("solaris", solaris), ("windows", windows), ("linux", linux), ("*", any_os)):
+        if spec is not None:
+            variants[os_name] = tuple(_variant(item, parse, name) for item in (spec if isinstance(spec, list) else [spec]))
+    if not variants:
+        raise ValueError(f"probe {name}: give a command for at least one OS")
+    return Probe(name=name, reads=reads, variants=variants, **options)
+
+
+def _variant(item: Any, parse: Callable[..., Any] | None, name: str) -> Variant:
+    if isinstance(item, Variant):
+        return item
+    if isinstance(item, tuple):
+        return Variant(item[0], item[1])
+    if parse is None:
+        raise ValueError(f"probe {name}: no parser for {item!r}")
+    return Variant(str(item), parse)
+
+
+def _fill(command: str, args: Mapping[str, str]) -> str:
+    return command.format(**args) if args else command
+
+
+# ---- what a read can end in ---------------------------------------------------------------------
+
+
+class ReadError(Exception):
+    """A probe's read that gave no usable answer. `reason` says why and what to do; `evidence`
+    holds what was run and what came back."""
+
+    kind = "failed"
+
+    def __init__(self, reason: str, evidence: list[Evidence] | None = None):
+        super().__init__(reason)
+        self.reason = reason
+        self.evidence = list(evidence or [])
+
+
+class HostUnreachable(ReadError):
+    kind = "unreachable"
+
+
+class LoginRefused(ReadError):
+    kind = "refused"
+
+
+class ReadTimeout(ReadError):
+    kind = "timed out"
+
+
+class CommandMissing(ReadError):
+    kind = "command missing"
+
+
+class PermissionDenied(ReadError):
+    kind = "permission"
+
+
+class Unparsable(ReadError):
+    kind = "unparsable"
+
+
+class NotInBundle(ReadError):
+    kind = "not collected"
+
+
+@dataclass
+class Reading:
+    """What one read of a probe gave: the parsed value (None: absent), its evidence and notes."""
+
+    value: Any
+    evidence: list[Evidence] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def command_missing(res: CommandResult) -> bool:
+    """The command is not installed (or not on the PATH of the login used)."""
+    text = f"{res.stdout}\n{res.stderr}"
+    return res.rc in (127, 9009) or (res.rc not in (0, None) and bool(_NOT_FOUND.search(text)) and not res.stdout.strip())
+
+
+def evidence_from_command(result: CommandResult, target: str) -> Evidence:
+    """What a command ran and printed, as the proof a finding carries (output capped, secrets masked)."""
+    out = result.stdout
+    return Evidence(
+        kind="command",
+        source=mask(result.command),
+        target=target,
+        rc=result.rc,
+        output=mask(out[:EXCERPT_CHARS]),
+        stderr=mask(result.stderr[:2000]),
+        duration_s=round(result.duration, 4),
+        truncated=result.truncated or len(out) > EXCERPT_CHARS,
+        transport=result.transport or None,
+    )
+
+
+@functools.lru_cache(maxsize=None)
+def _takes_notes(fn: Callable[..., Any]) -> bool:
+    try:
+        return "notes" in inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+# ---- reading ------------------------------------------------------------------------------------
+
+
+class HostReader:
+    """Reads probes on one host, each once per run: every check (and fact collection) asking for the
+    same probe gets the same reading, or the same error."""
+
+    def __init__(self, host: "Host | None", shell: Callable[[], "Shell"], site: "Site | None" = None,
+                 default_timeout_s: float = 60.0, target: str | None = None):
+        self.host = host
+        self.site = site
+        self._shell = shell
+        self._default_timeout = default_timeout_s
+        self.target = target or (host.name if host is not None else "host")
+        self._lock = threading.Lock()
+        self._slots: dict[tuple, _Slot] = {}
+
+    @property
+    def os(self) -> str:
+        return self.host.os if self.host is not None else "linux"
+
+    def read(self, p: Probe, timeout_s: float | None = None) -> Reading:
+        """The reading of `p` (computed by the first caller, shared with the others); raises ReadError."""
+        key = (p.name,) + p.commands_for(self.os, self.site, self.host)
+        with self._lock:
+            slot = self._slots.get(key)
+            owner = slot is None
+            if owner:
+                slot = self._slots[key] = _Slot()
+        if owner:
+            try:
+                slot.reading = self._read(p, timeout_s)
+            except BaseException as exc:  # noqa: BLE001 - handed to every caller
+                slot.error = exc
+            finally:
+                slot.done.set()
+        else:
+            slot.done.wait()
+        if slot.error is not None:
+            raise slot.error
+        return slot.reading
+
+    def _read(self, p: Probe, timeout_s: float | None) -> Reading:
+        variants = p.variants_for(self.os)
+        if not variants:
+            raise CommandMissing(f"{p.reads}: nothing is known to read it on {self.os}")
+        args = p.arguments(self.site, self.host) if p.arguments else {}
+        evidence: list[Evidence] = []
+        timeout = timeout_s or p.timeout_s or self._default_timeout
+        try:
+            shell = self._shell()
+        except TransportError as exc:
+            raise _connection_error(str(exc)) from None
+        for i, v in enumerate(variants):
+            last = i == len(variants) - 1
+            command = _fill(v.command, args)
+            started = time.monotonic()
+            try:
+                res = shell.run(command, timeout=timeout, privileged=True) if p.privileged else shell.run(command, timeout=timeout)
+            except CommandTimeout as exc:
+                raise ReadTimeout(f"could not read {p.reads}: {exc}", evidence) from None
+            except NotCollected as exc:
+                if not last:
+                    continue  # a bundle holds the alternative the collector ran
+                raise NotInBundle(f"could not read {p.reads}: {exc}; collect the bundle again with `impax-preflight collect`",
+                                  evidence) from None
+            except TransportError as exc:
+                raise _connection_error(f"could not read {p.reads}: {exc}", evidence) from None
+            if p.redact is not None:
+                res.stdout = p.redact(res.stdout)
+            if not res.duration:
+                res.duration = time.monotonic() - started
+            evidence.append(evidence_from_command(res, self.target))
+            text = f"{res.stdout}\n{res.stderr}"
+            if p.absent and re.search(p.absent, text, re.I | re.M):
+                return Reading(None, evidence, [p.absent_note] if p.absent_note else [])
+            if command_missing(res):
+                if not last:
+                    continue
+                if p.missing_ok:
+                    return Reading(None, evidence, [f"`{res.command}` is not installed on this host"])
+                raise CommandMissing(
+                    f"could not read {p.reads}: `{res.command}` is not installed or not on the PATH of the login used "
+                    f"(exit code {res.rc}); check the account's PATH", evidence)
+            if res.rc not in (0, None) and not res.stdout.strip() and not (v.whole and res.stderr.strip()):
+                detail = _last_line(res.stderr) or "no output"
+                if _DENIED.search(res.stderr or ""):
+                    raise PermissionDenied(
+                        f"could not read {p.reads}: `{res.command}` was refused ({detail}); the account lacks the privilege: give "
+                        "the inventory's transport a privilege prefix (privilege = \"pfexec\" or \"sudo -n\") or collect a bundle "
+                        "as root / an administrator", evidence)
+                if not last:
+                    continue
+                raise ReadError(f"could not read {p.reads}: `{res.command}` exited with code {res.rc} ({detail}); run it by "
+                                "hand on the server to see why it fails", evidence)
+            return self._parse(p, v, res, evidence)
+        raise ReadError(f"could not read {p.reads}: no command answered", evidence)  # pragma: no cover - loop returns
+
+    def _parse(self, p: Probe, v: Variant, res: CommandResult, evidence: list[Evidence]) -> Reading:
+        text = res.stdout + ("\n" + res.stderr if v.whole and res.stderr else "")
+        notes: list[str] = []
+        try:
+            value = v.parse(text, notes=notes) if _takes_notes(v.parse) else v.parse(text)
+        except ParseError as exc:
+            excerpt = exc.excerpt or res.stdout[:300]
+            raise Unparsable(f"could not understand the output of `{res.command}` ({p.reads}): {exc} — excerpt: "
+                             f"{mask(excerpt)[:300]!r}", evidence) from None
+        return Reading(value, evidence, [f"`{res.command}`: {n}" for n in notes])
+
+
+class _Slot:
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.reading: Reading | None = None
+        self.error: BaseException | None = None
+
+
+def _last_line(text: str) -> str:
+    lines = [ln.strip() for ln in (text or "").strip().splitlines() if ln.strip()]
+    return lines[-1][:300] if lines else ""
+
+
+_REFUSED = re.compile(r"authenticat|password|permission denied \(|login|host key", re.I)
+
+
+def _connection_error(reason: str, evidence: list[Evidence] | None = None) -> ReadError:
+    """A transport failure as the read error it is: a refused login, or a host out of reach."""
+    return (LoginRefused if _REFUSED.search(reason) else HostUnreachable)(reason, evidence)
+
+
+def probes_commands(probes: Iterable[Probe], os_name: str, site: "Site | None" = None, host: "Host | None" = None) -> list[str]:
+    """Every command of `probes` on a host of this OS, in order, without duplicates."""
+    out: list[str] = []
+    for p in probes:
+        for c in p.commands_for(os_name, site, host):
+            if c not in out:
+                out.append(c)
+    return out
