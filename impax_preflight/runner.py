@@ -129,12 +129,17 @@ class _Once:
 
 
 class _SessionPool:
-    """At most `limit` concurrent sessions on one database; sessions reused; first failure remembered."""
+    """At most `limit` concurrent sessions on one database; sessions reused; first failure remembered.
+
+    Sessions are opened one at a time, so that checks racing for a first session make one login
+    attempt, not one each: a refused login is tried once per run (account lockout).
+    """
 
     def __init__(self, opener: Callable[[], Any], limit: int):
         self._opener = opener
         self.slots = threading.BoundedSemaphore(limit)
         self._lock = threading.Lock()
+        self._open_lock = threading.Lock()
         self._free: list[Any] = []
         self._all: list[Any] = []
         self._error: BaseException | None = None
@@ -145,19 +150,38 @@ class _SessionPool:
                 raise self._error
             if self._free:
                 return self._free.pop()
-        try:
-            s = self._opener()
-        except BaseException as exc:
+        with self._open_lock:
+            with self._lock:  # again: another check may have opened (or failed to open) meanwhile
+                if self._error is not None:
+                    raise self._error
+                if self._free:
+                    return self._free.pop()
+            try:
+                s = self._opener()
+            except BaseException as exc:
+                with self._lock:
+                    self._error = exc
+                raise
             with self._lock:
-                self._error = exc
-            raise
-        with self._lock:
-            self._all.append(s)
-        return s
+                self._all.append(s)
+            return s
 
     def give_back(self, s: Any) -> None:
         with self._lock:
+            if getattr(s, "discarded", None):
+                self._all.remove(s)  # it could not be kept read-only: closed, never lent again
+                return
             self._free.append(s)
+
+    def cancel_all(self) -> None:
+        """Interrupt every statement running on this database's sessions (Ctrl-C)."""
+        with self._lock:
+            sessions = list(self._all)
+        for s in sessions:
+            try:
+                s.cancel()
+            except Exception:  # noqa: BLE001 - a driver's cancel must not stop the others
+                pass
 
     def close(self) -> None:
         for s in self._all:
@@ -360,7 +384,8 @@ class _Run:
             self.facts[host.name] = dict(host.facts)
             for db in host.databases:
                 limit = db.max_sessions or th.sessions_per_database
-                self.pools[(host.name, db.name)] = _SessionPool(_db_opener(registry, db, host), limit)
+                allow = frozenset(f.name for f in self.inventory.site.sql.allow_functions)
+                self.pools[(host.name, db.name)] = _SessionPool(_db_opener(registry, db, host, allow), limit)
 
     def open_results(self, out_dir: Path) -> None:
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -465,6 +490,8 @@ def run_preflight(
     except KeyboardInterrupt:
         interrupted = True
         run.abort.set()  # workers stop waiting for their checks at once
+        for pool in run.pools.values():  # running statements end now, not at their timeout
+            pool.cancel_all()
         for fut in pending:
             fut.cancel()
         done = {(f.check_id, f.target) for f in run.snapshot()}
@@ -556,13 +583,16 @@ def _shell_opener(registry, host: Host) -> Callable[[], Any]:
     return open_shell
 
 
-def _db_opener(registry, db: Database, host: Host) -> Callable[[], Any]:
+def _db_opener(registry, db: Database, host: Host, allow: frozenset[str] = frozenset()) -> Callable[[], Any]:
     def open_session():
         factory = registry.databases.get(db.kind)
         if factory is None:
             raise DatabaseError(f"no database driver for kind '{db.kind}' (available: {', '.join(sorted(registry.databases))})")
         try:
-            return factory(db, host)
+            session = factory(db, host)
+            if allow:  # the functions the site's inventory allows: the guard in session.query reads them
+                session.allowed_functions = allow
+            return session
         except (DatabaseError, SecretError):
             raise
         except Exception as exc:  # noqa: BLE001
