@@ -120,8 +120,9 @@ def map_odbc_error(exc: BaseException, where: str, timeout: float | None = None)
 READ_ONLY_TRANSACTION = {"postgres": "SET TRANSACTION READ ONLY", "oracle": "SET TRANSACTION READ ONLY"}
 #: our own check, after each statement, that the session is still read-only: every value must be '1'/'on'
 STILL_READ_ONLY = {
-    "postgres": "select current_setting('transaction_read_only'), current_setting('default_transaction_read_only')",
-    "sqlite": "PRAGMA query_only",
+    "postgres": ("select current_setting('transaction_read_only'), current_setting('default_transaction_read_only')",
+                 "transaction_read_only, default_transaction_read_only"),
+    "sqlite": ("PRAGMA query_only", "query_only"),
 }
 
 
@@ -208,6 +209,11 @@ class OdbcSession(SqlSession):
                 finally:
                     self._end_transaction()
             except pyodbc.Error as exc:
+                # a failed statement may still have changed what outlives a transaction (SQLite's
+                # query_only): check again, in a transaction of its own
+                switched = self._read_only_lost_after_failure()
+                if switched:
+                    raise self._discard(switched) from None
                 if self._cancelled:
                     raise QueryCancelled(f"{self.where}: the statement was cancelled (the run was interrupted)") from None
                 if fired.is_set():
@@ -272,16 +278,30 @@ class OdbcSession(SqlSession):
 
     def _read_only_lost(self) -> str | None:
         """After the statement, inside its transaction: is the session still read-only? Why not, else None."""
-        check = STILL_READ_ONLY.get(self.dialect)
-        if not check:
+        if self.dialect not in STILL_READ_ONLY:
             return None
+        check, names = STILL_READ_ONLY[self.dialect]
         row = self._conn.execute(check).fetchone()
         values = [str(v).lower() for v in (row or ())]
         if values and all(v in ("on", "1", "true") for v in values):
             return None
-        return (f"{self.where}: after the statement the session was no longer read-only ({check} gave "
+        return (f"{self.where}: after the statement the session was no longer read-only ({names} = "
                 f"{', '.join(values) or 'nothing'}): its transaction was rolled back, the connection discarded and "
                 "the statement's result not used; find out what the statement calls (docs/security.md)")
+
+    def _read_only_lost_after_failure(self) -> str | None:
+        import pyodbc
+
+        if self.discarded or self.dialect not in STILL_READ_ONLY:
+            return None
+        try:
+            try:
+                return self._read_only_lost()
+            finally:
+                self._end_transaction()
+        except pyodbc.Error as exc:
+            return (f"{self.where}: after a failed statement the session could not be checked read-only "
+                    f"({scrub(str(exc))[:200]}); the connection was discarded")
 
     def _end_transaction(self) -> None:
         """Roll back, never commit; a connection that cannot roll back is not used again."""

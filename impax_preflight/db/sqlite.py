@@ -46,34 +46,44 @@ class SqliteSession(SqlSession):
                 self._conn.set_progress_handler(lambda: 1 if time.monotonic() > deadline else 0, 10000)
             with self._state_lock:
                 self._running, self._cancelled = True, False
+            failure: DatabaseError | None = None
             try:
                 cur = self._conn.execute(sql, params or ())
                 columns = [d[0] for d in cur.description or ()]
                 rows = cur.fetchmany(max_rows + 1) if max_rows else cur.fetchall()
             except sqlite3.OperationalError as exc:
-                text = str(exc)
-                if "interrupted" in text and self._cancelled:
-                    raise QueryCancelled(f"SQLite database {self.path}: the statement was cancelled (the run was interrupted)") from None
-                if "interrupted" in text:
-                    raise QueryTimeout(f"query cancelled after {timeout:.0f}s") from None
-                if "no such table" in text or "no such column" in text:
-                    raise ObjectMissing(text) from None
-                raise DatabaseError(text) from None
+                failure = self._mapped(exc, timeout)
             except sqlite3.Error as exc:
-                raise DatabaseError(str(exc)) from None
+                failure = DatabaseError(str(exc))
             finally:
                 with self._state_lock:
                     self._running = False
                 self._conn.set_progress_handler(None, 0)
+            # also after a failure: a statement may change the connection and still fail
             if not self._query_only():
                 self.discarded = (f"SQLite database {self.path}: after the statement PRAGMA query_only no longer held; "
                                   "the connection was discarded and the statement's result not used")
                 self._conn.close()
                 raise DatabaseError(self.discarded)
+            if failure is not None:
+                raise failure
         return columns, rows
 
+    def _mapped(self, exc: sqlite3.OperationalError, timeout: float | None) -> DatabaseError:
+        text = str(exc)
+        if "interrupted" in text and self._cancelled:
+            return QueryCancelled(f"SQLite database {self.path}: the statement was cancelled (the run was interrupted)")
+        if "interrupted" in text:
+            return QueryTimeout(f"query cancelled after {timeout or 0:.0f}s")
+        if "no such table" in text or "no such column" in text:
+            return ObjectMissing(text)
+        return DatabaseError(text)
+
     def _query_only(self) -> bool:
-        row = self._conn.execute("PRAGMA query_only").fetchone()
+        try:
+            row = self._conn.execute("PRAGMA query_only").fetchone()
+        except sqlite3.Error:
+            return False  # cannot tell: treated as not read-only
         return bool(row and row[0] == 1)
 
     def cancel(self) -> bool:
