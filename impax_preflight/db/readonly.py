@@ -2,7 +2,8 @@
 
 Refused before anything reaches a server: more than one statement (also one hidden after a
 comment), anything that is not a query (DML, DDL, TRUNCATE, EXEC/CALL, PL/SQL blocks, SET, GRANT,
-COMMIT...), SELECT ... INTO, row locks (FOR UPDATE/SHARE, T-SQL UPDLOCK/XLOCK/HOLDLOCK hints), and
+COMMIT...), SELECT ... INTO, row locks (FOR UPDATE/SHARE, T-SQL UPDLOCK/XLOCK/HOLDLOCK hints),
+other servers (Oracle database links, SQL Server four-part linked-server names), and
 every function that is not on the dialect's allowlist (`functions.py`): user-defined functions,
 package calls, dynamic SQL (``query_to_xml``, ``dblink``, ``DBMS_SQL``...), sequences, locks,
 killing sessions. A site may allow more functions by name in its inventory; those that run SQL
@@ -92,6 +93,13 @@ def ensure_read_only(sql: str, dialect: str = "sqlite", allow: Iterable[str] = (
             for hint in node.expressions:
                 if hint.name.lower() in _LOCK_HINTS:
                     raise ReadOnlyViolation(f"refused: the table hint {hint.name.upper()} takes locks")
+        if dialect == "oracle" and ((isinstance(node, exp.Identifier) and "@" in node.name)
+                                    or (isinstance(node, exp.Parameter) and isinstance(node.parent, exp.TableAlias))):
+            raise ReadOnlyViolation("refused: a database link (name@link) runs the query on another database, under "
+                                    "the link's own login")
+        if dialect in ("tsql", "mssql") and isinstance(node, exp.Table) and node.catalog and isinstance(node.this, exp.Dot):
+            raise ReadOnlyViolation(f"refused: {node.sql('tsql')} is a four-part name: it runs on linked server "
+                                    f"{node.catalog}, under the link's own login")
         if (isinstance(node, exp.Column) and node.name.lower() == "nextval") or type(node).__name__ == "NextValueFor":
             raise ReadOnlyViolation("refused: reading a sequence's next value advances it")
         if isinstance(node, exp.Func):

@@ -136,6 +136,11 @@ REFUSED_FUNCTIONS = [
     ("tsql", "select dbo.purge_study(1)", "dbo.purge_study()"),
     ("tsql", "select * from dbo.evil_rows(1)", "dbo.evil_rows()"),
     ("tsql", "select ceil(1.5)", "ceil()"),
+    ("tsql", "select * from linked.mvf.dbo.study", "linked server linked"),
+    ("oracle", "select * from dbadmin.study@remote_db", "database link"),
+    ("oracle", 'select * from "STUDY"@lnk', "database link"),
+    ("oracle", "select s.x@lnk from dual s", "database link"),
+    ("oracle", "select dbadmin.f@lnk(1) from dual", "F@LNK()"),
     # SQLite
     ("sqlite", "select load_extension('/tmp/evil.so')", "load_extension()"),
     ("sqlite", "select writefile('/tmp/x', 'y')", "writefile()"),
