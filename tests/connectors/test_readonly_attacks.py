@@ -242,14 +242,18 @@ def pg_inventory(rw, **site):
                                       "databases": [db]}]}, **site)
 
 
-def declarative_plugin(tmp_path: Path, body: str):
-    from impax_preflight.declarative import DeclarativeChecks
-    from impax_preflight.plugins import load_plugins
-
+def checks_dir(tmp_path: Path, body: str) -> Path:
+    """A --checks-dir folder holding one declarative file."""
     d = tmp_path / "checks"
     d.mkdir(exist_ok=True)
     (d / "probe.toml").write_text(textwrap.dedent(body), encoding="utf-8")
-    return load_plugins(entry_points=False, builtin_checks=False, checks_dirs=[d])
+    return d
+
+
+def declarative_plugin(tmp_path: Path, body: str):
+    from impax_preflight.plugins import load_plugins
+
+    return load_plugins(entry_points=False, builtin_checks=False, checks_dirs=[checks_dir(tmp_path, body)])
 
 
 SWITCH_THEN_BUMP = """
@@ -329,9 +333,7 @@ def write_inventory(tmp_path: Path, rw, password: str | None = None, **threshold
 
 
 def test_the_probe_declarative_check_stops_the_run_before_it_starts(tmp_path, rw, postgres_server):
-    d = tmp_path / "checks"
-    d.mkdir()
-    (d / "probe.toml").write_text(textwrap.dedent("""
+    d = checks_dir(tmp_path, """
         [[check]]
         id = "site.probe.sequence"
         title = "move the sequence through dynamic SQL"
@@ -339,7 +341,7 @@ def test_the_probe_declarative_check_stops_the_run_before_it_starts(tmp_path, rw
         target = "database"
         sql = "select query_to_xml('select setval(''atk_seq'', 1000)', true, false, '')"
         pass_if = "rows >= 0"
-        """), encoding="utf-8")
+        """)
     out = tmp_path / "out"
     ran = cli("run", str(write_inventory(tmp_path, rw)), "--checks-dir", str(d), "--only", "site.probe.*", "-o", str(out),
               "--no-progress", cwd=tmp_path)
@@ -416,9 +418,7 @@ def test_cancel_interrupts_a_running_statement_within_a_second(session, postgres
 def test_ctrl_c_cancels_a_blocked_statement_and_the_run_ends_promptly(tmp_path, rw, postgres_server):
     import signal
 
-    d = tmp_path / "checks"
-    d.mkdir()
-    (d / "slow.toml").write_text(textwrap.dedent("""
+    d = checks_dir(tmp_path, """
         [[check]]
         id = "site.probe.slow"
         title = "a statement that blocks"
@@ -426,7 +426,7 @@ def test_ctrl_c_cancels_a_blocked_statement_and_the_run_ends_promptly(tmp_path, 
         target = "database"
         sql = "select pg_sleep(60)"
         pass_if = "rows >= 0"
-        """), encoding="utf-8")
+        """)
     out = tmp_path / "out"
     proc = subprocess.Popen(
         [sys.executable, "-m", "impax_preflight", "run", str(write_inventory(tmp_path, rw, statement_timeout_s=120)),
