@@ -251,17 +251,16 @@ class OdbcSession(SqlSession):
 
     def cancel(self) -> bool:
         """SQLCancel on the running statement (pyodbc Cursor.cancel), from any thread."""
-        with self._cursor_lock:
-            if self._cursor is None:
-                return False
-            self._cancelled = True
         return self._cancel_cursor(None)
 
     def _cancel_cursor(self, fired: threading.Event | None) -> bool:
+        """Cancel the running statement: on request (fired None) or at its timeout (the watchdog)."""
         with self._cursor_lock:
             if self._cursor is None:
                 return False  # the statement just finished
-            if fired is not None:
+            if fired is None:
+                self._cancelled = True
+            else:
                 fired.set()
             try:
                 self._cursor.cancel()
