@@ -168,6 +168,36 @@ class Host(_Strict):
         return self.address or self.name
 
 
+class AllowedFunction(_Strict):
+    """A SQL function the site lets queries call besides the built-ins the guard knows (docs/security.md)."""
+
+    name: str = Field(description="as the query writes it, e.g. dbadmin.study_age (schema or package qualified)")
+    reason: str = Field(description="why it only reads: who checked it, and when")
+
+    @field_validator("reason")
+    @classmethod
+    def _reason(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("say why this function only reads (who checked its code, and when)")
+        return v
+
+    @field_validator("name")
+    @classmethod
+    def _callable(cls, v: str) -> str:
+        from .sqlfunctions import site_function_problem  # pure data, no sqlglot
+
+        problem = site_function_problem(v)
+        if problem:
+            raise ValueError(problem)
+        return v.lower()
+
+
+class SqlPolicy(_Strict):
+    """[site.sql]: what the read-only guard lets through besides its own lists."""
+
+    allow_functions: list[AllowedFunction] = Field(default_factory=list)
+
+
 class Site(_Strict):
     name: str
     impax_version: str = Field(description="installed (source) IMPAX version, e.g. 6.3.1")
@@ -183,6 +213,7 @@ class Site(_Strict):
         default_factory=dict, description="per-role hardware minimums overriding the built-in table"
     )
     options: dict[str, dict[str, Any]] = Field(default_factory=dict, description="per-check or per-plugin settings")
+    sql: SqlPolicy = Field(default_factory=SqlPolicy, description="functions the read-only guard may let through")
 
     @field_validator("impax_version", "target_version", mode="before")
     @classmethod

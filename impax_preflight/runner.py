@@ -70,9 +70,10 @@ class _Run:
             self.readers[host.name] = HostReader(host, self.shells[host.name].get, self.inventory.site, th.command_timeout_s)
             self.host_slots[host.name] = threading.BoundedSemaphore(th.sessions_per_host)
             self.facts[host.name] = HostFacts.declared_only(host)
+            allow = frozenset(f.name for f in self.inventory.site.sql.allow_functions)
             for db in host.databases:
                 limit = db.max_sessions or th.sessions_per_database
-                self.pools[(host.name, db.name)] = SessionPool(db_opener(self.plugins, db, host), limit)
+                self.pools[(host.name, db.name)] = SessionPool(db_opener(self.plugins, db, host, allow), limit)
 
     def open_results(self, out_dir: Path) -> None:
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -164,6 +165,8 @@ def run_preflight(
     except KeyboardInterrupt:
         interrupted = True
         run.abort.set()  # workers stop waiting for their checks at once
+        for pool in run.pools.values():  # running statements end now, not at their timeout
+            pool.cancel_all()
         for fut in pending:
             fut.cancel()
         done = {(f.check_id, f.target) for f in run.snapshot()}

@@ -99,17 +99,20 @@ class SessionPool:
 
     def give_back(self, s: Any) -> None:
         with self._lock:
+            if getattr(s, "discarded", None):
+                # it could not be kept read-only: the session closed itself; never lent again
+                if s in self._all:
+                    self._all.remove(s)
+                return
             self._free.append(s)
 
-    def discard(self, s: Any) -> None:
-        """Drop a session that can no longer be trusted (e.g. no longer read-only): closed, never lent again."""
-        with self._lock:
-            if s in self._all:
-                self._all.remove(s)
-        try:
-            s.close()
-        except Exception:  # noqa: BLE001
-            pass
+    def cancel_all(self) -> None:
+        """Interrupt every statement running on this database's sessions (Ctrl-C)."""
+        for s in self.sessions():
+            try:
+                s.cancel()
+            except Exception:  # noqa: BLE001 - a driver's cancel must not stop the others
+                pass
 
     def sessions(self) -> list[Any]:
         with self._lock:
@@ -142,15 +145,19 @@ def shell_opener(plugins: "PluginSet", host: "Host") -> Callable[[], Any]:
     return open_shell
 
 
-def db_opener(plugins: "PluginSet", db: "Database", host: "Host") -> Callable[[], Any]:
-    """A function opening a read-only session on `db` with the driver its kind names."""
+def db_opener(plugins: "PluginSet", db: "Database", host: "Host", allow: frozenset[str] = frozenset()) -> Callable[[], Any]:
+    """A function opening a read-only session on `db` with the driver its kind names; `allow` are the
+    functions the site's inventory allows beyond the guard's built-in list."""
 
     def open_session():
         factory = plugins.database(db.kind)
         if factory is None:
             raise DatabaseError(f"no database driver for kind '{db.kind}' (available: {', '.join(plugins.database_kinds())})")
         try:
-            return factory(db, host)
+            session = factory(db, host)
+            if allow:  # the guard in session.query reads them
+                session.allowed_functions = allow
+            return session
         except (DatabaseError, SecretError):
             raise
         except Exception as exc:  # noqa: BLE001

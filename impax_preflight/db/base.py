@@ -25,6 +25,10 @@ class ObjectMissing(DatabaseError):
     """A table/view does not exist or is not visible with our privileges."""
 
 
+class QueryCancelled(DatabaseError):
+    """A running statement was cancelled on request (`SqlSession.cancel`, e.g. Ctrl-C)."""
+
+
 @dataclass
 class QueryResult:
     sql: str
@@ -48,12 +52,17 @@ class SqlSession:
     """A read-only session on one database.
 
     Subclasses implement `_execute`; `query` applies the read-only guard first, so nothing but a
-    single query ever reaches a server.
+    single query ever reaches a server. Drivers run each statement in a read-only transaction that
+    is rolled back, where the engine has one, and implement `cancel` (docs/security.md).
     """
 
     kind = "sql"
     #: sqlglot dialect name: oracle, tsql, postgres, sqlite
     dialect = "sqlite"
+    #: functions the site allows besides the dialect's built-ins ([site.sql] allow_functions); set by the runner
+    allowed_functions: frozenset[str] = frozenset()
+    #: why this session may not be used any more (it could not be kept read-only), or None
+    discarded: str | None = None
 
     def server_version(self) -> str:  # pragma: no cover - per driver
         raise NotImplementedError
@@ -65,7 +74,9 @@ class SqlSession:
         timeout: float | None = None,
         max_rows: int | None = None,
     ) -> QueryResult:
-        ensure_read_only(sql, self.dialect)
+        if self.discarded:
+            raise DatabaseError(self.discarded)
+        ensure_read_only(sql, self.dialect, self.allowed_functions)
         start = time.monotonic()
         columns, rows = self._execute(sql, params, timeout, max_rows)
         # drivers fetch one row past max_rows so that a cut is known, not guessed
@@ -82,6 +93,11 @@ class SqlSession:
     def _execute(self, sql, params, timeout, max_rows):  # pragma: no cover - per driver
         """Run one guarded statement: (column names, rows), fetching at most max_rows + 1 rows."""
         raise NotImplementedError
+
+    def cancel(self) -> bool:
+        """Interrupt the statement running now; callable from any thread (Ctrl-C). The interrupted
+        `query` raises QueryCancelled. True when a statement was running."""
+        return False
 
     def close(self) -> None:
         pass

@@ -1,9 +1,13 @@
 """ODBC sessions (pyodbc): SQL Server (`MssqlSession`) and any ODBC source (`OdbcSession`).
 
 Read-only in three layers: the guard refuses anything but one query before it leaves the process;
-the session is put in read-only mode where the server allows it (PostgreSQL, SQLite); the login
-should be one with read rights only (the README says which). Every text built from a driver error
-is masked and stripped of ``PWD=...``: ODBC drivers may echo the connection string.
+each statement runs in its own transaction that is always rolled back, read-only where the engine
+has such a thing (PostgreSQL and Oracle: ``SET TRANSACTION READ ONLY`` first; SQLite: the session
+is ``PRAGMA query_only``), and the session is verified still read-only after each statement
+(PostgreSQL, SQLite) or discarded; the login should be one with read rights only
+(docs/security.md). SQL Server has no read-only transaction: the guard and the login's rights
+protect it. Every text built from a driver error is masked and stripped of ``PWD=...``: ODBC
+drivers may echo the connection string.
 """
 
 from __future__ import annotations
@@ -13,8 +17,16 @@ import re
 import threading
 from typing import TYPE_CHECKING, Any
 
+from .. import dialects
 from ..secrets import SecretError, mask
-from .base import DatabaseError, MissingDriver, ObjectMissing, QueryTimeout, SqlSession
+from .base import (
+    DatabaseError,
+    MissingDriver,
+    ObjectMissing,
+    QueryCancelled,
+    QueryTimeout,
+    SqlSession,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..inventory import Database, Host
@@ -94,6 +106,9 @@ def map_odbc_error(exc: BaseException, where: str, timeout: float | None = None)
             or "query timeout" in low or "timeout expired" in low:
         after = f" after {timeout:.0f}s" if timeout else ""
         return QueryTimeout(f"{where}: the query was cancelled{after} (statement timeout): {text}")
+    if state == "25006" or "read-only transaction" in low:
+        return DatabaseError(f"{where}: the database refused the statement because it would write ({text}); "
+                             "impax-preflight only reads: the check's SQL must not change anything")
     if state in ("28000", "28P01") or "password authentication failed" in low or "login failed" in low:
         return DatabaseError(f"{where}: login refused ({text}): check the user and password (or secret reference) "
                              "in the inventory; not retried")
@@ -109,8 +124,22 @@ def map_odbc_error(exc: BaseException, where: str, timeout: float | None = None)
     return DatabaseError(f"{where}: {('[' + state + '] ') if state else ''}{text}")
 
 
+#: the statement that opens a read-only transaction, per dialect (our own: it does not pass the guard)
+READ_ONLY_TRANSACTION = {"postgres": "SET TRANSACTION READ ONLY", "oracle": "SET TRANSACTION READ ONLY"}
+#: our own check, after each statement, that the session is still read-only: every value must be '1'/'on'
+STILL_READ_ONLY = {
+    "postgres": ("select current_setting('transaction_read_only'), current_setting('default_transaction_read_only')",
+                 "transaction_read_only, default_transaction_read_only"),
+    "sqlite": ("PRAGMA query_only", "query_only"),
+}
+
+
 class OdbcSession(SqlSession):
-    """One pyodbc connection, used by one thread at a time (pyodbc connections are not thread-safe)."""
+    """One pyodbc connection, used by one thread at a time (pyodbc connections are not thread-safe).
+
+    Manual-commit mode: each statement opens a transaction (read-only where the dialect has one)
+    that is rolled back when the statement ends, whatever happened; nothing is ever committed.
+    """
 
     kind = "odbc"
     default_dialect: str | None = None  # None: guessed from SQL_DBMS_NAME
@@ -126,9 +155,14 @@ class OdbcSession(SqlSession):
         pyodbc = import_pyodbc()
         self.where = where
         self._lock = threading.Lock()
+        # held while a cursor is cancelled and while it is freed: psqlODBC's SQLCancel can outlive
+        # the error it causes, and a handle freed under it crashes the process (use-after-free)
+        self._cursor_lock = threading.Lock()
+        self._cursor: Any = None
+        self._cancelled = False
         self._driver_timeout: bool | None = None
         try:
-            # autocommit: no transaction is left open on the server between our queries
+            # autocommit while we set the session up (a session setting must outlive a transaction)
             self._conn = pyodbc.connect(connection_string, autocommit=True, timeout=max(1, int(login_timeout)))
         except pyodbc.Error as exc:
             raise map_odbc_error(exc, where) from None
@@ -136,6 +170,7 @@ class OdbcSession(SqlSession):
         self.dbms_version = self._getinfo("SQL_DBMS_VER")
         self.dialect = dialect or guess_dialect(self.dbms_name)
         self._make_read_only()
+        self._transactions = self._manual_commit()
 
     # -- construction from the inventory --------------------------------------------------------
     @staticmethod
@@ -169,34 +204,132 @@ class OdbcSession(SqlSession):
         if isinstance(params, dict):
             raise DatabaseError(f"{self.where}: ODBC takes positional '?' parameters, not named ones")
         with self._lock:
+            if self.discarded:
+                raise DatabaseError(self.discarded)
             self._set_query_timeout(timeout)
             fired = threading.Event()
-            watchdog = None
+            switched: str | None = None
             try:
-                cur = self._conn.cursor()
-                if timeout:
-                    # SQLCancel from another thread: works with every driver, including those that
-                    # ignore SQL_ATTR_QUERY_TIMEOUT (psqlODBC); a little later than the driver's own
-                    watchdog = threading.Timer(timeout + (0.5 if self._driver_timeout else 0.0), _cancel, (cur, fired))
-                    watchdog.daemon = True
-                    watchdog.start()
                 try:
-                    cur.execute(sql, *(params or ()))
-                    columns = [d[0] for d in cur.description or ()]
-                    rows = cur.fetchmany(max_rows + 1) if max_rows else cur.fetchall()
+                    self._begin_read_only()
+                    columns, rows = self._run(sql, params, timeout, fired, max_rows)
+                    switched = self._read_only_lost()
                 finally:
-                    if watchdog is not None:
-                        watchdog.cancel()
-                        # a watchdog already inside SQLCancel must return before the statement handle is
-                        # freed: psqlODBC's cancel can outlive the error it causes (use-after-free, segfault)
-                        watchdog.join()
-                    cur.close()
+                    self._end_transaction()
             except pyodbc.Error as exc:
+                # a failed statement may still have changed what outlives a transaction (SQLite's
+                # query_only): check again, in a transaction of its own
+                switched = self._read_only_lost_after_failure()
+                if switched:
+                    raise self._discard(switched) from None
+                if self._cancelled:
+                    raise QueryCancelled(f"{self.where}: the statement was cancelled (the run was interrupted)") from None
                 if fired.is_set():
                     raise QueryTimeout(f"{self.where}: the query was cancelled after {timeout:.0f}s (statement "
                                        "timeout); raise the database's statement_timeout_s if it is merely slow") from None
                 raise map_odbc_error(exc, self.where, timeout) from None
+            if switched:
+                raise self._discard(switched)
         return columns, rows
+
+    def _run(self, sql, params, timeout, fired: threading.Event, max_rows):
+        """The statement itself, cancellable by `cancel()` and by the timeout watchdog."""
+        cur = self._conn.cursor()
+        with self._cursor_lock:
+            self._cursor, self._cancelled = cur, False
+        watchdog = None
+        if timeout:
+            # SQLCancel from another thread: works with every driver, including those that
+            # ignore SQL_ATTR_QUERY_TIMEOUT (psqlODBC); a little later than the driver's own
+            watchdog = threading.Timer(timeout + (0.5 if self._driver_timeout else 0.0), self._cancel_cursor, (fired,))
+            watchdog.daemon = True
+            watchdog.start()
+        try:
+            cur.execute(sql, *(params or ()))
+            columns = [d[0] for d in cur.description or ()]
+            rows = cur.fetchmany(max_rows + 1) if max_rows else cur.fetchall()
+        finally:
+            if watchdog is not None:
+                watchdog.cancel()
+                watchdog.join()
+            with self._cursor_lock:  # a cancel in progress returns before the handle is freed
+                self._cursor = None
+                cur.close()
+        return columns, rows
+
+    def cancel(self) -> bool:
+        """SQLCancel on the running statement (pyodbc Cursor.cancel), from any thread."""
+        return self._cancel_cursor(None)
+
+    def _cancel_cursor(self, fired: threading.Event | None) -> bool:
+        """Cancel the running statement: on request (fired None) or at its timeout (the watchdog)."""
+        with self._cursor_lock:
+            if self._cursor is None:
+                return False  # the statement just finished
+            if fired is None:
+                self._cancelled = True
+            else:
+                fired.set()
+            try:
+                self._cursor.cancel()
+            except Exception:  # noqa: BLE001 - the statement may just have finished
+                pass
+            return True
+
+    # -- the read-only transaction ----------------------------------------------------------------
+    def _begin_read_only(self) -> None:
+        """Open this statement's transaction read-only, where the dialect can (our own statement)."""
+        statement = READ_ONLY_TRANSACTION.get(self.dialect)
+        if statement and self._transactions:
+            self._conn.execute(statement)
+
+    def _read_only_lost(self) -> str | None:
+        """After the statement, inside its transaction: is the session still read-only? Why not, else None."""
+        if self.dialect not in STILL_READ_ONLY:
+            return None
+        check, names = STILL_READ_ONLY[self.dialect]
+        row = self._conn.execute(check).fetchone()
+        values = [str(v).lower() for v in (row or ())]
+        if values and all(v in ("on", "1", "true") for v in values):
+            return None
+        return (f"{self.where}: after the statement the session was no longer read-only ({names} = "
+                f"{', '.join(values) or 'nothing'}): its transaction was rolled back, the connection discarded and "
+                "the statement's result not used; find out what the statement calls (docs/security.md)")
+
+    def _read_only_lost_after_failure(self) -> str | None:
+        import pyodbc
+
+        if self.discarded or self.dialect not in STILL_READ_ONLY:
+            return None
+        try:
+            try:
+                return self._read_only_lost()
+            finally:
+                self._end_transaction()
+        except pyodbc.Error as exc:
+            return (f"{self.where}: after a failed statement the session could not be checked read-only "
+                    f"({scrub(str(exc))[:200]}); the connection was discarded")
+
+    def _end_transaction(self) -> None:
+        """Roll back, never commit; a connection that cannot roll back is not used again."""
+        import pyodbc
+
+        if not self._transactions:
+            return
+        try:
+            self._conn.rollback()
+        except pyodbc.Error as exc:
+            self._discard(f"{self.where}: the statement's transaction could not be rolled back "
+                          f"({scrub(str(exc))[:200]}); the connection was discarded")
+
+    def _discard(self, why: str) -> DatabaseError:
+        """Mark the session unusable and close its connection (the caller holds the lock)."""
+        self.discarded = why
+        try:
+            self._conn.close()
+        except Exception:  # noqa: BLE001 - closing a broken connection must not raise
+            pass
+        return DatabaseError(why)
 
     def _set_query_timeout(self, timeout: float | None) -> None:
         """The driver's own query timeout (SQL_ATTR_QUERY_TIMEOUT via pyodbc), when it has one."""
@@ -214,6 +347,8 @@ class OdbcSession(SqlSession):
     def close(self) -> None:
         with self._lock:
             try:
+                if self._transactions and not self.discarded:
+                    self._conn.rollback()
                 self._conn.close()
             except Exception:  # noqa: BLE001 - closing a broken connection must not raise
                 pass
@@ -241,8 +376,24 @@ class OdbcSession(SqlSession):
         try:
             self._conn.execute(statement)
         except pyodbc.Error as exc:
-            self.close()
+            self._conn.close()
             raise map_odbc_error(exc, f"{self.where} (setting the session read-only)") from None
+
+    def _manual_commit(self) -> bool:
+        """Leave autocommit so that each statement's transaction can be rolled back. A driver that
+        cannot is refused where the read-only transaction is the server's guarantee (PostgreSQL,
+        Oracle); elsewhere (SQL Server and unknown engines) the guard and the login's rights remain."""
+        import pyodbc
+
+        try:
+            self._conn.autocommit = False
+            return True
+        except pyodbc.Error as exc:
+            if self.dialect in READ_ONLY_TRANSACTION:
+                self._conn.close()
+                raise DatabaseError(f"{self.where}: the ODBC driver cannot run statements in a transaction "
+                                    f"({scrub(str(exc))[:200]}), so they cannot be held read-only") from None
+            return False
 
 
 class MssqlSession(OdbcSession):
@@ -281,25 +432,10 @@ class MssqlSession(OdbcSession):
         return parts
 
 
-def _cancel(cursor: Any, fired: threading.Event) -> None:
-    fired.set()
-    try:
-        cursor.cancel()
-    except Exception:  # noqa: BLE001 - the statement may just have finished
-        pass
-
-
 def guess_dialect(dbms_name: str) -> str:
-    name = (dbms_name or "").lower()
-    if "postgres" in name:
-        return "postgres"
-    if "microsoft sql server" in name or "sql server" in name:
-        return "tsql"
-    if "oracle" in name:
-        return "oracle"
-    if "sqlite" in name:
-        return "sqlite"
-    return "generic"  # unknown: the guard parses with sqlglot's generic dialect
+    """The dialect of an ODBC server from its SQL_DBMS_NAME ('generic' when unknown: the guard then
+    parses with sqlglot's generic dialect)."""
+    return dialects.from_dbms_name(dbms_name)
 
 
 def _login_timeout(db: "Database") -> float:

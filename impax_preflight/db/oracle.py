@@ -2,9 +2,11 @@
 
 Read-only in three layers: the guard refuses anything but one query; every query runs inside a
 ``SET TRANSACTION READ ONLY`` transaction opened by this module (the one statement that bypasses
-the guard, never reachable by checks); the login should hold SELECT_CATALOG_ROLE and nothing more.
-Each query gets a fresh read-only transaction, so it sees current data (a run can last minutes)
-and a failed statement never leaves the session in an odd state.
+the guard, never reachable by checks) and rolled back when the query ends, never committed; the
+login should hold SELECT_CATALOG_ROLE and nothing more. Each query gets a fresh read-only
+transaction, so it sees current data (a run can last minutes) and a failed statement never leaves
+the session in an odd state. Oracle cannot say whether a transaction is read-only without
+privileges on V$TRANSACTION, so there is no check after the statement (docs/security.md).
 """
 
 from __future__ import annotations
@@ -15,7 +17,14 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 from ..secrets import SecretError, mask
-from .base import DatabaseError, MissingDriver, ObjectMissing, QueryTimeout, SqlSession
+from .base import (
+    DatabaseError,
+    MissingDriver,
+    ObjectMissing,
+    QueryCancelled,
+    QueryTimeout,
+    SqlSession,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..inventory import Database, Host
@@ -110,6 +119,9 @@ class OracleSession(SqlSession):
         self._conn = connection
         self.where = where
         self._lock = threading.Lock()
+        self._state_lock = threading.Lock()  # guards _running/_cancelled, taken by cancel() from other threads
+        self._running = False
+        self._cancelled = False
 
     @classmethod
     def for_database(cls, db: "Database", host: "Host") -> "OracleSession":
@@ -150,6 +162,8 @@ class OracleSession(SqlSession):
             try:
                 self._conn.call_timeout = int(timeout * 1000) if timeout else 0
                 self.begin_read_only()
+                with self._state_lock:
+                    self._running, self._cancelled = True, False
                 cur = self._conn.cursor()
                 try:
                     cur.arraysize = FETCH_ARRAY
@@ -160,10 +174,27 @@ class OracleSession(SqlSession):
                     lob = getattr(oracledb, "LOB", ())
                     rows = [tuple(v.read() if lob and isinstance(v, lob) else v for v in r) for r in rows]
                 finally:
+                    with self._state_lock:
+                        self._running = False
                     cur.close()
+                    self._conn.rollback()  # the read-only transaction ends here: rolled back, never committed
             except oracledb.Error as exc:
+                if self._cancelled:
+                    raise QueryCancelled(f"{self.where}: the statement was cancelled (the run was interrupted)") from None
                 raise map_oracle_error(exc, self.where, timeout) from None
         return columns, rows
+
+    def cancel(self) -> bool:
+        """Break the running call (python-oracledb Connection.cancel, meant for another thread)."""
+        with self._state_lock:
+            if not self._running:
+                return False
+            self._cancelled = True
+            try:
+                self._conn.cancel()
+            except Exception:  # noqa: BLE001 - the statement may just have finished
+                pass
+            return True
 
     def close(self) -> None:
         with self._lock:

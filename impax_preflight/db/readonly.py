@@ -3,21 +3,30 @@
 Refused before anything reaches a server: more than one statement (also one hidden after a
 comment), anything that is not a query (DML, DDL, TRUNCATE, EXEC/CALL, PL/SQL blocks, SET, GRANT,
 COMMIT...), SELECT ... INTO, row locks (FOR UPDATE/SHARE, T-SQL UPDLOCK/XLOCK/HOLDLOCK hints),
-and functions known to change state from inside a SELECT (sequences, advisory locks, killing
-sessions, reloading configuration, large objects, linked-server pass-through, file and network
-packages). This is a safety net, not the only layer: sessions are read-only on the server where
-the driver allows it, and the login should only have read rights.
+other servers (Oracle database links, SQL Server four-part linked-server names), and
+every function that is not on the dialect's allowlist (`functions.py`): user-defined functions,
+package calls, dynamic SQL (``query_to_xml``, ``dblink``, ``DBMS_SQL``...), sequences, locks,
+killing sessions. A site may allow more functions by name in its inventory; those that run SQL
+text or change state can never be allowed.
+
+This is the first layer, not the only one: each statement also runs in a read-only transaction
+that is rolled back where the engine has one (docs/security.md), and the login should only have
+read rights.
 """
 
 from __future__ import annotations
 
 import logging
+from functools import lru_cache
+from typing import Iterable
 
 import sqlglot
 from sqlglot import exp
 
+from .. import dialects
+from ..sqlfunctions import BUILTIN_SCHEMAS, allowed_in, never_reason
+
 #: our dialect names -> sqlglot's
-SQLGLOT_DIALECTS = {"oracle": "oracle", "tsql": "tsql", "mssql": "tsql", "postgres": "postgres", "sqlite": "sqlite"}
 
 
 class ReadOnlyViolation(Exception):
@@ -35,26 +44,9 @@ _WRITE_NODES = tuple(
 _LOCK_HINTS = {"updlock", "xlock", "holdlock", "tablock", "tablockx", "paglock", "rowlock", "serializable",
                "repeatableread"}
 
-#: Functions (lower-case; "package.function" for Oracle packages) that change state when selected
-_STATEFUL_FUNCTIONS = {
-    # PostgreSQL
-    "nextval", "setval", "pg_terminate_backend", "pg_cancel_backend", "pg_reload_conf", "pg_rotate_logfile",
-    "pg_switch_wal", "pg_create_restore_point", "pg_start_backup", "pg_stop_backup", "pg_backup_start",
-    "pg_backup_stop", "set_config", "pg_advisory_lock", "pg_advisory_xact_lock", "pg_advisory_lock_shared",
-    "pg_advisory_xact_lock_shared", "pg_try_advisory_lock", "pg_try_advisory_xact_lock",
-    "pg_try_advisory_lock_shared", "pg_try_advisory_xact_lock_shared", "lo_import", "lo_export", "lo_unlink",
-    "lo_create", "lo_creat", "lo_put", "lo_from_bytea", "pg_file_write", "pg_file_unlink", "pg_file_rename",
-    "dblink", "dblink_exec", "pg_notify", "txid_current", "pg_current_xact_id", "pg_create_logical_replication_slot",
-    "pg_create_physical_replication_slot", "pg_drop_replication_slot", "pg_promote",
-    # SQL Server: pass-through to other servers
-    "openquery", "openrowset", "opendatasource",
-}
-_STATEFUL_PACKAGES = {
-    # Oracle packages with side effects (a function of theirs in a SELECT still acts)
-    "dbms_scheduler", "dbms_job", "dbms_pipe", "dbms_alert", "dbms_lock", "dbms_sql", "dbms_system", "dbms_backup_restore",
-    "dbms_stats", "dbms_space_admin", "dbms_redefinition", "dbms_shared_pool", "dbms_session", "dbms_aq", "dbms_aqadm",
-    "utl_file", "utl_http", "utl_tcp", "utl_smtp", "utl_mail", "utl_inaddr",
-}
+_QUOTES = ('"', "[", "`")
+_ENGINES = {"oracle": "Oracle", "tsql": "SQL Server", "mssql": "SQL Server", "postgres": "PostgreSQL", "sqlite": "SQLite",
+            "generic": "standard SQL"}
 
 
 class _DropFallbackWarnings(logging.Filter):
@@ -67,11 +59,20 @@ class _DropFallbackWarnings(logging.Filter):
 logging.getLogger("sqlglot").addFilter(_DropFallbackWarnings())
 
 
-def ensure_read_only(sql: str, dialect: str = "sqlite") -> None:
-    """Raise ReadOnlyViolation unless `sql` is exactly one read-only query (SELECT, WITH ... SELECT, UNION...)."""
-    read = SQLGLOT_DIALECTS.get(dialect, None)
+def ensure_read_only(sql: str, dialect: str = "sqlite", allow: Iterable[str] = (), *, defer_unlisted: bool = False) -> None:
+    """Raise ReadOnlyViolation unless `sql` is exactly one read-only query (SELECT, WITH ... SELECT, UNION...).
+
+    `allow`: function names the site allows besides the dialect's built-ins (lower case, qualified
+    as the query writes them). `defer_unlisted`: accept functions that are merely not on the list
+    (a site may allow them; the session decides at run time) while still refusing everything else;
+    for checking a file when it loads, before the inventory is known.
+    """
+    read = dialects.sqlglot_name(dialect)
     if not sql or not sql.strip():
         raise ReadOnlyViolation("refused: empty statement")
+    if not _positions_recorded():
+        raise ReadOnlyViolation("refused: the installed sqlglot does not record where functions are written, so the "
+                                "guard cannot check them; install sqlglot 30 or later (pip install -U sqlglot)")
     try:
         statements = [s for s in sqlglot.parse(sql, read=read) if s is not None]
     except sqlglot.errors.SqlglotError as exc:
@@ -81,6 +82,8 @@ def ensure_read_only(sql: str, dialect: str = "sqlite") -> None:
     stmt = statements[0]
     if not isinstance(stmt, exp.Query):
         raise ReadOnlyViolation(f"refused: {stmt.key.upper()} is not a read-only query")
+    policy = _Policy(dialect, frozenset(a.lower() for a in allow), defer_unlisted)
+    tables = _table_names(stmt) if dialect == "oracle" else set()
     for node in stmt.walk():
         if isinstance(node, _WRITE_NODES):
             raise ReadOnlyViolation(f"refused: the query contains {node.key.upper()}, which writes or locks")
@@ -90,17 +93,142 @@ def ensure_read_only(sql: str, dialect: str = "sqlite") -> None:
             for hint in node.expressions:
                 if hint.name.lower() in _LOCK_HINTS:
                     raise ReadOnlyViolation(f"refused: the table hint {hint.name.upper()} takes locks")
-        if isinstance(node, exp.Dot) and isinstance(node.expression, exp.Func):
-            # sys.dbms_lock.request(...): the package is the last part of a qualified name (a Dot)
-            package = node.this.name.lower() if isinstance(node.this, (exp.Identifier, exp.Column, exp.Dot)) else ""
-            if package in _STATEFUL_PACKAGES:
-                raise ReadOnlyViolation(f"refused: {package.upper()}.{node.expression.name.upper()} has side effects")
+        if dialect == "oracle" and ((isinstance(node, exp.Identifier) and "@" in node.name)
+                                    or (isinstance(node, exp.Parameter) and isinstance(node.parent, exp.TableAlias))):
+            raise ReadOnlyViolation("refused: a database link (name@link) runs the query on another database, under "
+                                    "the link's own login")
+        if dialect in ("tsql", "mssql") and isinstance(node, exp.Table) and node.catalog and isinstance(node.this, exp.Dot):
+            raise ReadOnlyViolation(f"refused: {node.sql('tsql')} is a four-part name: it runs on linked server "
+                                    f"{node.catalog}, under the link's own login")
         if (isinstance(node, exp.Column) and node.name.lower() == "nextval") or type(node).__name__ == "NextValueFor":
             raise ReadOnlyViolation("refused: reading a sequence's next value advances it")
         if isinstance(node, exp.Func):
-            name = (node.name if isinstance(node, exp.Anonymous) else node.sql_name()).lower()
-            if name in _STATEFUL_FUNCTIONS:
-                raise ReadOnlyViolation(f"refused: the function {name}() changes state on the server")
+            called = _called(node, sql)
+            if called is not None:
+                policy.judge(*called)
+        elif isinstance(node, exp.Column) and dialect == "oracle" and node.table and node.table.lower() not in tables:
+            # Oracle calls functions without parentheses: pkg.f here is a call unless pkg is a table of the query
+            policy.judge([p.name for p in node.parts], False, bare=True)
+    for name, quoted in _special_syntax_calls(sql, read):
+        policy.judge([name], quoted)
+    if policy.problems:
+        raise ReadOnlyViolation("refused: " + "; ".join(dict.fromkeys(policy.problems)))
+
+
+class _Policy:
+    """Judges each function a statement calls; collects what is refused, with the reason."""
+
+    def __init__(self, dialect: str, site: frozenset[str], defer_unlisted: bool):
+        self.dialect = dialect
+        self.builtins = allowed_in(dialect)
+        self.site = site
+        self.defer_unlisted = defer_unlisted
+        self.problems: list[str] = []
+
+    def judge(self, parts: list[str], quoted: bool, bare: bool = False) -> None:
+        full = ".".join(parts).lower()
+        shown = full.upper() if self.dialect == "oracle" else ".".join(parts)
+        call = shown if bare else f"{shown}()"
+        why = never_reason(full)
+        if why:
+            self.problems.append(f"{call} {why}")
+            return
+        if full in self.site:
+            return
+        name = parts[-1].lower()
+        qualifier = ".".join(parts[:-1]).lower()
+        if not quoted and name in self.builtins and (not qualifier or qualifier == BUILTIN_SCHEMAS.get(self.dialect)):
+            return
+        if self.defer_unlisted:
+            return
+        if bare:
+            what = (f"{call} may call function {parts[-1].upper()} of package or schema {'.'.join(parts[:-1]).upper()} "
+                    "(Oracle calls functions without parentheses): it is not a table or alias of the query")
+        elif quoted:
+            what = f"{call} is written as a quoted name, which is never a built-in"
+        elif qualifier:
+            what = f"{call} is a user-defined or package function"
+        else:
+            what = f"{call} is not a built-in function of {_ENGINES.get(self.dialect, self.dialect)} known to be free of side effects"
+        self.problems.append(
+            f"{what}; if it only reads, allow it in the inventory: [site.sql] allow_functions = "
+            f'[{{ name = "{full}", reason = "..." }}]'
+        )
+
+
+def _called(node: exp.Func, sql: str) -> tuple[list[str], bool] | None:
+    """(name parts as written, quoted?) of the function a node calls, or None for plain syntax
+    (CASE, CAST, AND, EXISTS...: built by the parser, not named by the query)."""
+    parent = node.parent
+    qualifier: list[str] | None = []
+    if isinstance(parent, exp.Dot) and parent.expression is node:
+        qualifier = _dotted(parent.this)
+    elif isinstance(parent, exp.Table) and parent.this is node:
+        qualifier = [p.name for p in (parent.args.get("catalog"), parent.args.get("db")) if p is not None]
+    if qualifier is None:
+        return ["(expression)", "call"], False  # a call on an expression: never on a list
+    if isinstance(node, (exp.Anonymous, exp.AnonymousAggFunc)):
+        quoted = isinstance(node.this, exp.Identifier) and node.this.quoted
+        return qualifier + [node.name], quoted
+    start, end = node.meta.get("start"), node.meta.get("end")
+    if start is None or end is None:
+        if qualifier:  # schema.CAST(...) and the like: never a built-in
+            return qualifier + [node.sql_name().lower()], False
+        return None
+    written = sql[start:end + 1]
+    quoted = written[:1] in _QUOTES
+    return qualifier + [written.strip('"[]`')], quoted
+
+
+def _dotted(e: exp.Expression) -> list[str] | None:
+    """`a.b.c` as ['a', 'b', 'c'], or None when the qualifier is an expression, not names."""
+    if isinstance(e, (exp.Identifier, exp.Var)):
+        return [e.name]
+    if isinstance(e, (exp.Column, exp.Table)):
+        return [p.name for p in e.parts]
+    if isinstance(e, exp.Dot):
+        left, right = _dotted(e.this), _dotted(e.expression)
+        return left + right if left is not None and right is not None else None
+    return None
+
+
+def _table_names(stmt: exp.Expression) -> set[str]:
+    """Every name a column may be qualified with in this statement: tables, their aliases, CTEs, subquery aliases."""
+    names: set[str] = set()
+    for t in stmt.find_all(exp.Table):
+        names.update(n.lower() for n in (t.name, t.alias) if n)
+    for a in stmt.find_all(exp.TableAlias):
+        if a.name:
+            names.add(a.name.lower())
+    return names
+
+
+def _special_syntax_calls(sql: str, read: str | None) -> list[tuple[str, bool]]:
+    """Function names the parser turns into syntax nodes without recording their position
+    (STRING_AGG, XMLTABLE, TRIM... its FUNCTION_PARSERS): found in the tokens, followed by '('."""
+    from sqlglot.dialects.dialect import Dialect
+    from sqlglot.tokens import TokenType
+
+    d = Dialect.get_or_raise(read)
+    special = d.parser_class.FUNCTION_PARSERS
+    tokens = d.tokenize(sql)
+    out = []
+    for i, tok in enumerate(tokens[:-1]):
+        if tokens[i + 1].token_type != TokenType.L_PAREN or tok.text.upper() not in special:
+            continue
+        if i and tokens[i - 1].token_type == TokenType.DOT:
+            continue  # qualified: judged from the parsed tree
+        out.append((tok.text, tok.token_type == TokenType.IDENTIFIER))
+    return out
+
+
+@lru_cache(maxsize=1)
+def _positions_recorded() -> bool:
+    """Does this sqlglot record where a function name is written? The allowlist needs it: typed
+    nodes (exp.Count, exp.Coalesce...) do not say whether the query wrote NVL or COALESCE."""
+    tree = sqlglot.parse_one("select count(x)")
+    count = tree.find(exp.Count)
+    return count is not None and "start" in count.meta
 
 
 def _first_line(exc: Exception) -> str:

@@ -250,3 +250,140 @@ def test_mssql_over_freetds_to_a_closed_port_fails_fast_and_masks(monkeypatch):
     assert time.monotonic() - start < 8
     assert "SQL Server database mvf on host dbhost" in str(info.value)
     assert "Sql-Secret-123" not in str(info.value)
+
+
+# ---- the read-only transaction around every statement (issue 10) ------------------------------
+
+
+@pytest.mark.service
+def test_pg_every_statement_in_a_read_only_transaction_rolled_back(odbc_postgres, postgres_server):
+    """Read from the server's own statement log: what psqlODBC really sent, in order."""
+    user = postgres_server.user
+    postgres_server.admin(f"ALTER ROLE {user} SET log_statement = 'all'")
+    try:
+        s = odbc_postgres.open()
+        try:
+            pid = s.query("select pg_backend_pid()").scalar()
+            s.query("select 1 as marker_one")
+            s.query("select 2 as marker_two")
+        finally:
+            s.close()
+    finally:
+        postgres_server.admin(f"ALTER ROLE {user} RESET log_statement")
+    time.sleep(0.3)
+    lines = [ln.split("statement: ", 1)[1] for ln in (postgres_server.root / "postgres.log").read_text().splitlines()
+             if f"[{pid}]" in ln and "statement: " in ln]
+    sent = " | ".join(lines)
+    assert "COMMIT" not in sent.upper()
+    for marker in ("marker_one", "marker_two"):
+        i = next(n for n, ln in enumerate(lines) if marker in ln)
+        # the transaction opened read-only just before, the session checked and rolled back just after
+        assert "SET TRANSACTION READ ONLY" in lines[i - 1], sent
+        assert "current_setting('default_transaction_read_only')" in lines[i + 1], sent
+        assert lines[i + 2] == "ROLLBACK", sent
+
+
+@pytest.mark.service
+def test_sqlite_odbc_session_no_longer_query_only_is_discarded(sqlite_target, monkeypatch):
+    import impax_preflight.db.base as base
+
+    path, target = sqlite_target
+    s = target.open()
+    try:
+        monkeypatch.setattr(base, "ensure_read_only", lambda *a, **k: None)  # a hole in the guard, on purpose
+        with pytest.raises(DatabaseError, match="no longer read-only"):
+            s.query("PRAGMA query_only = 0")
+        assert s.discarded
+    finally:
+        s.close()
+    assert sqlite3.connect(path).execute("select count(*) from study").fetchone() == (2,)
+
+
+class _FakeOdbcConnection:
+    """What an ODBC driver manager is asked to do, for engines that do not run here (SQL Server, Oracle)."""
+
+    def __init__(self, manual_commit_ok: bool = True):
+        self.log: list = []
+        self._autocommit = True
+        self.manual_commit_ok = manual_commit_ok
+        self.timeout = 0
+
+    @property
+    def autocommit(self):
+        return self._autocommit
+
+    @autocommit.setter
+    def autocommit(self, value):
+        import pyodbc
+
+        if not value and not self.manual_commit_ok:
+            raise pyodbc.Error("HYC00", "[HYC00] Optional feature not implemented")
+        self.log.append(("autocommit", value))
+        self._autocommit = value
+
+    def getinfo(self, what):
+        return ""
+
+    def execute(self, sql, *params):
+        self.log.append(("execute", sql))
+        return self
+
+    def cursor(self):
+        conn = self
+
+        class Cur:
+            description = [("n",)]
+
+            def execute(self, sql, *params):
+                conn.log.append(("query", sql))
+
+            def fetchall(self):
+                return [(1,)]
+
+            def fetchmany(self, n):
+                return [(1,)]
+
+            def cancel(self):
+                pass
+
+            def close(self):
+                pass
+
+        return Cur()
+
+    def rollback(self):
+        self.log.append(("rollback",))
+
+    def commit(self):  # pragma: no cover - must never be called
+        raise AssertionError("a read-only session never commits")
+
+    def close(self):
+        self.log.append(("close",))
+
+
+@pytest.mark.parametrize("dialect,begin", [("tsql", None), ("oracle", "SET TRANSACTION READ ONLY"), ("generic", None)])
+def test_statement_transactions_per_dialect_without_a_server(monkeypatch, dialect, begin):
+    import pyodbc
+
+    conn = _FakeOdbcConnection()
+    monkeypatch.setattr(pyodbc, "connect", lambda *a, **k: conn)
+    s = OdbcSession("DRIVER={x}", where="db", dialect=dialect)
+    assert ("autocommit", False) in conn.log  # manual commit: every statement's transaction can be rolled back
+    conn.log.clear()
+    assert s.query("select 1 as n").rows == [(1,)]
+    expected = ([("execute", begin)] if begin else []) + [("query", "select 1 as n"), ("rollback",)]
+    assert conn.log == expected
+    s.close()
+
+
+def test_a_driver_without_transactions_is_refused_where_read_only_depends_on_them(monkeypatch):
+    import pyodbc
+
+    monkeypatch.setattr(pyodbc, "connect", lambda *a, **k: _FakeOdbcConnection(manual_commit_ok=False))
+    with pytest.raises(DatabaseError, match="cannot run statements in a transaction"):
+        OdbcSession("DRIVER={x}", where="db", dialect="oracle")
+    # SQL Server has no read-only transaction anyway: the guard and the login's rights remain
+    conn = _FakeOdbcConnection(manual_commit_ok=False)
+    monkeypatch.setattr(pyodbc, "connect", lambda *a, **k: conn)
+    s = OdbcSession("DRIVER={x}", where="db", dialect="tsql")
+    assert s.query("select 1 as n").rows == [(1,)] and ("rollback",) not in conn.log

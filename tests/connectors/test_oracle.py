@@ -117,7 +117,9 @@ def test_read_only_transaction_call_timeout_and_guard():
             s.query(bad)
     assert len(conn.log) == n
     s.query("select * from v$recovery_file_dest where name = :n", {"n": "+FRA"})
-    assert conn.log[-2][2] == {"n": "+FRA"}
+    assert [e for e in conn.log if e[0] == "execute"][-1][2] == {"n": "+FRA"}
+    # ... and every query's transaction ends in a rollback, after its cursor is closed: never a commit
+    assert conn.log[-2:] == [("close-cursor",), ("rollback",)]
     s.close()
     assert conn.log[-2:] == [("rollback",), ("close",)]
 
@@ -228,3 +230,58 @@ def test_real_thin_driver_against_a_non_oracle_service_does_not_hang():
         assert time.monotonic() - start < 20
     finally:
         srv.close()
+
+
+# ---- cancel (Ctrl-C): python-oracledb's Connection.cancel() from another thread -----------------
+
+
+class BlockingConnection(FakeConnection):
+    """A statement that blocks until cancel() breaks it, as oracledb raises ORA-01013 then."""
+
+    def __init__(self):
+        super().__init__()
+        self.started = threading.Event()
+        self.broken = threading.Event()
+
+    def cursor(self):
+        conn = self
+
+        class Cur(FakeCursor):
+            def execute(self, sql, params=None):
+                super().execute(sql, params)
+                if sql != READ_ONLY_TRANSACTION:
+                    conn.started.set()
+                    if conn.broken.wait(10):
+                        import oracledb
+
+                        raise oracledb.OperationalError("ORA-01013: user requested cancel of current operation")
+
+        return Cur(self)
+
+    def cancel(self):
+        self.log.append(("cancel",))
+        self.broken.set()
+
+
+def test_cancel_breaks_the_running_call_and_rolls_back():
+    from impax_preflight.db.base import QueryCancelled
+
+    conn = BlockingConnection()
+    s = OracleSession(conn, where="Oracle database mvf on host db1")
+    assert s.cancel() is False  # nothing running: nothing sent
+    outcome: list = []
+
+    def run():
+        try:
+            s.query("select count(*) from dbadmin.study", timeout=600)
+        except Exception as exc:  # noqa: BLE001 - inspected below
+            outcome.append(exc)
+
+    t = threading.Thread(target=run)
+    t.start()
+    assert conn.started.wait(5)
+    start = time.monotonic()
+    assert s.cancel() is True
+    t.join(5)
+    assert time.monotonic() - start < 1 and isinstance(outcome[0], QueryCancelled)
+    assert ("cancel",) in conn.log and conn.log[-1] == ("rollback",)  # the transaction still ends in a rollback

@@ -127,3 +127,32 @@ def test_cli_validate_exit_code_3(tmp_path):
     good.write_text(GOOD)
     result = CliRunner().invoke(cli, ["validate", str(good)])
     assert result.exit_code == 0 and "2 hosts, 1 databases" in result.output
+
+
+SQL_POLICY = """
+[site.sql]
+allow_functions = [
+  {{ name = "{name}", reason = "{reason}" }},
+]
+"""
+
+
+def test_site_may_allow_named_functions_with_a_reason(tmp_path):
+    text = GOOD.replace('platform = "AS3000"\n', 'platform = "AS3000"\n' + SQL_POLICY.format(
+        name="DBADMIN.Study_Age", reason="reads DOSR_STUDY only; reviewed by J. Doe"))
+    _, inv = _load(tmp_path, text)
+    (f,) = inv.site.sql.allow_functions
+    assert f.name == "dbadmin.study_age" and "J. Doe" in f.reason  # compared in lower case, as the guard does
+
+
+@pytest.mark.parametrize("name,reason,words", [
+    ("query_to_xml", "x", "dynamic SQL"),
+    ("pg_catalog.set_config", "x", "changes state"),
+    ("sys.dbms_lock.request", "x", "locks"),
+    ("xp_cmdshell", "x", "no inventory may allow it"),
+    ("x; drop table y", "x", "is not a function name"),
+    ("dbadmin.f", " ", "say why this function only reads"),
+])
+def test_site_function_allowances_are_validated(tmp_path, name, reason, words):
+    msg = _error(tmp_path, GOOD.replace('platform = "AS3000"\n', 'platform = "AS3000"\n' + SQL_POLICY.format(name=name, reason=reason)))
+    assert "site.sql.allow_functions[0]" in msg and words in msg and f"{tmp_path / 'inv.toml'}:" in msg
