@@ -104,9 +104,13 @@ def _setup_logging(verbose: int, log_file: str | None) -> None:
 @click.option("--bundle", "bundles", multiple=True, metavar="HOST=PATH", help="Answer HOST's commands from a collected bundle.")
 @click.option("--baseline", type=click.Path(exists=True, dir_okay=False), help="A previous report.json: the report shows what changed.")
 @click.option("--progress/--no-progress", default=None, help="Live progress (default: on a terminal).")
+# -- history (issue 16) --
+@click.option("--history", "history_path", type=click.Path(dir_okay=False),
+              help="Record the run in this history store (default: [site.history] path, else the user's data folder).")
+@click.option("--no-history", is_flag=True, help="Do not record the run (the report then has no trends).")
 @_plugin_options
 def run(inventory, out_dir, formats, only, skip, hosts, jobs, check_timeout, waivers, bundles, baseline, progress,
-        plugins_dirs, checks_dirs, disable):
+        history_path, no_history, plugins_dirs, checks_dirs, disable):
     """Run the check catalog against the site in INVENTORY and write the reports."""
     inv = _load_inventory(inventory)
     plugins = _load_plugins(plugins_dirs, checks_dirs, disable)
@@ -129,9 +133,14 @@ def run(inventory, out_dir, formats, only, skip, hosts, jobs, check_timeout, wai
             old_report = load_report(baseline)
         except (OSError, ValueError) as exc:  # pydantic's ValidationError is a ValueError
             _fail(f"error: --baseline {baseline} is not a readable report.json: {str(exc).splitlines()[0]}")
+    if history_path and no_history:
+        _fail("error: give either --history PATH or --no-history, not both")
+    from .history import open_history  # -- history (issue 16) --
+
     _ask_prompts(inv)
     report = _execute(inv, plugins, out_dir, fmt_list, baseline=old_report, progress=progress, only=only, skip=skip,
-                      hosts=hosts, jobs=jobs, check_timeout_s=check_timeout, waivers=waiver_list, bundles=bundle_map)
+                      hosts=hosts, jobs=jobs, check_timeout_s=check_timeout, waivers=waiver_list, bundles=bundle_map,
+                      history=open_history(inv, history_path, no_history))
     sys.exit(report.exit_code)
 
 
@@ -249,6 +258,9 @@ def _summary(console, report, written: dict, jsonl: Path) -> None:
         console.print(f"  {fmt:<9} {path}")
     if jsonl.exists():
         console.print(f"  {'findings':<9} {jsonl}")
+    if report.history is not None:  # -- history (issue 16) --
+        console.print(f"  {'history':<9} {report.history.store} ({len(report.history.runs)} runs of this site; "
+                      "`impax-preflight history` lists them)", markup=False)
 
 
 @cli.command("checks")
@@ -382,7 +394,10 @@ def demo(directory, formats, with_plugins):
     fmt_list = [f.strip() for f in formats.split(",") if f.strip()]
     waivers_path = Path(directory) / "waivers.toml"
     waivers = _load_waivers(str(waivers_path)) if waivers_path.exists() else None
-    _execute(inv, plugins, str(Path(directory) / "report"), fmt_list, progress=False, quiet_findings=True, waivers=waivers)
+    from .history import HistoryStore  # -- history (issue 16): the demo keeps its own, run it twice to see trends --
+
+    _execute(inv, plugins, str(Path(directory) / "report"), fmt_list, progress=False, quiet_findings=True, waivers=waivers,
+             history=HistoryStore(Path(directory) / "history.sqlite"))
     console.print("\nThe demo site has seeded defects, so NO-GO is the expected verdict. Open the HTML report above.")
     sys.exit(0)
 

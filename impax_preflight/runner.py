@@ -415,12 +415,14 @@ def run_preflight(
     bundles: dict[str, str] | None = None,
     check_timeout_s: float | None = None,
     progress: ProgressFn | None = None,
+    history: Any = None,
 ) -> RunReport:
     """Run the catalog against a site and return the report. Never raises for a check's problem.
 
     `out_dir`, when given, receives ``results.jsonl`` as findings happen (reporters are the
     caller's business: see `write_reports`). `bundles` maps host names to collected bundles,
-    overriding those hosts' transport.
+    overriding those hosts' transport. `history` (a `history.HistoryStore`, see `history.open_history`)
+    records the run and attaches `report.history` before `impax_run_finished`.
     """
     plugins = plugins or load_plugins()
     inventory = _with_bundles(inventory, bundles or {})
@@ -497,8 +499,12 @@ def run_preflight(
         warnings=[mask(w) for w in warnings],
         expired_waivers=expired,
     )
+    if history is not None:  # issue 16: recorded before the hook, so observers (the mail) see what changed
+        from .history import record_run
+
+        record_run(report, history)
     try:
-        plugins.pm.hook.impax_run_finished(report=report)
+        plugins.pm.hook.impax_run_finished(report=report, inventory=inventory)
     except Exception as exc:  # noqa: BLE001
         log.warning("an impax_run_finished hook failed: %s", mask(str(exc)))
     return report

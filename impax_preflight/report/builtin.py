@@ -85,7 +85,11 @@ def impax_register_commands(cli):
                   help="comma-separated output formats (any registered reporter)")
     @click.option("--baseline", type=click.Path(dir_okay=False, path_type=Path), default=None,
                   help="a previous report.json: add a 'changes since the baseline run' section")
-    def report_cmd(reports, out_dir, formats, baseline):
+    # -- history (issue 16) --
+    @click.option("--history", "history_path", type=click.Path(dir_okay=False), default=None,
+                  help="history store to record the runs and the merge in (default: the user's data folder)")
+    @click.option("--no-history", is_flag=True, help="record nothing (a re-rendered run keeps the trends it has)")
+    def report_cmd(reports, out_dir, formats, baseline, history_path, no_history):
         """Re-render a run's report.json, or merge several site runs into one cluster report.
 
         With several REPORTS (e.g. each hospital and the DR site) the result is grouped by site and
@@ -107,6 +111,9 @@ def impax_register_commands(cli):
         except MergeError as exc:
             raise _usage_exit(click.ClickException(str(exc)))
         fmts = [f.strip() for f in formats.split(",") if f.strip()]
+        from ..history import open_history, record_report  # -- history (issue 16) --
+
+        merged = record_report(merged, runs, open_history(path=history_path, disabled=no_history))
         try:
             written = write_reports(merged, out_dir, fmts)
         except ValueError as exc:  # an unknown format: write_reports names it and the available ones
