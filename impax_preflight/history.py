@@ -518,3 +518,48 @@ def record_report(report: RunReport, runs: list[RunReport], store: HistoryStore 
                                             f"{_reason(exc)}"))
                 break
     return record_run(report, store, kind="merge" if len(runs) > 1 else "run")
+
+
+# ---- `impax-preflight history` ---------------------------------------------------------------
+
+
+def _keys(items: list[dict]) -> list[str]:
+    return [it["key"] for it in items]
+
+
+def site_history(store: HistoryStore, site: str, last: int | None = None) -> dict[str, Any]:
+    """The site's runs, oldest first, each with its counts and what changed since the run before it
+    (the categories of `report.diff.diff_reports`, as finding keys)."""
+    from .report.diff import diff_reports
+
+    con = store._connect(create=False)
+    try:
+        runs = store._runs(con, site, None, None)
+        shown = runs[-last:] if last else runs
+        # the run before the first shown one is needed for its "since the previous run"
+        needed = runs[max(0, len(runs) - len(shown) - 1):]
+        findings = store.findings(needed, con)
+    finally:
+        con.close()
+    out_runs = []
+    previous = None
+    for r in needed:
+        current = store.as_report(r, findings[r.pk])
+        entry = {"run_id": r.run_id, "kind": r.kind, "started_at": r.started_at, "finished_at": r.finished_at,
+                 "verdict": r.verdict, "verdict_label": Verdict(r.verdict).label, "interrupted": r.interrupted,
+                 "counts": r.counts, "stages": r.stages,
+                 "blockers": sum(v.get("blockers", 0) for v in r.stages.values()),
+                 "warnings": sum(v.get("warnings", 0) for v in r.stages.values()),
+                 "changes": None}
+        if previous is not None:
+            d = diff_reports(previous, current)
+            entry["changes"] = {"since_run_id": previous.run_id, "verdict_changed": d["verdict"]["changed"],
+                                "counts": d["counts"],
+                                **{k: _keys(d[k]) for k in ("new_blockers", "new_problems", "resolved", "now_waived",
+                                                           "not_rechecked")},
+                                "moved": [{"key": it["key"], "values": it["values"]} for it in d["moved"]]}
+        out_runs.append(entry)
+        previous = current
+    if len(needed) > len(shown):
+        out_runs = out_runs[1:]
+    return {"store": str(store.path), "site": site, "keep_runs": store.keep_runs, "runs_kept": len(runs), "runs": out_runs}

@@ -36,6 +36,8 @@ BUILTIN_MODULES = (
     "impax_preflight.report.builtin",
     "impax_preflight.transports.collect",
     "impax_preflight.declarative",
+    "impax_preflight.history_cli",  # the `history` command (issue 16)
+    "impax_preflight.notify_mail",  # e-mail on impax_run_finished (issue 16)
 )
 CHECKS_PACKAGE = "impax_preflight.checks"
 
