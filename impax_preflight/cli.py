@@ -259,7 +259,7 @@ def _summary(console, report, written: dict, jsonl: Path) -> None:
     if jsonl.exists():
         console.print(f"  {'findings':<9} {jsonl}")
     if report.history is not None:  # -- history (issue 16) --
-        console.print(f"  {'history':<9} {report.history.store} ({len(report.history.runs)} runs of this site; "
+        console.print(f"  {'history':<9} {report.history.store} ({len(report.history.runs)} run{'s' if len(report.history.runs) != 1 else ''} of this site; "
                       "`impax-preflight history` lists them)", markup=False)
 
 

@@ -188,7 +188,7 @@ def deliver(msg: "EmailMessage", settings: "MailNotification") -> None:
                 smtp.starttls(context=context)
                 smtp.ehlo()
             if settings.user:
-                smtp.login(settings.user, password)
+                _login(smtp, settings.user, password, where)
             refused = smtp.send_message(msg)
     except MailError:
         raise
@@ -211,12 +211,28 @@ def deliver(msg: "EmailMessage", settings: "MailNotification") -> None:
         raise MailError(f"{where} did not answer within {settings.timeout_s:g} s (timeout_s)") from None
     except ConnectionRefusedError:
         raise MailError(f"cannot connect to {where}: connection refused (is the SMTP server running, is the port right?)") from None
+    except smtplib.SMTPServerDisconnected as exc:
+        if isinstance(exc.__context__, (socket.timeout, TimeoutError)):  # smtplib wraps a read timeout
+            raise MailError(f"{where} did not answer within {settings.timeout_s:g} s (timeout_s)") from None
+        raise MailError(f"{where} closed the connection ({exc})") from None
     except smtplib.SMTPException as exc:
         raise MailError(f"{where}: {_server_says(exc)}") from None
     except OSError as exc:
         raise MailError(f"cannot connect to {where}: {exc.strerror or exc}") from None
     if refused:
         log.warning("the SMTP server refused some recipients: %s", ", ".join(refused))
+
+
+def _login(smtp, user: str, password: str | None, where: str) -> None:
+    """One login attempt with one mechanism. smtplib's login() tries the next mechanism after a refusal:
+    two failed logins per run count double against a directory's lockout policy."""
+    offered = smtp.esmtp_features.get("auth", "").upper().split()
+    mechanism = next((m for m in ("PLAIN", "LOGIN", "CRAM-MD5") if m in offered), None)
+    if mechanism is None:
+        raise MailError(f"{where} offers no login mechanism this tool speaks (it offers: {' '.join(offered) or 'none'}); "
+                        "leave out user and password if the server needs no login")
+    smtp.user, smtp.password = user, password or ""
+    smtp.auth(mechanism, getattr(smtp, "auth_" + mechanism.lower().replace("-", "_")))
 
 
 def _server_says(exc: Exception) -> str:
