@@ -123,7 +123,7 @@ def _finish(chart, chart_id: str, title: str, description: str) -> Chart:
     if m:  # pygal's id is chart-<uuid>; it also scopes pygal's CSS: replace every use
         svg = svg.replace(f"chart-{m.group(1)}", chart_id)
     svg = re.sub(r"<!--.*?-->", "", svg, flags=re.S)  # pygal stamps the date of rendering: keep output stable
-    svg = svg.replace("<svg ", f'<svg role="img" aria-labelledby="{chart_id}-title {chart_id}-desc" ', 1)
+    svg = svg.replace("<svg ", f'<svg role="img" aria-labelledby="{chart_id}-title" aria-describedby="{chart_id}-desc" ', 1)
     desc = f'<desc id="{chart_id}-desc">{html.escape(description, quote=False)}</desc>'
     if "<title>" in svg:
         svg = svg.replace("<title>", f'<title id="{chart_id}-title">', 1)
@@ -173,9 +173,10 @@ def burn_down(history: RunHistory) -> Chart | None:
     for label, values, stroke in chart_series:
         points = values if values and isinstance(values[0], tuple) else list(zip(xs, values))
         chart.add(label, points, stroke_style=stroke)
-    per_stage = ", ".join(f"{STAGE_NAMES[s]} {runs[-1].stages.get(s, {}).get('blockers', 0)}" for s in stages)
+    per_stage = ", ".join(f"{STAGE_NAMES[s]} {runs[-1].stages.get(s, {}).get('blockers', 0)}" for s in stages
+                          if any(r.stages.get(s, {}).get("blockers") for r in runs))
     description = (f"{len(runs)} runs from {_day(xs[0])} to {_day(xs[-1])}. Blockers went from {totals[0]} to {totals[-1]}"
-                   f" ({per_stage}); warnings from {warn_totals[0]} to {warn_totals[-1]}.{target_text}")
+                   f"{f' ({per_stage})' if per_stage else ''}; warnings from {warn_totals[0]} to {warn_totals[-1]}.{target_text}")
     return _finish(chart, "chart-burn-down", title, description)
 
 
