@@ -295,17 +295,17 @@ class HistoryStore:
             args.append(int(limit))
         return [_stored_run(r) for r in reversed(con.execute(sql, args).fetchall())]
 
-    def findings(self, runs: list[StoredRun], con: sqlite3.Connection | None = None) -> dict[int, list[Finding]]:
-        """The stored findings of these runs (light `Finding` objects: no evidence, message cut)."""
+    def findings(self, runs: list[StoredRun], con: sqlite3.Connection | None = None) -> dict[int, list[StoredFinding]]:
+        """The stored findings of these runs (light `StoredFinding` objects: no evidence, message cut)."""
         own = con is None
         con = con or self._connect(create=False)
-        out: dict[int, list[Finding]] = {r.pk: [] for r in runs}
+        out: dict[int, list[StoredFinding]] = {r.pk: [] for r in runs}
         try:
             for chunk in _chunks([r.pk for r in runs], 500):
                 marks = ",".join("?" * len(chunk))
                 for row in con.execute(
-                        "SELECT run, check_id, target, target_kind, subject, host, site, stage, status, severity, title, "
-                        f"message, numbers FROM findings WHERE run IN ({marks})", chunk):
+                        "SELECT run, key, check_id, target, target_kind, subject, host, site, stage, status, severity, "
+                        f"title, message, numbers FROM findings WHERE run IN ({marks})", chunk):
                     f = _finding(row)
                     if f is not None:
                         out[row[0]].append(f)
@@ -314,12 +314,13 @@ class HistoryStore:
                 con.close()
         return out
 
-    def as_report(self, run: StoredRun, findings: list[Finding]) -> RunReport:
+    def as_report(self, run: StoredRun, findings: list[StoredFinding]) -> RunReport:
         """A stored run as a light `RunReport`, enough for `diff_reports`."""
         return RunReport.model_construct(
             tool_version="", run_id=run.run_id, site=run.site, started_at=datetime.fromisoformat(run.started_at),
             finished_at=datetime.fromisoformat(run.finished_at) if run.finished_at else None,
-            interrupted=run.interrupted, verdict=Verdict(run.verdict), findings=findings)
+            interrupted=run.interrupted, verdict=Verdict(run.verdict), findings=findings, inventory={}, checks=[], not_run=[],
+            plugins=[], warnings=[], expired_waivers=[])
 
     def trends(self, report: RunReport) -> RunHistory:
         """The site's runs up to this one, the series the charts draw, and the diff against the previous run."""
@@ -420,16 +421,39 @@ def _chunks(items: list, size: int) -> Iterable[list]:
         yield items[i:i + size]
 
 
-def _finding(row: tuple) -> Finding | None:
-    _run, check_id, target, target_kind, subject, host, site, stage, status, severity, title, message, numbers = row
+@dataclass(slots=True)
+class StoredFinding:
+    """A finding read back from the store: what `diff_reports` reads of a `Finding`, no evidence.
+
+    Not a pydantic model: a history of 20,000 findings loads in milliseconds instead of a second.
+    """
+
+    key: str
+    check_id: str
+    target: str
+    target_kind: str
+    subject: str | None
+    host: str | None
+    site: str | None
+    tier: str | None
+    status: Status
+    severity: Severity
+    title: str
+    message: str
+    values: dict[str, Any]
+    remediation: str | None = None
+
+    is_blocking = property(Finding.is_blocking.fget)  # the one definition of "blocks the upgrade"
+
+
+def _finding(row: tuple) -> StoredFinding | None:
+    _run, key, check_id, target, target_kind, subject, host, site, stage, status, severity, title, message, numbers = row
     try:
         st, sev = Status(status), Severity(severity)
     except ValueError:  # written by a newer version with a status this one does not know
         return None
-    # model_construct: these come from our own store, and a history of 20,000 findings must load fast
-    return Finding.model_construct(check_id=check_id, target=target, target_kind=target_kind, subject=subject, host=host,
-                                   site=site, tier=stage if stage in ("dr", "bk", "prod") else None, status=st, severity=sev,
-                                   title=title or "", message=message or "", values=json.loads(numbers) if numbers else {})
+    return StoredFinding(key, check_id, target, target_kind, subject, host, site, stage if stage in ("dr", "bk", "prod") else None,
+                         st, sev, title or "", message or "", json.loads(numbers) if numbers else {})
 
 
 def _stored_from_report(report: RunReport) -> StoredRun:
