@@ -209,3 +209,19 @@ def test_mail_settings_are_validated_with_file_and_line(tmp_path):
     inv = inventory(tmp_path, 'to = "a@b.example"\nfrom = "a@b.example"\nserver = "smtp"\npassword = "hunter2"\nuser = "u"\n')
     with pytest.raises(InventoryError, match=r"site.toml:12: site.notify.mail.password: .*a literal password is refused"):
         load_inventory(inv)
+
+
+def test_mail_password_is_a_reference_everywhere(tmp_path, monkeypatch):
+    inv = load_inventory(inventory(tmp_path, 'to = "a@b.example"\nfrom = "a@b.example"\nserver = "smtp"\nuser = "u"\n'
+                                             'password = "plain:Lit3ral-Secret"\n'))
+    assert ("site.notify.mail.password", "plain:Lit3ral-Secret") in [(w, str(r)) for w, r in inv.secret_refs()]
+    summary = json.dumps(inv.summary())
+    assert "Lit3ral-Secret" not in summary and '"password": "plain:********"' in summary
+    monkeypatch.delenv("SMTP_PW_UNSET", raising=False)
+    inv = load_inventory(inventory(tmp_path, 'to = "a@b.example"\nfrom = "a@b.example"\nserver = "smtp"\nuser = "u"\n'
+                                             'password = "env:SMTP_PW_UNSET"\nca_file = "missing-ca.pem"\n'))
+    from impax_preflight.inventory import connection_problems
+
+    problems = connection_problems(inv)
+    assert "site.notify.mail.password: environment variable SMTP_PW_UNSET is not set" in problems
+    assert any(p.startswith("site.notify.mail.ca_file: ") and p.endswith("missing-ca.pem does not exist") for p in problems)

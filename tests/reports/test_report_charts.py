@@ -4,13 +4,11 @@ drawn in a real headless Chromium, on screen and in print."""
 from __future__ import annotations
 
 import re
-import shutil
 import sys
 
 import pytest
-from conftest import require_service
 from history_samples import recorded_history
-from test_report_browser import ARGS, CHROMIUM
+from test_report_browser import browser  # noqa: F401 - the same headless Chromium fixture
 
 from impax_preflight.report.charts import build_charts, history_view
 from impax_preflight.report.html import render_html, write_html
@@ -58,17 +56,6 @@ def test_no_pictures_before_the_second_run_and_without_pygal(tmp_path, monkeypat
     assert view["charts"] == [] and "need the pygal package" in view["error"]
     html = render_html(report)
     assert "need the pygal package" in html and "The last 3 runs" in html
-
-
-@pytest.fixture(scope="module")
-def browser():
-    require_service(shutil.which("chromium") is not None, "chromium")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
 
 
 @pytest.mark.service
