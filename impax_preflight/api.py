@@ -14,7 +14,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, Iterable
 
-from . import builtin, facts
+from . import builtin, facts, notify_mail
 from ._version import __version__
 from .checks import module_names as check_module_names
 from .plugins import PluginSet
@@ -29,6 +29,7 @@ BUILTIN_PLUGINS: tuple[tuple[str, ModuleType], ...] = (
     ("impax_preflight.builtin", builtin),
     ("impax_preflight.facts", facts),
     ("impax_preflight.report.builtin", reporters),
+    ("impax_preflight.notify_mail", notify_mail),
 )
 
 

@@ -14,7 +14,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import click
 
     from .check import Check
-    from .inventory import Host, Site
+    from .inventory import Host, Inventory, Site
     from .model import Finding, RunReport
     from .probes import Probe
     from .transports.base import Shell
@@ -97,12 +97,16 @@ def impax_finding(finding: "Finding") -> None:
 
 
 @hookspec
-def impax_run_finished(report: "RunReport") -> None:
+def impax_run_finished(report: "RunReport", inventory: "Inventory") -> None:
     """Observe the finished run.
 
     Called once at the end of `run_preflight` (also after an interrupt), in the main thread, with
-    the complete report, before any reporter writes files. Returns nothing; an exception is logged
-    and ignored.
+    the complete report, before any reporter writes files. When the run is recorded in the history
+    (the default for ``impax-preflight run``), ``report.history`` already holds the earlier runs
+    and the changes since the last one. ``inventory`` is the validated inventory of the run (its
+    settings, e.g. ``site.notify``; secrets as references); an implementation may leave it out of
+    its signature. An implementation may add run warnings (``report.warnings.append(...)``): the
+    reporters write them. Returns nothing; an exception is logged and ignored.
     """
 
 

@@ -6,8 +6,10 @@ message names the file, the line and the field, with a hint: never a traceback.
 
 from __future__ import annotations
 
+import re
+from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -198,6 +200,63 @@ class SqlPolicy(_Strict):
     allow_functions: list[AllowedFunction] = Field(default_factory=list)
 
 
+class HistorySettings(_Strict):
+    """[site.history]: where runs of this site are recorded (see impax_preflight.history)."""
+
+    enabled: bool = True
+    path: str | None = Field(default=None, description="the SQLite history store; default: the user's data folder")
+    keep_runs: int = Field(default=200, ge=2, le=100_000, description="runs kept per site; older ones are pruned")
+
+
+class MailNotification(_Strict):
+    """[site.notify.mail]: e-mail the verdict, the changes since the last run and the HTML report (notify_mail)."""
+
+    to: list[str] = Field(min_length=1, description="recipients")
+    sender: str = Field(alias="from", description="the From address")
+    server: str = Field(description="SMTP server name or address")
+    port: int = Field(default=587, ge=1, le=65535)
+    security: Literal["starttls", "tls", "none"] = Field(
+        default="starttls", description="starttls (port 587), tls (implicit TLS, port 465) or none (a local relay, no login)")
+    user: str | None = None
+    password: SecretRef | None = None
+    ca_file: str | None = Field(default=None, description="CA certificate(s) that signed the server's certificate (PEM)")
+    timeout_s: float = Field(default=30.0, gt=0, le=600)
+    subject_prefix: str = "[impax-preflight]"
+    attach_html: bool = True
+    max_attachment_mb: float = Field(default=10.0, gt=0, le=100)
+    when: Literal["always", "problems", "changes"] = Field(
+        default="always", description="always; problems (verdict not GO); changes (verdict or blockers changed since the last run)")
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, str_strip_whitespace=True)
+
+    @field_validator("to", mode="before")
+    @classmethod
+    def _one_or_many(cls, v: Any) -> Any:
+        return [v] if isinstance(v, str) else v
+
+    @field_validator("to")
+    @classmethod
+    def _addresses(cls, v: list[str]) -> list[str]:
+        for a in v:
+            if not re.fullmatch(r"[^@\s<>,;]+@[^@\s<>,;]+", a):
+                raise ValueError(f"{a!r} is not an e-mail address (write user@host, one per list item)")
+        return v
+
+    @model_validator(mode="after")
+    def _login_needs_tls(self) -> "MailNotification":
+        if (self.user or self.password) and self.security == "none":
+            raise ValueError("a login over an unencrypted connection is refused: use security = \"starttls\" (or \"tls\")")
+        if bool(self.user) != bool(self.password):
+            raise ValueError("give both 'user' and 'password' (a secret reference such as 'env:SMTP_PASSWORD'), or neither")
+        return self
+
+
+class Notify(_Strict):
+    """[site.notify]: notifications sent when a run is finished."""
+
+    mail: MailNotification | None = None
+
+
 class Site(_Strict):
     name: str
     impax_version: str = Field(description="installed (source) IMPAX version, e.g. 6.3.1")
@@ -214,6 +273,9 @@ class Site(_Strict):
     )
     options: dict[str, dict[str, Any]] = Field(default_factory=dict, description="per-check or per-plugin settings")
     sql: SqlPolicy = Field(default_factory=SqlPolicy, description="functions the read-only guard may let through")
+    upgrade_date: date | None = Field(default=None, description="the planned upgrade weekend (burn-down target)")
+    history: HistorySettings = Field(default_factory=HistorySettings)
+    notify: Notify = Field(default_factory=Notify)
 
     @field_validator("impax_version", "target_version", mode="before")
     @classmethod
@@ -256,6 +318,9 @@ class Inventory(_Strict):
             for db in h.databases:
                 if db.password:
                     out.append((f"hosts.{h.name}.databases.{db.name}.password", db.password))
+        mail = self.site.notify.mail
+        if mail is not None and mail.password:
+            out.append(("site.notify.mail.password", mail.password))
         return out
 
     def summary(self) -> dict[str, Any]:
@@ -268,6 +333,9 @@ class Inventory(_Strict):
             for db in h.get("databases", []):
                 if "password" in db:
                     db["password"] = SecretRef(db["password"]).display()
+        mail = data.get("site", {}).get("notify", {}).get("mail") or {}
+        if "password" in mail:
+            mail["password"] = SecretRef(mail["password"]).display()
         data["source"] = self.source
         return data
 
@@ -313,6 +381,11 @@ def connection_problems(inv: Inventory) -> list[str]:
             if db.kind == "sqlite" and db.path and not Path(db.path).is_file():
                 out.append(f"{dwhere}: SQLite file {db.path} does not exist")
             ref_problem(f"{dwhere}.password", db.password)
+    mail = inv.site.notify.mail
+    if mail is not None:
+        ref_problem("site.notify.mail.password", mail.password)
+        if mail.ca_file and not Path(mail.ca_file).expanduser().is_file():
+            out.append(f"site.notify.mail.ca_file: {mail.ca_file} does not exist")
     return out
 
 
@@ -349,6 +422,9 @@ def _resolve_paths(inv: Inventory, base: Path) -> None:
         q = Path(p).expanduser()
         return str(q if q.is_absolute() else (base / q).resolve())
 
+    inv.site.history.path = fix(inv.site.history.path)
+    if inv.site.notify.mail is not None:
+        inv.site.notify.mail.ca_file = fix(inv.site.notify.mail.ca_file)
     for h in inv.hosts:
         t = h.transport
         t.bundle, t.key_file, t.known_hosts = fix(t.bundle), fix(t.key_file), fix(t.known_hosts)

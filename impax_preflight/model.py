@@ -5,7 +5,7 @@ Names here are stable. Adding a field is fine; renaming or removing one bumps SC
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field, model_validator
@@ -15,7 +15,7 @@ from .vocabulary import EXIT_USAGE, Severity, Status, Verdict
 __all__ = ["EXIT_USAGE", "SCHEMA_VERSION", "CheckInfo", "Evidence", "Finding", "NotRun", "PluginInfo", "RunReport",
            "Severity", "Status", "Verdict", "Waiver", "compute_verdict", "utcnow"]
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"  # 1.1: optional `history` (run history and trends)
 
 
 def utcnow() -> datetime:
@@ -133,6 +133,50 @@ class PluginInfo(_Model):
     checks: list[str] = Field(default_factory=list)
 
 
+# ---- run history (schema 1.1): what the HTML charts and the "since the last run" section need ------------------
+# Kept inside the report so that `impax-preflight report report.json` re-renders the same pictures
+# without the history store. Filled by impax_preflight.history.
+
+
+class HistoryRun(_Model):
+    """One recorded run of the site (this run is the last of `RunHistory.runs`)."""
+
+    run_id: str
+    started_at: datetime
+    verdict: Verdict
+    interrupted: bool = False
+    kind: str = Field(default="run", description="run | merge (a cluster report made by `impax-preflight report`)")
+    counts: dict[str, int] = Field(default_factory=dict, description="findings by status")
+    stages: dict[str, dict[str, int]] = Field(
+        default_factory=dict,
+        description="per stage (site, dr, bk, prod, unknown): blockers (blocking findings) and warnings (other fail/error/warn)",
+    )
+
+
+class HistorySeries(_Model):
+    """One measured value of one finding across the runs, e.g. the usable GB of tablespace MVFL."""
+
+    chart: str = Field(description="tablespace_gb | backup_age_hours | integrity_count")
+    label: str
+    key: str = Field(description="the finding's stable key")
+    value: str = Field(description="the name in Finding.values")
+    unit: str = ""
+    points: list[float | None] = Field(default_factory=list, description="one per run of RunHistory.runs (None: not measured)")
+
+
+class RunHistory(_Model):
+    """The site's earlier runs as recorded in the history store, the trends, and the change since the last run."""
+
+    site: str
+    store: str | None = Field(default=None, description="the history store the trends were read from")
+    upgrade_date: date | None = None
+    keep_runs: int | None = Field(default=None, description="runs kept per site in the store")
+    runs: list[HistoryRun] = Field(default_factory=list, description="oldest first; the last is this run")
+    series: list[HistorySeries] = Field(default_factory=list)
+    limits: dict[str, float] = Field(default_factory=dict, description="thresholds drawn on the charts (e.g. tablespace_gb)")
+    since_last: dict[str, Any] | None = Field(default=None, description="diff against the previous recorded run (report.diff)")
+
+
 class RunReport(_Model):
     """One run of the catalog against one site: the document every reporter renders."""
 
@@ -154,6 +198,7 @@ class RunReport(_Model):
     warnings: list[str] = Field(default_factory=list, description="run-level warnings (plain secrets, expired waivers, broken plugins)")
     expired_waivers: list[Waiver] = Field(default_factory=list)
     baseline: dict[str, Any] | None = Field(default=None, description="diff against a previous run, if asked")
+    history: RunHistory | None = Field(default=None, description="the site's run history and trends (schema 1.1)")
 
     @property
     def exit_code(self) -> int:

@@ -121,12 +121,15 @@ def run_preflight(
     bundles: dict[str, str] | None = None,
     check_timeout_s: float | None = None,
     progress: ProgressFn | None = None,
+    finishing: Callable[[RunReport], RunReport | None] | None = None,
 ) -> RunReport:
     """Run the catalog of `plugins` against a site and return the report. Never raises for a check's problem.
 
     `out_dir`, when given, receives ``results.jsonl`` as findings happen (reporters are the
     caller's business: see `impax_preflight.report.write_reports`). `bundles` maps host names to
-    collected bundles, overriding those hosts' transport. (`impax_preflight.run_preflight` is the
+    collected bundles, overriding those hosts' transport. `finishing(report)` runs before the
+    ``impax_run_finished`` hook and may return a changed report (the CLI records the run in the
+    history there, so the hook's observers see the trends). (`impax_preflight.run_preflight` is the
     same with the built-in plugins loaded by default.)
     """
     inventory = _with_bundles(inventory, bundles or {})
@@ -200,7 +203,9 @@ def run_preflight(
         warnings=[mask(w) for w in warnings],
         expired_waivers=expired,
     )
-    plugins.call("impax_run_finished", report=report)
+    if finishing is not None:
+        report = finishing(report) or report
+    plugins.call("impax_run_finished", report=report, inventory=inventory)
     return report
 
 

@@ -11,6 +11,8 @@ Fixtures
 - ``postgres_server`` (session): a PostgreSQL 15 cluster with database ``mvf`` and a login role.
 - ``odbc_postgres`` (session): an inventory `Database` (kind odbc, driver "PostgreSQL Unicode") + `Host`.
 - ``odbc_sqlite`` (session): a function `path -> OdbcTarget` for SQLite through the SQLite3 ODBC driver.
+- ``smtp_factory`` (function): starts aiosmtpd SMTP servers (STARTTLS with a certificate made at test time, AUTH);
+  see `SmtpServer`.
 """
 
 from __future__ import annotations
@@ -437,3 +439,109 @@ def odbc_sqlite() -> Callable[[str | Path], OdbcTarget]:
         return OdbcTarget(database=db, host=_db_host("sqlitehost", db))
 
     return make
+
+
+# ---------------------------------------------------------------------------------------------
+# SMTP (aiosmtpd): STARTTLS with a self-signed certificate made at test time, AUTH LOGIN/PLAIN
+# ---------------------------------------------------------------------------------------------
+
+
+def make_self_signed_cert(folder: Path, hostname: str = "localhost") -> tuple[Path, Path]:
+    """A throw-away CA-less certificate for `hostname` and 127.0.0.1: (cert.pem, key.pem)."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hostname)])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName(hostname), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                           critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    cert_path, key_path = folder / "smtp-cert.pem", folder / "smtp-key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return cert_path, key_path
+
+
+@dataclass
+class SmtpServer:
+    """A running aiosmtpd server on 127.0.0.1: what it received, and the login it accepts."""
+
+    port: int
+    cert: Path | None
+    user: str
+    password: str
+    messages: list = field(default_factory=list)  # email.message.EmailMessage, one per delivered mail
+    logins: list = field(default_factory=list)  # (login, accepted) per AUTH attempt
+    controller: Any = None
+
+    def stop(self) -> None:
+        if self.controller is not None:
+            self.controller.stop()
+            self.controller = None
+
+
+@pytest.fixture
+def smtp_factory(tmp_path):
+    """`smtp_factory(starttls=True, auth=True)` starts a real SMTP server (aiosmtpd) on a free port.
+
+    With `starttls`, the server offers STARTTLS with a certificate made here (its PEM is `.cert`,
+    to give the client as its CA) and requires it before AUTH and MAIL; with `auth`, AUTH is required
+    and only `.user` / `.password` is accepted.
+    """
+    try:
+        import ssl
+        from email import message_from_bytes
+        from email.policy import default as default_policy
+
+        from aiosmtpd.controller import Controller
+        from aiosmtpd.smtp import AuthResult, LoginPassword
+    except ImportError:
+        require_service(False, "aiosmtpd (pip install aiosmtpd)")
+    servers: list[SmtpServer] = []
+
+    def start(starttls: bool = True, auth: bool = True) -> SmtpServer:
+        server = SmtpServer(port=free_port(), cert=None, user="preflight", password="Sm7p-" + secrets.token_hex(6))
+        context = None
+        if starttls:
+            folder = tmp_path / f"smtp{len(servers)}"
+            folder.mkdir()
+            cert, key = make_self_signed_cert(folder)
+            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            context.load_cert_chain(cert, key)
+            server.cert = cert
+
+        class Handler:
+            async def handle_DATA(self, smtp, session, envelope):
+                server.messages.append(message_from_bytes(envelope.content, policy=default_policy))
+                return "250 OK"
+
+        def authenticator(smtp, session, envelope, mechanism, auth_data):
+            ok = (isinstance(auth_data, LoginPassword) and auth_data.login.decode() == server.user
+                  and auth_data.password.decode() == server.password)
+            server.logins.append((auth_data.login.decode() if isinstance(auth_data, LoginPassword) else None, ok))
+            return AuthResult(success=ok, handled=False)  # handled=False: aiosmtpd answers 535 itself
+
+        kwargs: dict[str, Any] = {"hostname": "127.0.0.1", "port": server.port}
+        if starttls:
+            kwargs.update(tls_context=context, require_starttls=True)
+        if auth:
+            kwargs.update(authenticator=authenticator, auth_required=True, auth_require_tls=starttls)
+        server.controller = Controller(Handler(), **kwargs)
+        server.controller.start()
+        servers.append(server)
+        return server
+
+    yield start
+    for s in servers:
+        s.stop()

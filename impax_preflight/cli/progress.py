@@ -85,3 +85,7 @@ def summary(console, report, written: dict, jsonl: Path) -> None:
         console.print(f"  {fmt:<9} {path}")
     if jsonl.exists():
         console.print(f"  {'findings':<9} {jsonl}")
+    if report.history is not None:
+        n = len(report.history.runs)
+        console.print(f"  {'history':<9} {report.history.store} ({n} run{'s' if n != 1 else ''} of this site; "
+                      "`impax-preflight history` lists them)", markup=False)

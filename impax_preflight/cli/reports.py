@@ -33,13 +33,17 @@ def _load(paths):
               help="comma-separated output formats (any registered reporter)")
 @click.option("--baseline", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="a previous report.json: add a 'changes since the baseline run' section")
-def report_cmd(reports, out_dir, formats, baseline):
+@click.option("--history", "history_path", type=click.Path(dir_okay=False), default=None,
+              help="history store to record the runs and the merge in (default: the user's data folder)")
+@click.option("--no-history", is_flag=True, help="record nothing (a re-rendered run keeps the trends it has)")
+def report_cmd(reports, out_dir, formats, baseline, history_path, no_history):
     """Re-render a run's report.json, or merge several site runs into one cluster report.
 
     With several REPORTS (e.g. each hospital and the DR site) the result is grouped by site and
     by stage of the staged upgrade (DR -> BK -> Prod), each stage with its own verdict.
     Exit code 0 when the reports were written, 3 when an input is unusable.
     """
+    from ..history import open_history, record_report
     from ..report.diff import diff_reports
     from ..report.merge import MergeError, merge_reports
     from ..report.writers import write_reports
@@ -51,6 +55,7 @@ def report_cmd(reports, out_dir, formats, baseline):
         raise usage_error(click.ClickException(str(exc))) from None
     if baseline is not None:
         merged = merged.model_copy(update={"baseline": diff_reports(_load([baseline])[0], merged)})
+    merged = record_report(merged, runs, open_history(path=history_path, disabled=no_history))
     plugins = load_plugins_or_fail(catalog=False)
     try:
         written = write_reports(merged, out_dir, format_list(formats), plugins)

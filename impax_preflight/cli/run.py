@@ -35,9 +35,12 @@ def format_list(formats: str) -> list[str]:
 @click.option("--bundle", "bundles", multiple=True, metavar="HOST=PATH", help="Answer HOST's commands from a collected bundle.")
 @click.option("--baseline", type=click.Path(exists=True, dir_okay=False), help="A previous report.json: the report shows what changed.")
 @click.option("--progress/--no-progress", default=None, help="Live progress (default: on a terminal).")
+@click.option("--history", "history_path", type=click.Path(dir_okay=False),
+              help="Record the run in this history store (default: [site.history] path, else the user's data folder).")
+@click.option("--no-history", is_flag=True, help="Do not record the run (the report then has no trends).")
 @plugin_options
 def run(inventory, out_dir, formats, only, skip, hosts, jobs, check_timeout, waivers, bundles, baseline, progress,
-        plugins_dirs, checks_dirs, disable):
+        history_path, no_history, plugins_dirs, checks_dirs, disable):
     """Run the check catalog against the site in INVENTORY and write the reports."""
     from ..report.writers import unknown_formats
 
@@ -62,22 +65,36 @@ def run(inventory, out_dir, formats, only, skip, hosts, jobs, check_timeout, wai
             old_report = read_report_file(baseline)
         except ReportFileError as exc:
             fail(f"error: --baseline: {exc}")
+    if history_path and no_history:
+        fail("error: give either --history PATH or --no-history, not both")
+    from ..history import open_history
+
     ask_prompts(inv)
     report = execute(inv, plugins, out_dir, fmt_list, baseline=old_report, progress=progress, only=only, skip=skip,
-                     hosts=hosts, jobs=jobs, check_timeout_s=check_timeout, waivers=waiver_list, bundles=bundle_map)
+                     hosts=hosts, jobs=jobs, check_timeout_s=check_timeout, waivers=waiver_list, bundles=bundle_map,
+                     history=open_history(inv, history_path, no_history))
     sys.exit(report.exit_code)
 
 
-def execute(inv, plugins, out_dir, fmt_list, *, baseline=None, progress=None, quiet_findings=False, **run_options):
-    """Run with a progress display, add the baseline diff, write the reports, print the summary."""
+def execute(inv, plugins, out_dir, fmt_list, *, baseline=None, progress=None, quiet_findings=False, history=None,
+            **run_options):
+    """Run with a progress display, record it in the history (before the run-finished hook, so its
+    observers see the trends), add the baseline diff, write the reports, print the summary."""
     from ..report.writers import write_reports
     from ..runner import run_preflight
+
+    finishing = None
+    if history is not None:
+        from ..history import record_run
+
+        def finishing(report):
+            return record_run(report, history)
 
     interactive = sys.stdout.isatty() if progress is None else progress
     out = console()
     with Progress(out, interactive, quiet_findings) as prog:
         try:
-            report = run_preflight(inv, plugins=plugins, out_dir=out_dir, progress=prog, **run_options)
+            report = run_preflight(inv, plugins=plugins, out_dir=out_dir, progress=prog, finishing=finishing, **run_options)
         except ValueError as exc:
             fail(f"error: {exc}")
     if baseline is not None:
@@ -145,7 +162,10 @@ def demo(directory, formats, with_plugins):
     plugins = load_plugins_or_fail(entry_points=with_plugins)
     waivers_path = Path(directory) / "waivers.toml"
     waivers = load_waivers_or_fail(str(waivers_path)) if waivers_path.exists() else None
+    from ..history import HistoryStore
+
+    # the demo keeps its own history: run it twice to see trends
     execute(inv, plugins, str(Path(directory) / "report"), format_list(formats), progress=False, quiet_findings=True,
-            waivers=waivers)
+            waivers=waivers, history=HistoryStore(Path(directory) / "history.sqlite"))
     out.print("\nThe demo site has seeded defects, so NO-GO is the expected verdict. Open the HTML report above.")
     sys.exit(0)

@@ -46,17 +46,26 @@ def _number(v: Any) -> float | None:
 _TIMING_SUFFIXES = ("_s", "_ms", "_seconds", "duration", "elapsed")
 
 
+def numeric_values(values: dict[str, Any]) -> dict[str, int | float]:
+    """The measured numbers of a finding's `values` that are worth following across runs (no timings)."""
+    out: dict[str, int | float] = {}
+    for name, v in values.items():
+        n = _number(v)
+        if n is not None and not name.lower().endswith(_TIMING_SUFFIXES):
+            out[name] = n
+    return out
+
+
 def moved_values(old: Finding, new: Finding) -> dict[str, dict[str, Any]]:
     """Numeric measured values present in both findings whose value changed: old, new, delta.
 
     Timings (names ending in _s, _ms, _seconds, duration, elapsed) are left out.
     """
     out: dict[str, dict[str, Any]] = {}
-    for name, new_v in new.values.items():
-        if name.lower().endswith(_TIMING_SUFFIXES):
-            continue
-        a, b = _number(old.values.get(name)), _number(new_v)
-        if a is None or b is None or a == b:
+    before = numeric_values(old.values)
+    for name, b in numeric_values(new.values).items():
+        a = before.get(name)
+        if a is None or a == b:
             continue
         delta = b - a
         if isinstance(delta, float):

@@ -15,6 +15,7 @@ from typing import Any
 
 from ..model import Finding, RunReport, Severity, Status, utcnow
 from ..secrets import masker
+from .charts import history_view
 from .diff import SECTIONS, format_delta, format_value
 from .json import masked
 from .merge import STAGE_LABELS, group_findings, ordered_blockers, sites_of, stage_readiness
@@ -151,6 +152,7 @@ def build_context(report: RunReport) -> dict[str, Any]:
         "merged_runs": inv.get("merged_runs") or [],
         "active_plugins": report.plugins,
         "baseline": report.baseline,
+        "trends": history_view(report.history),  # issue 16: charts drawn from the report, never from the store
         "diff_sections": SECTIONS,
         "generated_at": utcnow(),
         "Severity": Severity,

@@ -84,7 +84,7 @@ def test_run_exit_codes_and_outputs(tmp_path, monkeypatch):
         result = runner.invoke(cli, base + ["-o", str(out)])
         assert result.exit_code == code, result.output
         data = json.loads((out / "report.json").read_text())
-        assert data["findings"][0]["status"] == state and data["schema_version"] == "1.0"
+        assert data["findings"][0]["status"] == state and data["schema_version"] == "1.1"
         assert (out / "results.jsonl").read_text().count("\n") == 1
     bad = runner.invoke(cli, base + ["-o", str(tmp_path / "x"), "--format", "pdf"])
     assert bad.exit_code == 3 and "unknown report format" in bad.output
