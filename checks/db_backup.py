@@ -12,8 +12,9 @@ from impax_preflight.check import CheckContext, check, register_module_checks
 from impax_preflight.db.base import ObjectMissing
 from impax_preflight.hookspecs import hookimpl
 from impax_preflight.parsers import ParseError
+from impax_preflight.parsers.df import parse_df
+from impax_preflight.probes import ReadError, probe
 from impax_preflight.sql import schema_of
-from impax_preflight.transports.base import TransportError
 
 from ._statements import (
     ORACLE_BACKUP_SET_SQL,
@@ -102,31 +103,34 @@ _UNSAFE_PATH = re.compile(r"""['"`$%!;&|<>\r\n*?]""")
 _DIR_FREE = re.compile(r"([\d][\d.,' \u00a0]*)\s+(?:bytes free|Bytes frei|octets libres|bytes libres)", re.IGNORECASE)
 
 
-def _free_kb_at(ctx: CheckContext, path: str) -> tuple[int | None, str]:
-    """Free KiB on the file system holding `path` (df -k / dir), or None and why it was not measured."""
-    if _UNSAFE_PATH.search(path):
-        return None, f"export_dir {path!r} contains characters that are not allowed in a path here (quotes, $, %, ;, &, |, <, >, wildcards)"
-    os_name = ctx.host.os if ctx.host else "solaris"
-    try:
-        if os_name == "windows":
-            res = ctx.run(f'dir /-c "{path}"')
-            m = _DIR_FREE.findall(res.stdout)
-            if res.rc not in (0, None) or not m:
-                return None, f"`dir` on {path} gave no free-space line (rc {res.rc})"
-            return int(re.sub(r"\D", "", m[-1])) // 1024, ""
-        from impax_preflight.parsers.df import parse_df
+def _export_dir(site, host) -> dict[str, str] | None:
+    """The export location from the site's options, when it is set and safe to put on a command line."""
+    path = str(((site.options if site else {}).get("backup.map_event_audit") or {}).get("export_dir") or "")
+    return {"export_dir": path} if path and not _UNSAFE_PATH.search(path) else None
 
-        res = ctx.run(f"LC_ALL=C df -k '{path}'")
-        if res.rc not in (0, None):
-            return None, f"`df -k {path}` failed (rc {res.rc}): {res.stderr.strip()[:200]}"
-        rows = parse_df(res.stdout)
-        if not rows:
-            return None, f"`df -k {path}` listed no file system"
-        return rows[-1].avail_kb, ""
-    except ParseError as exc:
-        return None, f"the output of `{exc.command or 'df -k'}` on {path} could not be read: {exc}"
-    except TransportError as exc:
-        return None, f"no shell on {ctx.host.name if ctx.host else 'the database host'}: {exc}"
+
+def _dir_free_kb(text: str, notes: list[str] | None = None) -> int:
+    m = _DIR_FREE.findall(text)
+    if not m:
+        raise ParseError("no 'bytes free' line in the dir output", excerpt=text)
+    return int(re.sub(r"\D", "", m[-1])) // 1024
+
+
+def _df_free_kb(text: str, notes: list[str] | None = None) -> int:
+    rows = parse_df(text)
+    if not rows:
+        raise ParseError("df listed no file system", excerpt=text)
+    return rows[-1].avail_kb
+
+
+EXPORT_FREE = probe(
+    "export_dir.free", "the free space at the export location", None,
+    windows=('dir /-c "{export_dir}"', _dir_free_kb),
+    solaris=("LC_ALL=C df -k '{export_dir}'", _df_free_kb),
+    linux=("LC_ALL=C df -k '{export_dir}'", _df_free_kb),
+    arguments=_export_dir,
+    strict_rc=True,
+)
 
 
 _EXPORT_HOWTO = (
@@ -145,6 +149,7 @@ _EXPORT_HOWTO = (
     db_purposes=["impax"],
     guide="Saving the map_event_audit tables from an AS3000 Oracle database; Saving the map_event_audit tables from an "
     "AS300 SQL Server database",
+    probes=[EXPORT_FREE],
     remediation=_EXPORT_HOWTO,
     description="Size as the guide measures it (Oracle user_segments/dba_segments; SQL Server the reserved pages that "
     "sp_spaceused reports, read from sys.allocation_units because EXEC is refused) and, when export_dir is set and the "
@@ -177,7 +182,15 @@ def map_event_audit(ctx: CheckContext):
         return ctx.warn(
             f"MAP_EVENT_AUDIT takes {values['size_mb']:g} MB; free space where the export will be written was NOT "
             "measured: set [site.options.\"backup.map_event_audit\"] export_dir to the export location", values=values)
-    free_kb, why = _free_kb_at(ctx, str(export_dir))
+    free_kb, why = None, ""
+    if _UNSAFE_PATH.search(str(export_dir)):
+        why = (f"export_dir {export_dir!r} contains characters that are not allowed in a path here (quotes, $, %, ;, &, |, "
+               "<, >, wildcards)")
+    else:
+        try:
+            free_kb = ctx.read(EXPORT_FREE)
+        except ReadError as exc:
+            why = exc.reason
     values.update({"export_dir": str(export_dir), "free_kb": free_kb})
     if free_kb is None:
         return ctx.warn(f"MAP_EVENT_AUDIT takes {values['size_mb']:g} MB; free space at {export_dir} was NOT measured: {why}",

@@ -11,6 +11,7 @@ import re
 from impax_preflight.check import CheckContext, check, register_module_checks
 from impax_preflight.db.base import DatabaseError, ObjectMissing
 from impax_preflight.hookspecs import hookimpl
+from impax_preflight.probes import probe
 from impax_preflight.sql import identifier, qualified, schema_of
 
 from ._integrity import EXAMPLES
@@ -62,6 +63,23 @@ TOOL_COMMANDS = {
 DEFAULT_COUNT_REGEX = r"(?i)(\d+)\s+stud(?:y|ies)\s+(?:are\s+)?(?:not\s+(?:yet\s+)?archived|unarchived)|(?:not\s+archived|unarchived)\D{0,40}?(\d+)"
 
 
+def _tool_command(site, host) -> dict[str, str] | None:
+    """The archive report tool's command line, when the site checks the archive with the tool."""
+    opts = ((site.options if site else {}).get("archive.study_status") or {})
+    if opts.get("mode") != "tool":
+        return None
+    command = opts.get("command") or TOOL_COMMANDS.get(host.os if host else "solaris")
+    return {"command": command} if command else None
+
+
+def _text(text: str, notes: list[str] | None = None) -> str:
+    return text
+
+
+ARCHIVE_REPORT = probe("archive.report_tool", "the archive report", _text, any_os="{command}", arguments=_tool_command,
+                       strict_rc=True, timeout_s=600)
+
+
 def _archive_tool(ctx: CheckContext):
     opts = ctx.options
     os_name = ctx.host.os if ctx.host else "solaris"
@@ -73,11 +91,9 @@ def _archive_tool(ctx: CheckContext):
         rx = re.compile(pattern)
     except re.error as exc:
         return ctx.error(f"count_regex {pattern!r} is not a valid regular expression: {exc}")
-    res = ctx.run(command, timeout=float(opts.get("timeout_s", 600)))
+    output = ctx.read(ARCHIVE_REPORT, timeout=float(opts.get("timeout_s", 600)))
     assumed = "" if opts.get("count_regex") else f" (count parsed with the assumed pattern {pattern!r}: set count_regex to the tool's wording)"
-    if res.rc not in (0, None):
-        return ctx.error(f"`{command}` ended with rc {res.rc}: {res.stderr.strip()[:300] or res.stdout.strip()[-300:]}")
-    m = rx.search(res.stdout)
+    m = rx.search(output)
     if not m:
         return ctx.error(f"no count found in the output of `{command}` with pattern {pattern!r}: set "
                          "[site.options.\"archive.study_status\"] count_regex to match the line that counts studies not archived")
@@ -105,6 +121,7 @@ def _archive_tool(ctx: CheckContext):
     description="Default: a query (assumed: dosr_study.archive_status other than ARCHIVED; the IMPAX schema is not "
     "public) — set [site.options.\"archive.study_status\"] query to a site's own count query, or mode = \"tool\" to run "
     "the archive report tool on the database host and parse its count with count_regex.",
+    probes=[ARCHIVE_REPORT],
 )
 def study_status(ctx: CheckContext):
     opts = ctx.options

@@ -12,14 +12,24 @@ from typing import Iterator
 from impax_preflight.check import CheckContext, check, register_module_checks
 from impax_preflight.hookspecs import hookimpl
 from impax_preflight.model import Finding
-from impax_preflight.parsers import ParseError
-
-from ._hostkit import parse_or_error, unusable
+from impax_preflight.parsers.df import parse_df
+from impax_preflight.parsers.dirlist import PATH_NOT_FOUND, parse_dir
+from impax_preflight.parsers.listing import parse_du_sk, parse_ls_l
+from impax_preflight.parsers.netstat import listening_ports
+from impax_preflight.parsers.relay import SETTINGS, parse_relay_config, redact
+from impax_preflight.parsers.sc import parse_sc
+from impax_preflight.probes import ReadError, probe
 
 # ---- application server configuration backup -----------------------------------------------------
 
 BACKUP_DIR = "C:\\Impax\\ConfigurationsBackups"
 BACKUP_CMD = f'dir /ad "{BACKUP_DIR}"'
+BACKUPS = probe(
+    "windows.appserver_backups", "the Application Server configuration backups", parse_dir, windows=BACKUP_CMD,
+    absent=PATH_NOT_FOUND.pattern,
+    # a listing's dates are ambiguous (03/02/2025): the site says its order
+    parse_options=lambda site, host: {"date_order": ((site.options if site else {}).get("backup.appserver_config") or {}).get("date_order", "MDY")},
+)
 _STAMPS = (
     (re.compile(r"(?<!\d)(\d{4})(\d{2})(\d{2})[_\-T ]?(\d{2})(\d{2})(\d{2})?(?!\d)"), "ymdhms"),
     (re.compile(r"(?<!\d)(\d{4})-(\d{2})-(\d{2})[_ T-]+(\d{2})[.:\-](\d{2})(?:[.:\-](\d{2}))?"), "ymdhms"),
@@ -51,7 +61,7 @@ def stamp_of(name: str) -> datetime | None:
     roles=("application",),
     os=("windows",),
     guide="Backing up Application Server configuration files",
-    commands={"windows": [BACKUP_CMD]},
+    probes=[BACKUPS],
     remediation="On the Application Server, insert the IMPAX 6.5.1 Business Services CD, open a command prompt, "
     "change to the appserver folder on the CD, type the backupconfiguration command, and verify that the files "
     "have been copied to C:\\Impax\\ConfigurationsBackups\\DateTimeStamp.",
@@ -61,24 +71,10 @@ def stamp_of(name: str) -> datetime | None:
     "for ambiguous listings).",
 )
 def appserver_backup(ctx: CheckContext) -> Iterator[Finding]:
-    from impax_preflight.parsers.dirlist import PathNotFound, parse_dir
-
-    res = ctx.run(BACKUP_CMD)
-    order = ctx.options.get("date_order", "MDY")
-    try:
-        listing = parse_dir(res.stdout + "\n" + res.stderr, order)
-    except PathNotFound:
+    listing = ctx.read(BACKUPS)
+    if listing is None:
         yield ctx.fail(f"{BACKUP_DIR} does not exist: the configuration has never been backed up with backupconfiguration")
         return
-    except ParseError:  # stderr noise, or output that is not a listing: read stdout alone, or quote it
-        bad = unusable(ctx, res, "the backup folder")
-        if bad:
-            yield bad
-            return
-        listing, err = parse_or_error(ctx, lambda text: parse_dir(text, order), res, "backup folder listing")
-        if err:
-            yield err
-            return
     folders = listing.dirs()
     if not folders:
         yield ctx.fail(f"{BACKUP_DIR} holds no backup folder")
@@ -107,6 +103,10 @@ def appserver_backup(ctx: CheckContext) -> Iterator[Finding]:
 
 REPO = "/agfa/repository"
 REPO_COMMANDS = [f"ls -l {REPO}", f"du -sk {REPO}", f"df -k {REPO}"]
+REPO_LISTING = probe("solaris.repository", "the repository", parse_ls_l, solaris=REPO_COMMANDS[0],
+                     absent=r"No such file or directory|does not exist")
+REPO_SIZE = probe("solaris.repository_size", "the repository size", parse_du_sk, solaris=REPO_COMMANDS[1])
+REPO_FS = probe("solaris.repository_fs", "the repository's file system", parse_df, solaris=REPO_COMMANDS[2])
 DEFAULT_MEDIA = {"IMPAX 6.5.1 AS3000 server media": r"(?i)impax|as3000|mvf", "Oracle software": r"(?i)oracle|database|db_?home|^stage$"}
 
 
@@ -119,7 +119,7 @@ DEFAULT_MEDIA = {"IMPAX 6.5.1 AS3000 server media": r"(?i)impax|as3000|mvf", "Or
     roles=("database", "single_host"),
     os=("solaris",),
     guide="Creating the AS3000 software repository",
-    commands={"solaris": REPO_COMMANDS},
+    probes=[REPO_LISTING, REPO_SIZE, REPO_FS],
     remediation="On the AS3000 Database Server, as root, `mkdir /agfa/repository`, copy the IMPAX 6.5.1 AS3000 Server "
     "ISO (or DVD) contents into it (lofiadm -a, mount -F hsfs, cp -r . /agfa/repository), then extract and copy "
     "the Oracle for Solaris software into the repository the same way.",
@@ -128,20 +128,9 @@ DEFAULT_MEDIA = {"IMPAX 6.5.1 AS3000 server media": r"(?i)impax|as3000|mvf", "Or
     "at least min_size_gb (option, default 2) of content, and repository_min_free_gb free on its file system.",
 )
 def as3000_repository(ctx: CheckContext) -> Iterator[Finding]:
-    from impax_preflight.parsers.df import parse_df
-    from impax_preflight.parsers.listing import parse_du_sk, parse_ls_l
-
-    res = ctx.run(REPO_COMMANDS[0])
-    if re.search(r"No such file or directory|does not exist", res.stdout + res.stderr, re.I):
+    entries = ctx.read(REPO_LISTING)
+    if entries is None:
         yield ctx.fail(f"{REPO} does not exist", subject="media")
-        return
-    bad = unusable(ctx, res, "the repository")
-    if bad:
-        yield bad
-        return
-    entries, err = parse_or_error(ctx, parse_ls_l, res, "repository listing")
-    if err:
-        yield err
         return
     names = [e.name for e in entries]
     media = ctx.options.get("media") or DEFAULT_MEDIA
@@ -155,11 +144,10 @@ def as3000_repository(ctx: CheckContext) -> Iterator[Finding]:
         yield ctx.fail(f"{REPO} lacks: {', '.join(missing)}{hint}", subject="media", values=values)
     else:
         yield ctx.passed(f"{REPO} holds {', '.join(media)}{hint}", subject="media", values=values)
-    res = ctx.run(REPO_COMMANDS[1])
-    bad = unusable(ctx, res, "the repository size")
-    size_kb, err = (None, bad) if bad else parse_or_error(ctx, parse_du_sk, res, "repository size")
-    if err:
-        yield err
+    try:
+        size_kb = ctx.read(REPO_SIZE)
+    except ReadError as exc:
+        yield ctx.error_from(exc, subject="size")
     else:
         min_gb = float(ctx.options.get("min_size_gb", 2))
         gb = round(size_kb / 1024 / 1024, 2)
@@ -167,12 +155,12 @@ def as3000_repository(ctx: CheckContext) -> Iterator[Finding]:
             yield ctx.fail(f"{REPO} holds only {gb:g} GB (at least {min_gb:g} GB expected for the server media and Oracle)", subject="size", values={"size_gb": gb})
         else:
             yield ctx.passed(f"{REPO} holds {gb:g} GB", subject="size", values={"size_gb": gb})
-    res = ctx.run(REPO_COMMANDS[2])
-    bad = unusable(ctx, res, "the repository's file system")
-    fss, err = (None, bad) if bad else parse_or_error(ctx, parse_df, res, "file system")
-    if err:
-        yield err
-    elif fss:
+    try:
+        fss = ctx.read(REPO_FS)
+    except ReadError as exc:
+        yield ctx.error_from(exc, subject="free_space")
+        return
+    if fss:
         fs = fss[-1]
         need = ctx.thresholds.repository_min_free_gb
         vals = {"avail_gb": fs.avail_gb, "mount": fs.mount, "required_gb": need}
@@ -187,6 +175,16 @@ def as3000_repository(ctx: CheckContext) -> Iterator[Finding]:
 RELAY_DIR = "C:\\Program Files\\Agfa\\Impax Business Services\\study-status-signal-relay"
 RELAY_CONFIG = RELAY_DIR + "\\Study.Status.Relay.exe.config"
 RELAY_SERVICE = "StudyStatusRelayService"
+RELAY_STATE = probe("windows.relay_service", "the relay service", None, windows=(f"sc query {RELAY_SERVICE}", parse_sc),
+                    absent=r"FAILED 1060")
+RELAY_SETTINGS = probe(
+    "windows.relay_config", "the relay configuration", parse_relay_config, windows='type "{config_path}"',
+    arguments=lambda site, host: {"config_path": ((site.options if site else {}).get("interlock.relay") or {}).get("config_path", RELAY_CONFIG)},
+    absent=r"cannot find the (path|file) specified",
+    # the encrypted password is blanked before the output is parsed or kept: it never reaches a report
+    redact=redact,
+)
+LISTENING = probe("windows.netstat", "the listening ports", listening_ports, windows="netstat -an")
 _IP = re.compile(r"^\d{1,3}(\.\d{1,3}){3}$")
 
 
@@ -218,7 +216,7 @@ def _is_fqdn_url(url: str) -> tuple[bool, str]:
     os=("windows",),
     when=_parallel,
     guide="Configuring the Study Status Relay service",
-    commands={"windows": [f"sc query {RELAY_SERVICE}", f'type "{RELAY_CONFIG}"', "netstat -an"]},
+    probes=[RELAY_STATE, RELAY_SETTINGS, LISTENING],
     remediation="In Study.Status.Relay.exe.config under StudyStatusRelayConfiguration paste the string from "
     "Study.Status.Relay.EncryptionTool.exe between the <UserPassword> tags; set LoginServiceUrl, "
     "StudyInfoServiceUrl and MessagingServiceUrl to the local Application Server's fully qualified domain name and "
@@ -229,44 +227,28 @@ def _is_fqdn_url(url: str) -> tuple[bool, str]:
     "config) listens. Options: config_path.",
 )
 def interlock_relay(ctx: CheckContext) -> Iterator[Finding]:
-    from impax_preflight.parsers.netstat import listening_ports
-    from impax_preflight.parsers.relay import SETTINGS, parse_relay_config, redact
-    from impax_preflight.parsers.sc import ServiceNotFound, parse_sc
-
-    res = ctx.run(f"sc query {RELAY_SERVICE}")
     try:
-        svcs = parse_sc(res.stdout + "\n" + res.stderr, res.command)
-        svc = next((s for s in svcs if s.name.lower() == RELAY_SERVICE.lower()), None)
+        svcs = ctx.read(RELAY_STATE)
+    except ReadError as exc:
+        yield ctx.error_from(exc, subject="service")
+    else:
+        svc = next((x for x in svcs or [] if x.name.lower() == RELAY_SERVICE.lower()), None)
         if svc is None:
-            raise ServiceNotFound("not listed", command=res.command)
-        if svc.running:
+            yield ctx.warn(f"{RELAY_SERVICE} is not installed (run install_study_status_relay_service.bat)", subject="service", values={"state": None})
+        elif svc.running:
             yield ctx.passed(f"{RELAY_SERVICE} is running", subject="service", values={"state": svc.state})
         else:
             yield ctx.warn(f"{RELAY_SERVICE} is installed but {svc.state}", subject="service", values={"state": svc.state})
-    except ServiceNotFound:
-        yield ctx.warn(f"{RELAY_SERVICE} is not installed (run install_study_status_relay_service.bat)", subject="service", values={"state": None})
-    except Exception as exc:  # noqa: BLE001
-        yield unusable(ctx, res, "the relay service") or ctx.error(f"could not read the relay service state: {exc}", subject="service")
 
     path = ctx.options.get("config_path", RELAY_CONFIG)
-    cmd = f'type "{path}"'
-    res = ctx.shell.run(cmd, timeout=ctx.remaining(ctx.thresholds.command_timeout_s))
-    # record the evidence with the encrypted password blanked: it must never reach a report
-    from impax_preflight.check import evidence_from_command
-
-    res.stdout = redact(res.stdout)
-    ctx.evidence.append(evidence_from_command(res, ctx.target_name))
     cfg = None
-    if re.search(r"cannot find the (path|file) specified", res.stdout + res.stderr, re.I):
-        yield ctx.warn(f"{path} does not exist: the relay is not configured", subject="config")
+    try:
+        cfg = ctx.read(RELAY_SETTINGS)
+    except ReadError as exc:
+        yield ctx.error_from(exc, subject="config")
     else:
-        bad = unusable(ctx, res, "the relay configuration", subject="config")
-        if bad:
-            yield bad
-        else:
-            cfg, err = parse_or_error(ctx, parse_relay_config, res, "relay configuration")
-            if err:
-                yield err.model_copy(update={"subject": "config"})
+        if cfg is None:
+            yield ctx.warn(f"{path} does not exist: the relay is not configured", subject="config")
     if cfg is not None:
         problems = []
         if not cfg.user_password_set:
@@ -292,12 +274,12 @@ def interlock_relay(ctx: CheckContext) -> Iterator[Finding]:
         yield ctx.warn("the relay port is unknown (no *Port setting in the config): set [site.options.\"interlock.relay\"] relay_port",
                        subject="port")
         return
-    res = ctx.run("netstat -an")
-    bad = unusable(ctx, res, "the listening ports", subject="port")
-    if bad:
-        yield bad
+    try:
+        ports = ctx.read(LISTENING)
+    except ReadError as exc:
+        yield ctx.error_from(exc, subject="port")
         return
-    if int(port) in listening_ports(res.stdout):
+    if int(port) in ports:
         yield ctx.passed(f"TCP port {port} listens", subject="port", values={"port": int(port)})
     else:
         yield ctx.warn(f"nothing listens on TCP port {port}: the relay service is not accepting signals", subject="port", values={"port": int(port)})

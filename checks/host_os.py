@@ -10,12 +10,19 @@ from __future__ import annotations
 import re
 from typing import Iterator
 
+from impax_preflight import osprobes
 from impax_preflight.check import CheckContext, check, register_module_checks
 from impax_preflight.hookspecs import hookimpl
 from impax_preflight.model import Finding
-from impax_preflight.transports.base import CommandResult
+from impax_preflight.osprobes import CIM_DISKS, WMIC_DISKS, WMIC_SERVICES  # noqa: F401 - the commands, for tests and docs
+from impax_preflight.parsers.fmadm import parse_fmadm_faulty
+from impax_preflight.parsers.iostat import parse_iostat_en
+from impax_preflight.parsers.metastat import TRANSIENT_STATES, parse_metastat
+from impax_preflight.parsers.svcs import parse_svcs_xv
+from impax_preflight.parsers.zpool import parse_zpool_status
+from impax_preflight.probes import ReadError, Variant, probe
 
-from ._hostkit import CIM_DISKS, WMIC_DISKS, command_missing, disk_usages, parse_or_error, real_filesystems, unusable
+from ._hostkit import real_filesystems
 
 GUIDE_OS = "Checking the operating system"
 OS_REMEDIATION = (
@@ -23,6 +30,17 @@ OS_REMEDIATION = (
     "to ensure that it is healthy, so that bad disk systems or server hardware faults do not affect the upgrade: "
     "repair what is listed before the upgrade, or plan to replace the server."
 )
+
+# ---- what these checks read --------------------------------------------------------------------
+
+SVCS = probe("solaris.svcs", "the SMF service states", parse_svcs_xv, solaris="svcs -xv")
+# fmd answers only root or the solaris.* authorizations
+FMADM = probe("solaris.fmadm", "the Fault Manager", parse_fmadm_faulty, solaris="fmadm faulty", privileged=True)
+ZPOOL = probe("solaris.zpool", "the ZFS pools", parse_zpool_status, solaris="zpool status -x", missing_ok=True)
+# metastat says "there are no existing databases" on stderr (exit 1) when SVM is not configured
+METASTAT = probe("solaris.metastat", "the SVM metadevices", None, solaris=Variant("metastat", parse_metastat, whole=True),
+                 missing_ok=True)
+IOSTAT = probe("solaris.iostat", "the disk error counters", parse_iostat_en, solaris="iostat -En")
 
 # ---- Solaris ----------------------------------------------------------------------------------
 
@@ -34,24 +52,14 @@ OS_REMEDIATION = (
     "host",
     os=("solaris",),
     guide=GUIDE_OS,
-    commands={"solaris": ["svcs -xv"]},
+    probes=[SVCS],
     remediation=OS_REMEDIATION + " For a service in maintenance: read its log (the 'See:' file under /var/svc/log), "
     "repair the cause, then `svcadm clear <FMRI>`.",
     description="Every service `svcs -xv` explains: maintenance or degraded fails; one that is offline because of "
     "a dependency warns (it names what it waits for).",
 )
 def solaris_services(ctx: CheckContext) -> Iterator[Finding]:
-    from impax_preflight.parsers.svcs import parse_svcs_xv
-
-    res = ctx.run("svcs -xv")
-    bad = unusable(ctx, res, "the SMF service states")
-    if bad:
-        yield bad
-        return
-    problems, err = parse_or_error(ctx, parse_svcs_xv, res, "SMF services")
-    if err:
-        yield err
-        return
+    problems = ctx.read(SVCS)
     if not problems:
         yield ctx.passed("svcs -xv lists no service: every enabled service is running")
         return
@@ -71,22 +79,12 @@ def solaris_services(ctx: CheckContext) -> Iterator[Finding]:
     "host",
     os=("solaris",),
     guide=GUIDE_OS,
-    commands={"solaris": ["fmadm faulty"]},
+    probes=[FMADM],
     remediation=OS_REMEDIATION + " Follow the Action of each fault (the MSG-ID's knowledge article), replace the "
     "FRU named, then let Fault Management clear it (`fmadm replaced` / `fmadm repaired` as the procedure says).",
 )
 def solaris_faults(ctx: CheckContext) -> Iterator[Finding]:
-    from impax_preflight.parsers.fmadm import parse_fmadm_faulty
-
-    res = ctx.run("fmadm faulty", privileged=True)  # fmd answers only root or the solaris.* authorizations
-    bad = unusable(ctx, res, "the Fault Manager")
-    if bad:
-        yield bad
-        return
-    faults, err = parse_or_error(ctx, parse_fmadm_faulty, res, "faults")
-    if err:
-        yield err
-        return
+    faults = ctx.read(FMADM)
     if not faults:
         yield ctx.passed("fmadm faulty reports no fault")
         return
@@ -105,7 +103,7 @@ def solaris_faults(ctx: CheckContext) -> Iterator[Finding]:
     "host",
     os=("solaris",),
     guide=GUIDE_OS,
-    commands={"solaris": ["zpool status -x", "metastat"]},
+    probes=[ZPOOL, METASTAT],
     remediation=OS_REMEDIATION + " Replace or re-attach the failed device (`zpool replace` / `metareplace` as the "
     "status output says) and wait for the resilver / resync to finish before the upgrade.",
     description="`zpool status -x`: any pool not healthy fails; `metastat` (only when Solaris Volume Manager is "
@@ -113,52 +111,36 @@ def solaris_faults(ctx: CheckContext) -> Iterator[Finding]:
 )
 def solaris_storage(ctx: CheckContext) -> list[Finding]:
     out: list[Finding] = []
-    from impax_preflight.parsers.metastat import (
-        NOT_CONFIGURED,
-        TRANSIENT_STATES,
-        parse_metastat,
-    )
-    from impax_preflight.parsers.zpool import parse_zpool_status
-
     checked = []
     missing = 0
-    res = ctx.run("zpool status -x")
-    if command_missing(res):
-        missing += 1
-        ctx.note("zpool is not installed: this host does not use ZFS")
+    try:
+        st = ctx.read(ZPOOL)
+    except ReadError as exc:
+        out.append(ctx.error_from(exc))
     else:
-        bad = unusable(ctx, res, "the ZFS pools")
-        if bad:
-            out.append(bad)
-        else:
-            st, err = parse_or_error(ctx, parse_zpool_status, res, "ZFS pools")
-            if err:
-                out.append(err)
-            elif not st.no_pools:
-                checked.append("ZFS")
-                unhealthy = st.unhealthy()
-                for pool in unhealthy:
-                    devs = [f"{d.name} {d.state}" + (f" (read {d.read}, write {d.write}, cksum {d.cksum})" if d.has_errors else "") for d in pool.problem_devices()]
-                    out.append(ctx.fail(
-                        f"ZFS pool {pool.name} is {pool.state}" + (f": {', '.join(devs)}" if devs else "") + (f". {pool.status}" if pool.status else ""),
-                        subject=f"zpool:{pool.name}",
-                        values={"state": pool.state, "devices": devs, "errors": pool.errors, "action": pool.action},
-                    ))
-                if not unhealthy:
-                    out.append(ctx.passed("all ZFS pools are healthy", subject="zpool"))
-    res = ctx.run("metastat")
-    if command_missing(res):
-        missing += 1
-        ctx.note("metastat is not installed: this host does not use Solaris Volume Manager")
+        if st is None:
+            missing += 1
+            ctx.note("zpool is not installed: this host does not use ZFS")
+        elif not st.no_pools:
+            checked.append("ZFS")
+            unhealthy = st.unhealthy()
+            for pool in unhealthy:
+                devs = [f"{d.name} {d.state}" + (f" (read {d.read}, write {d.write}, cksum {d.cksum})" if d.has_errors else "") for d in pool.problem_devices()]
+                out.append(ctx.fail(
+                    f"ZFS pool {pool.name} is {pool.state}" + (f": {', '.join(devs)}" if devs else "") + (f". {pool.status}" if pool.status else ""),
+                    subject=f"zpool:{pool.name}",
+                    values={"state": pool.state, "devices": devs, "errors": pool.errors, "action": pool.action},
+                ))
+            if not unhealthy:
+                out.append(ctx.passed("all ZFS pools are healthy", subject="zpool"))
+    try:
+        svm = ctx.read(METASTAT)
+    except ReadError as exc:
+        out.append(ctx.error_from(exc))
     else:
-        text = res.stdout + "\n" + res.stderr
-        svm, err = None, None
-        if res.rc not in (0, None) and not res.stdout.strip() and not NOT_CONFIGURED.search(res.stderr):
-            err = unusable(ctx, res, "the SVM metadevices")
-        else:
-            svm, err = parse_or_error(ctx, parse_metastat, CommandResult(res.command, res.rc, text), "SVM metadevices")
-        if err:
-            out.append(err)
+        if svm is None:
+            missing += 1
+            ctx.note("metastat is not installed: this host does not use Solaris Volume Manager")
         elif svm.configured:
             checked.append("SVM")
             for dev in svm.unhealthy():
@@ -187,23 +169,13 @@ def solaris_storage(ctx: CheckContext) -> list[Finding]:
     "host",
     os=("solaris",),
     guide=GUIDE_OS,
-    commands={"solaris": ["iostat -En"]},
+    probes=[IOSTAT],
     remediation=OS_REMEDIATION + " A disk with growing hard or transport errors should be replaced (or its cabling / "
     "controller checked) before the upgrade; errors on an empty CD/DVD drive are harmless.",
     description="One warning per device with hard or transport errors; soft errors alone are recorded, not flagged.",
 )
 def solaris_disk_errors(ctx: CheckContext) -> Iterator[Finding]:
-    from impax_preflight.parsers.iostat import parse_iostat_en
-
-    res = ctx.run("iostat -En")
-    bad = unusable(ctx, res, "the disk error counters")
-    if bad:
-        yield bad
-        return
-    devices, err = parse_or_error(ctx, parse_iostat_en, res, "disk errors")
-    if err:
-        yield err
-        return
+    devices = ctx.read(IOSTAT)
     flagged = [d for d in devices if d.hard or d.transport]
     for d in flagged:
         what = f"{d.vendor} {d.product}".strip()
@@ -230,11 +202,7 @@ _DISK_DESCRIPTION = (
 
 
 def _disk_findings(ctx: CheckContext, critical: bool) -> Iterator[Finding]:
-    usages, err = disk_usages(ctx)
-    if err:
-        yield err
-        return
-    fss = real_filesystems(usages or [], ctx.options.get("exclude_mounts"))
+    fss = real_filesystems(ctx.read(osprobes.DISKS), ctx.options.get("exclude_mounts"))
     warn_pct, fail_pct = ctx.thresholds.disk_warn_pct, ctx.thresholds.disk_fail_pct
     if not fss:
         yield ctx.error("no file system or fixed disk found in the output: nothing could be checked")
@@ -256,7 +224,6 @@ def _disk_findings(ctx: CheckContext, critical: bool) -> Iterator[Finding]:
         yield ctx.passed(f"no file system at or above {fail_pct:g} % ({len(fss)} checked)", values={"checked": len(fss)})
 
 
-_DISK_COMMANDS = {"solaris": ["df -k"], "linux": ["df -k"], "windows": [WMIC_DISKS, CIM_DISKS]}
 
 
 @check(
@@ -265,7 +232,7 @@ _DISK_COMMANDS = {"solaris": ["df -k"], "linux": ["df -k"], "windows": [WMIC_DIS
     "warning",
     "host",
     guide=GUIDE_OS,
-    commands=_DISK_COMMANDS,
+    probes=[osprobes.DISKS],
     remediation="Free space on the file system (old logs, exports, core files) or grow it before the upgrade.",
     description=_DISK_DESCRIPTION.format(fail=97),
 )
@@ -279,7 +246,7 @@ def disk_space(ctx: CheckContext) -> Iterator[Finding]:
     "blocker",
     "host",
     guide=GUIDE_OS,
-    commands=_DISK_COMMANDS,
+    probes=[osprobes.DISKS],
     remediation="Free space on the file system (old logs, exports, core files) or grow it before the upgrade: "
     "a nearly full file system can stop the database or the archive during the upgrade.",
     description="The blocker half of os.disk_space: each file system or fixed disk at or above disk_fail_pct (97 %) fails.",
@@ -290,7 +257,6 @@ def disk_space_critical(ctx: CheckContext) -> Iterator[Finding]:
 
 # ---- Windows ----------------------------------------------------------------------------------
 
-WMIC_SERVICES = "wmic service get DisplayName,Name,StartMode,State"
 #: IMPAX / Agfa and database services; the SQL Server services the guide says to stop are not here
 DEFAULT_SERVICE_PATTERN = (
     r"(?i)agfa|impax|\bmvf|mitra|StudyStatusRelay|^OracleService|TNSListener|^MSSQLSERVER$|^MSSQL\$|^SQLSERVERAGENT$|^SQLAgent\$"
@@ -304,26 +270,16 @@ DEFAULT_SERVICE_PATTERN = (
     "host",
     os=("windows",),
     guide=GUIDE_OS,
-    commands={"windows": [WMIC_SERVICES]},
+    probes=[osprobes.SERVICES],
     remediation="Start the service (services.msc or `net start <name>`) and find out from the event log why it "
     "stopped; if it is not needed, set it to manual with the IMPAX support team's agreement.",
     description="Services whose name or display name matches the pattern (option service_pattern; default: Agfa, "
     "IMPAX, MVF, Mitra, Oracle, SQL Server engine and agent) with StartMode Auto and a State other than Running.",
 )
 def windows_services(ctx: CheckContext) -> Iterator[Finding]:
-    from impax_preflight.parsers.wmic import parse_wmic_services
-
-    res = ctx.run(WMIC_SERVICES)
-    bad = unusable(ctx, res, "the Windows services")
-    if bad:
-        yield bad
-        return
-    services, err = parse_or_error(ctx, parse_wmic_services, res, "services")
-    if err:
-        yield err
-        return
+    services = ctx.read(osprobes.SERVICES)
     if not services:
-        yield ctx.error(f"`{res.command}` listed no service at all: the output cannot be right (every Windows host runs "
+        yield ctx.error(f"`{WMIC_SERVICES}` listed no service at all: the output cannot be right (every Windows host runs "
                         "services); run it by hand on the server")
         return
     pat = re.compile(ctx.options.get("service_pattern", DEFAULT_SERVICE_PATTERN))

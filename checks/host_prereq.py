@@ -8,42 +8,32 @@ from __future__ import annotations
 import re
 from typing import Iterator
 
+from impax_preflight import osprobes
 from impax_preflight.check import CheckContext, check, register_module_checks
-from impax_preflight.facts import UNINSTALL_KEYS, software_from_uninstall
 from impax_preflight.hookspecs import hookimpl
 from impax_preflight.hostfacts import match_products, software_patterns
 from impax_preflight.model import Finding
-from impax_preflight.parsers.reg import is_missing_key, parse_reg_query
+from impax_preflight.parsers.dirlist import PATH_NOT_FOUND, parse_dir
+from impax_preflight.parsers.listing import parse_ls_l
+from impax_preflight.parsers.reg import MISSING_KEY, parse_reg_query
+from impax_preflight.parsers.sc import parse_sc
+from impax_preflight.probes import ReadError, probe
 from impax_preflight.versions import Version, parse_version
 
-from ._hostkit import (
-    CIM_DISKS,
-    WMIC_DISKS,
-    disk_usages,
-    parse_or_error,
-    real_filesystems,
-    unusable,
-)
+from ._hostkit import real_filesystems
 
 GUIDE_PREREQ = "Prerequisite software installations"
-UNINSTALL_COMMANDS = [f"reg query {k} /s" for k in UNINSTALL_KEYS.values()]
+UNINSTALL_COMMANDS = [f"reg query {k} /s" for k in osprobes.UNINSTALL_KEYS.values()]
 
 
 def installed_products(ctx: CheckContext) -> tuple[dict[str, str], list[Finding]]:
-    """Products from both Uninstall views (run here, so the evidence is on the finding)."""
+    """Products from both Uninstall views (read here, so the evidence is on the finding)."""
     software, errors = [], []
-    for source, key in UNINSTALL_KEYS.items():
-        res = ctx.run(f"reg query {key} /s")
-        if is_missing_key(res.stdout + res.stderr):
-            continue  # 32-bit Windows has no Wow6432Node
-        bad = unusable(ctx, res, "the installed programs")
-        if bad:
-            errors.append(bad)
-            continue
-        got, err = parse_or_error(ctx, lambda t, s=source: software_from_uninstall(t, s), res, "installed programs")
-        if err:
-            errors.append(err)
-        software.extend(got or [])
+    for view in (osprobes.SOFTWARE, osprobes.SOFTWARE_WOW64):
+        try:
+            software += ctx.read(view) or []  # absent: 32-bit Windows has no Wow6432Node
+        except ReadError as exc:
+            errors.append(ctx.error_from(exc))
     return match_products(software, software_patterns(ctx.site)), errors
 
 
@@ -68,7 +58,7 @@ def declared_version(ctx: CheckContext, key: str) -> str | None:
     roles=("connectivity_manager",),
     os=("windows",),
     guide=GUIDE_PREREQ,
-    commands={"windows": UNINSTALL_COMMANDS},
+    probes=[osprobes.SOFTWARE, osprobes.SOFTWARE_WOW64],
     remediation="If the site currently uses Connectivity Manager 2.1, you must upgrade to Connectivity Manager 2.2.1 "
     "or 2.3. For instructions, refer to the appropriate version of the Connectivity Manager Upgrade Guide.",
     description="Version from the Uninstall registry keys (DisplayName pattern `connectivity_manager` in "
@@ -102,6 +92,8 @@ def connectivity_manager(ctx: CheckContext) -> Iterator[Finding]:
 # ---- .NET 3.5 SP1 --------------------------------------------------------------------------------
 
 DOTNET_KEY = r'reg query "HKLM\SOFTWARE\Microsoft\NET Framework Setup\NDP\v3.5"'
+DOTNET = probe("windows.dotnet35", "the .NET Framework 3.5 registry key", parse_reg_query, windows=DOTNET_KEY,
+               absent=MISSING_KEY.pattern)
 
 
 @check(
@@ -112,23 +104,15 @@ DOTNET_KEY = r'reg query "HKLM\SOFTWARE\Microsoft\NET Framework Setup\NDP\v3.5"'
     roles=("application",),
     os=("windows",),
     guide="Running the Microsoft .NET Framework 3.5 SP1 installer package",
-    commands={"windows": [DOTNET_KEY]},
+    probes=[DOTNET],
     remediation="From the IMPAX Client CD or a network location, run IMPAXInstallationServer_DotNet35Updater.exe "
     "(Agfa IMPAX Installation Server - .NET 3.5 SP1 Updater) and follow the wizard.",
     description=r"Registry HKLM\SOFTWARE\Microsoft\NET Framework Setup\NDP\v3.5: Install = 1 and SP >= 1.",
 )
 def dotnet35sp1(ctx: CheckContext) -> Iterator[Finding]:
-    res = ctx.run(DOTNET_KEY)
-    if is_missing_key(res.stdout + res.stderr):
+    keys = ctx.read(DOTNET)
+    if keys is None:
         yield ctx.fail(".NET Framework 3.5 is not installed (the NDP\\v3.5 registry key does not exist)", values={"installed": False})
-        return
-    bad = unusable(ctx, res, "the .NET Framework registry key")
-    if bad:
-        yield bad
-        return
-    keys, err = parse_or_error(ctx, parse_reg_query, res, ".NET 3.5 registry key")
-    if err:
-        yield err
         return
     key = next((k for k in keys if k.path.lower().endswith("\\v3.5")), None)
     if key is None:
@@ -147,6 +131,7 @@ def dotnet35sp1(ctx: CheckContext) -> Iterator[Finding]:
 # ---- SQL Server services ----------------------------------------------------------------------
 
 SC_ALL = "sc query state= all"
+ALL_SERVICES = probe("windows.sc_all", "the Windows services", parse_sc, windows=SC_ALL)
 SQL_SERVICES_TO_STOP = {
     "SQL Server Full Text Search": r"(?i)^MSFTESQL(\$.*)?$|full\s*text\s*search",
     "SQL Server Full Text Filter Daemon Launcher": r"(?i)^MSSQLFDLauncher(\$.*)?$|full-?\s*text filter daemon launcher",
@@ -174,23 +159,13 @@ def _sqlserver_host(site, host, db) -> bool | str:
     os=("windows",),
     when=_sqlserver_host,
     guide="Stopping SQL Server 2008 services",
-    commands={"windows": [SC_ALL]},
+    probes=[ALL_SERVICES],
     remediation="Open the Windows Administrative Tools, select Services, select each of SQL Server Full Text Search, "
     "SQL Server Full Text Filter Daemon Launcher, SQL Server Browser and SQL Server Integration Services 10.0 in "
     "turn and click Stop Service, if needed.",
 )
 def sqlserver_services(ctx: CheckContext) -> Iterator[Finding]:
-    from impax_preflight.parsers.sc import parse_sc
-
-    res = ctx.run(SC_ALL)
-    bad = unusable(ctx, res, "the Windows services")
-    if bad:
-        yield bad
-        return
-    services, err = parse_or_error(ctx, parse_sc, res, "services")
-    if err:
-        yield err
-        return
+    services = ctx.read(ALL_SERVICES)
     if not any(re.search(r"(?i)^MSSQL|SQL Server", s.name + " " + s.display_name) for s in services):
         yield ctx.skip("no SQL Server service is installed on this host")
         return
@@ -213,6 +188,21 @@ TOOLBOX = {
 }
 
 
+def _dir_names(text: str, notes: list[str] | None = None) -> set[str]:
+    return {e.name for e in parse_dir(text).entries}
+
+
+def _ls_names(text: str, notes: list[str] | None = None) -> set[str]:
+    return {e.name for e in parse_ls_l(text)}
+
+
+TOOLBOX_FILES = probe(
+    "toolbox.files", "the Migration Toolbox folder", None,
+    windows=(TOOLBOX["windows"][0], _dir_names), solaris=(TOOLBOX["solaris"][0], _ls_names),
+    absent=PATH_NOT_FOUND.pattern + r"|No such file or directory|^\s*File Not Found\s*$",
+)
+
+
 @check(
     "prereq.migration_toolbox",
     "Migration Toolbox installed on the database server",
@@ -221,7 +211,7 @@ TOOLBOX = {
     roles=("database", "single_host"),
     os=("windows", "solaris"),
     guide="Installing the Migration Toolbox on a Windows station",
-    commands={"windows": [TOOLBOX["windows"][0]], "solaris": [TOOLBOX["solaris"][0]]},
+    probes=[TOOLBOX_FILES],
     remediation="Install the Migration Toolbox from the IMPAX Migration CD: on Windows run "
     "impax_65_migration-winpkg-6.5.1.xxx.exe from the win32 directory; on Solaris, as root, "
     "`pkgadd -d IMPAXmigration.pkg` from the SunOS5 directory (then log the mvf user out and in again).",
@@ -229,33 +219,11 @@ TOOLBOX = {
     "the archive report tool mig-study-archive-report (any extension).",
 )
 def migration_toolbox(ctx: CheckContext) -> Iterator[Finding]:
-    command, folder, tools = TOOLBOX[ctx.host.os]
-    res = ctx.run(command)
-    text = res.stdout + "\n" + res.stderr
-    if re.search(r"No such file or directory|cannot find the (path|file) specified|File Not Found", text, re.I) and not re.search(r"build-impax", res.stdout):
+    _command, folder, tools = TOOLBOX[ctx.host.os]
+    names = ctx.read(TOOLBOX_FILES)
+    if names is None:
         yield ctx.fail(f"the Migration Toolbox folder {folder} does not exist", values={"folder": folder, "present": False})
         return
-    bad = unusable(ctx, res, "the Migration Toolbox folder")
-    if bad:
-        yield bad
-        return
-    names = set()
-    if ctx.host.os == "windows":
-        from impax_preflight.parsers.dirlist import parse_dir
-
-        listing, err = parse_or_error(ctx, parse_dir, res, "folder listing")
-        if err:
-            yield err
-            return
-        names = {e.name for e in listing.entries}
-    else:
-        from impax_preflight.parsers.listing import parse_ls_l
-
-        entries, err = parse_or_error(ctx, parse_ls_l, res, "folder listing")
-        if err:
-            yield err
-            return
-        names = {e.name for e in entries}
     stems = {re.sub(r"\.(bat|cmd|exe|sh|ksh)$", "", n, flags=re.I).lower() for n in names}
     missing = [t for t in tools if t not in stems]
     values = {"folder": folder, "missing": missing, "files": len(names)}
@@ -290,17 +258,16 @@ def requirements_for(site, roles) -> tuple[dict[str, float], bool]:
     return out, any(r in (site.requirements or {}) for r in roles)
 
 
-WMIC_CPU = "wmic cpu get NumberOfLogicalProcessors"
-LINUX_CPUS = "getconf _NPROCESSORS_ONLN"
+WMIC_CPU = osprobes.PROCESSORS.commands_for("windows")[0]
+LINUX_CPUS = osprobes.PROCESSORS.commands_for("linux")[0]
 
 
-def _from_facts(ctx: CheckContext, key: str, source: str):
-    """A hardware fact collected before the checks (no need to run its command again), noted as evidence."""
+def _from_facts(ctx: CheckContext, key: str) -> float | None:
+    """A hardware figure fact collection read or the inventory declares (no need to read it again), noted."""
     value = ctx.facts.get(key)
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
         return None
-    declared = ctx.facts.get("declared") if isinstance(ctx.facts.get("declared"), dict) else {}
-    origin = "declared in the inventory" if key in declared and declared[key] == value else f"read by fact collection ({source})"
+    origin = "declared in the inventory" if ctx.facts.origin(key) == "declared" else "read by fact collection"
     ctx.note(f"{key} = {value:g}: {origin}", source="facts")
     return value
 
@@ -311,11 +278,7 @@ def _from_facts(ctx: CheckContext, key: str, source: str):
     "warning",
     "host",
     guide="Evaluating system requirements",
-    commands={
-        "solaris": ["psrinfo", "prtconf | grep Memory", "df -k"],
-        "windows": [WMIC_CPU, "systeminfo", WMIC_DISKS, CIM_DISKS],
-        "linux": [LINUX_CPUS, "cat /proc/meminfo", "df -k"],
-    },
+    probes=[osprobes.PROCESSORS, osprobes.MEMORY, osprobes.DISKS],
     remediation="Use the IMPAX 6.5.1 requirements to assess which existing servers to keep and upgrade, and which to "
     "replace with new servers; also consider site performance (time to acquire the first image).",
     description="CPUs (logical processors: psrinfo on-line, wmic cpu NumberOfLogicalProcessors, getconf on Linux), "
@@ -324,75 +287,27 @@ def _from_facts(ctx: CheckContext, key: str, source: str):
     "set [site.requirements.<role>] from the 6.5.1 requirements.",
 )
 def hw_requirements(ctx: CheckContext) -> Iterator[Finding]:
-    from impax_preflight.parsers.prtdiag import memory_mb, parse_psrinfo
-    from impax_preflight.parsers.systeminfo import parse_systeminfo
-    from impax_preflight.parsers.wmic import parse_wmic_logical_processors
-
     need, site_set = requirements_for(ctx.site, ctx.host.roles)
     if not site_set:
         ctx.note("requirements are the built-in placeholders (no [site.requirements] for this role)")
-    cpus = mem = None
     errs: list[Finding] = []
-    os_name = ctx.host.os
-    if os_name == "windows":
-        # systeminfo's "Processor(s)" counts packages: the logical processors come from wmic
-        res = ctx.run(WMIC_CPU)
-        bad = unusable(ctx, res, "the logical processors", subject="cpus")
-        cpus, err = (None, bad) if bad else parse_or_error(ctx, parse_wmic_logical_processors, res, "logical processors")
-        if err:
-            errs.append(err)
-        mem = _from_facts(ctx, "memory_mb", "systeminfo")
-        if mem is None:
-            res = ctx.run("systeminfo")
-            bad = unusable(ctx, res, "the system information", subject="memory_gb")
-            info, err = (None, bad) if bad else parse_or_error(ctx, parse_systeminfo, res, "system information")
-            if err:
-                errs.append(err)
-            else:
-                mem = info.total_memory_mb
-                if mem is None:
-                    errs.append(ctx.error("no 'Total Physical Memory' line in systeminfo output", subject="memory_gb"))
-    elif os_name == "solaris":
-        cpus = _from_facts(ctx, "cpus", "psrinfo")
-        if cpus is None:
-            res = ctx.run("psrinfo")
-            bad = unusable(ctx, res, "the processors", subject="cpus")
-            procs, err = (None, bad) if bad else parse_or_error(ctx, parse_psrinfo, res, "processors")
-            if err:
-                errs.append(err)
-            else:
-                cpus = sum(1 for p in procs if p.status in ("on-line", "no-intr"))
-        mem = _from_facts(ctx, "memory_mb", "prtconf")
-        if mem is None:
-            res = ctx.run("prtconf | grep Memory")
-            mem = memory_mb(res.stdout)
-            if mem is None:
-                errs.append(unusable(ctx, res, "the memory size", subject="memory_gb")
-                            or ctx.error("no 'Memory size:' line in prtconf output", subject="memory_gb"))
-    else:
-        res = ctx.run(LINUX_CPUS)
-        bad = unusable(ctx, res, "the processors", subject="cpus")
-        if bad:
-            errs.append(bad)
-        elif res.stdout.strip().isdigit():
-            cpus = int(res.stdout.strip())
-        else:
-            errs.append(ctx.error(f"`{LINUX_CPUS}` printed {res.stdout.strip()[:80]!r}, not a number", subject="cpus"))
-        mem = _from_facts(ctx, "memory_mb", "/proc/meminfo")
-        if mem is None:
-            res = ctx.run("cat /proc/meminfo")
-            m = re.search(r"MemTotal:\s+(\d+)\s*kB", res.stdout)
-            if m:
-                mem = int(m.group(1)) // 1024
-            else:
-                errs.append(unusable(ctx, res, "the memory size", subject="memory_gb")
-                            or ctx.error("no 'MemTotal:' line in /proc/meminfo", subject="memory_gb"))
-    usages, err = disk_usages(ctx)
-    free_gb = None
-    if err:
-        errs.append(err)
-    else:
-        free_gb = round(sum(u.avail_kb for u in real_filesystems(usages)) / 1024 / 1024, 1)
+
+    def read(p, subject: str):
+        try:
+            return ctx.read(p)
+        except ReadError as exc:
+            errs.append(ctx.error_from(exc, subject=subject))
+            return None
+
+    # Windows facts count processor packages (systeminfo): the logical processors are always read
+    cpus = None if ctx.host.os == "windows" else _from_facts(ctx, "cpus")
+    if cpus is None:
+        cpus = read(osprobes.PROCESSORS, "cpus")
+    mem = _from_facts(ctx, "memory_mb")
+    if mem is None:
+        mem = read(osprobes.MEMORY, "memory_gb")
+    usages = read(osprobes.DISKS, "free_disk_gb")
+    free_gb = None if usages is None else round(sum(u.avail_kb for u in real_filesystems(usages)) / 1024 / 1024, 1)
     yield from errs
     measured = {"cpus": cpus, "memory_gb": round(mem / 1024, 1) if mem else None, "free_disk_gb": free_gb}
     for metric, minimum in need.items():

@@ -175,10 +175,13 @@ class CheckContext:
 
     @property
     def reader(self) -> "HostReader":
+        """The host's probe reader: the run's (shared by every check of the host), else one kept in
+        this target's memo (checks sharing a memo share their reads, as in a run)."""
         if self._reader is None:
             from .probes import HostReader
 
-            self._reader = HostReader(self.host, lambda: self.shell, self.site, self.thresholds.command_timeout_s)
+            self._reader = self.memo.get(("host-reader",), lambda: HostReader(
+                self.host, lambda: self.shell, self.site, self.thresholds.command_timeout_s))
         return self._reader
 
     def query(self, sql: str, params=None, timeout: float | None = None, max_rows: int | None = None) -> "QueryResult":

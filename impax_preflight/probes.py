@@ -20,6 +20,7 @@ fact collection) ask for it; the commands a collector gathers are the probes' co
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import inspect
 import re
@@ -76,12 +77,16 @@ class Probe:
     #: the command not being installed means "not used here" (None), not an error
     missing_ok: bool = False
     #: fills {placeholders} in the commands from the site's settings (e.g. a configured path);
-    #: called with site None for the defaults
-    arguments: Callable[["Site | None", "Host | None"], dict[str, str]] | None = None
+    #: called with site None for the defaults; None means the read does not apply on this site
+    arguments: Callable[["Site | None", "Host | None"], dict[str, str] | None] | None = None
+    #: any exit code but 0 is a failed read, even with output (a tool whose output on failure is not an answer)
+    strict_rc: bool = False
     #: applied to the output before it is parsed or kept as evidence (e.g. blank a password)
     redact: Callable[[str], str] | None = None
     #: a note for the finding when the read found the thing absent
     absent_note: str | None = None
+    #: keyword arguments for the parser from the site's settings (e.g. a listing's date order)
+    parse_options: Callable[["Site | None", "Host | None"], dict[str, Any]] | None = None
 
     def variants_for(self, os_name: str) -> tuple[Variant, ...]:
         return tuple(self.variants.get(os_name, ())) + tuple(self.variants.get("*", ()))
@@ -89,6 +94,8 @@ class Probe:
     def commands_for(self, os_name: str, site: "Site | None" = None, host: "Host | None" = None) -> tuple[str, ...]:
         """The command lines this probe runs on a host of this OS (every alternative), as the collector gathers them."""
         args = self.arguments(site, host) if self.arguments else {}
+        if args is None:
+            return ()
         return tuple(_fill(v.command, args) for v in self.variants_for(os_name))
 
     def __hash__(self) -> int:  # probes are keys of memos and sets; their name is their identity
@@ -216,6 +223,11 @@ def _takes_notes(fn: Callable[..., Any]) -> bool:
         return False
 
 
+def parse_with(parser: Callable[..., Any], text: str, notes: list[str] | None = None) -> Any:
+    """`parser(text)`, handing it `notes` (lines it did not understand) when it takes them."""
+    return parser(text, notes=notes) if notes is not None and _takes_notes(parser) else parser(text)
+
+
 # ---- reading ------------------------------------------------------------------------------------
 
 
@@ -232,6 +244,8 @@ class HostReader:
         self.target = target or (host.name if host is not None else "host")
         self._lock = threading.Lock()
         self._slots: dict[tuple, _Slot] = {}
+        #: (command, privileged) -> its result: two probes parsing one command's output run it once
+        self._results: dict[tuple[str, bool], _Slot] = {}
 
     @property
     def os(self) -> str:
@@ -239,7 +253,8 @@ class HostReader:
 
     def read(self, p: Probe, timeout_s: float | None = None) -> Reading:
         """The reading of `p` (computed by the first caller, shared with the others); raises ReadError."""
-        key = (p.name,) + p.commands_for(self.os, self.site, self.host)
+        options = p.parse_options(self.site, self.host) if p.parse_options else {}
+        key = (p.name, *p.commands_for(self.os, self.site, self.host), *sorted(options.items()))
         with self._lock:
             slot = self._slots.get(key)
             owner = slot is None
@@ -263,6 +278,8 @@ class HostReader:
         if not variants:
             raise CommandMissing(f"{p.reads}: nothing is known to read it on {self.os}")
         args = p.arguments(self.site, self.host) if p.arguments else {}
+        if args is None:
+            raise ReadError(f"{p.reads}: not configured for this site")
         evidence: list[Evidence] = []
         timeout = timeout_s or p.timeout_s or self._default_timeout
         try:
@@ -272,9 +289,8 @@ class HostReader:
         for i, v in enumerate(variants):
             last = i == len(variants) - 1
             command = _fill(v.command, args)
-            started = time.monotonic()
             try:
-                res = shell.run(command, timeout=timeout, privileged=True) if p.privileged else shell.run(command, timeout=timeout)
+                res = self._run(shell, command, p.privileged, timeout)
             except CommandTimeout as exc:
                 raise ReadTimeout(f"could not read {p.reads}: {exc}", evidence) from None
             except NotCollected as exc:
@@ -285,9 +301,7 @@ class HostReader:
             except TransportError as exc:
                 raise _connection_error(f"could not read {p.reads}: {exc}", evidence) from None
             if p.redact is not None:
-                res.stdout = p.redact(res.stdout)
-            if not res.duration:
-                res.duration = time.monotonic() - started
+                res = dataclasses.replace(res, stdout=p.redact(res.stdout))
             evidence.append(evidence_from_command(res, self.target))
             text = f"{res.stdout}\n{res.stderr}"
             if p.absent and re.search(p.absent, text, re.I | re.M):
@@ -300,13 +314,20 @@ class HostReader:
                 raise CommandMissing(
                     f"could not read {p.reads}: `{res.command}` is not installed or not on the PATH of the login used "
                     f"(exit code {res.rc}); check the account's PATH", evidence)
-            if res.rc not in (0, None) and not res.stdout.strip() and not (v.whole and res.stderr.strip()):
-                detail = _last_line(res.stderr) or "no output"
-                if _DENIED.search(res.stderr or ""):
-                    raise PermissionDenied(
-                        f"could not read {p.reads}: `{res.command}` was refused ({detail}); the account lacks the privilege: give "
-                        "the inventory's transport a privilege prefix (privilege = \"pfexec\" or \"sudo -n\") or collect a bundle "
-                        "as root / an administrator", evidence)
+            quiet_failure = res.rc not in (0, None) and not res.stdout.strip()
+            detail = _last_line(res.stderr) or "no output"
+            if quiet_failure and _DENIED.search(res.stderr or ""):
+                if not last:
+                    continue
+                raise PermissionDenied(
+                    f"could not read {p.reads}: `{res.command}` was refused ({detail}); the account lacks the privilege: give "
+                    "the inventory's transport a privilege prefix (privilege = \"pfexec\" or \"sudo -n\") or collect a bundle "
+                    "as root / an administrator", evidence)
+            if p.strict_rc and res.rc not in (0, None):
+                if not last:
+                    continue
+                raise ReadError(f"could not read {p.reads}: `{res.command}` ended with exit code {res.rc} ({detail})", evidence)
+            if quiet_failure and not (v.whole and res.stderr.strip()):
                 if not last:
                     continue
                 raise ReadError(f"could not read {p.reads}: `{res.command}` exited with code {res.rc} ({detail}); run it by "
@@ -314,11 +335,37 @@ class HostReader:
             return self._parse(p, v, res, evidence)
         raise ReadError(f"could not read {p.reads}: no command answered", evidence)  # pragma: no cover - loop returns
 
+    def _run(self, shell: "Shell", command: str, privileged: bool, timeout: float) -> CommandResult:
+        """Run a command once per host: a second probe reading the same output gets the same result."""
+        key = (command, privileged)
+        with self._lock:
+            slot = self._results.get(key)
+            owner = slot is None
+            if owner:
+                slot = self._results[key] = _Slot()
+        if owner:
+            started = time.monotonic()
+            try:
+                res = shell.run(command, timeout=timeout, privileged=True) if privileged else shell.run(command, timeout=timeout)
+                if not res.duration:
+                    res.duration = time.monotonic() - started
+                slot.reading = res
+            except BaseException as exc:  # noqa: BLE001 - handed to every caller
+                slot.error = exc
+            finally:
+                slot.done.set()
+        else:
+            slot.done.wait()
+        if slot.error is not None:
+            raise slot.error
+        return slot.reading
+
     def _parse(self, p: Probe, v: Variant, res: CommandResult, evidence: list[Evidence]) -> Reading:
         text = res.stdout + ("\n" + res.stderr if v.whole and res.stderr else "")
         notes: list[str] = []
+        parse = functools.partial(v.parse, **p.parse_options(self.site, self.host)) if p.parse_options else v.parse
         try:
-            value = v.parse(text, notes=notes) if _takes_notes(v.parse) else v.parse(text)
+            value = parse_with(parse, text, notes)
         except ParseError as exc:
             excerpt = exc.excerpt or res.stdout[:300]
             raise Unparsable(f"could not understand the output of `{res.command}` ({p.reads}): {exc} — excerpt: "
@@ -329,7 +376,7 @@ class HostReader:
 class _Slot:
     def __init__(self) -> None:
         self.done = threading.Event()
-        self.reading: Reading | None = None
+        self.reading: Any = None
         self.error: BaseException | None = None
 
 

@@ -102,3 +102,7 @@ def parse_dir(text: str, date_order: str = "MDY") -> DirListing:
     if not seen_any:
         raise ParseError("empty dir output", command=COMMAND, excerpt=text)
     return listing
+
+
+#: what cmd prints when the folder listed does not exist (a probe treats it as "absent")
+PATH_NOT_FOUND = _NOT_FOUND

@@ -89,3 +89,7 @@ def parse_reg_query(text: str) -> list[RegKey]:
             raise ParseError(f"reg query failed: {s.strip()[:160]}", command=COMMAND, excerpt=text)
         raise ParseError(f"unexpected reg query line: {s.strip()[:80]!r}", command=COMMAND, excerpt=ln)
     return out
+
+
+#: what reg.exe prints when the key does not exist (a probe treats it as "absent")
+MISSING_KEY = _MISSING

@@ -309,7 +309,7 @@ def test_site_software_patterns_reach_fact_collection_and_replace_a_default_matc
     shell = FakeShell({"systeminfo": fx("systeminfo_2012r2_jc.txt"),
                        host_prereq.UNINSTALL_COMMANDS[0]: _uninstall("TalkStation Client", "3.1"),
                        host_prereq.UNINSTALL_COMMANDS[1]: MISSING}, os="windows")
-    got = factmod.impax_collect_facts(host=inv.hosts[0], shell=shell, site=inv.site)
+    got = factmod.impax_collect_facts(host=inv.hosts[0], shell=shell, site=inv.site, read=None)
     assert "talkstation" not in got["products"]  # the site's pattern rejects the client the default matches
     # facts gathered with the default patterns: the site's pattern still decides
     stale = {"software": [{"name": "TalkStation Client", "version": "3.1"}], "products": {"talkstation": "3.1", "other": "1.0"}}
