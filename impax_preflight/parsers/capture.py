@@ -212,7 +212,13 @@ class _Mark:
 
 
 def _classify(text: str, programs: set[str], after_ps: bool) -> tuple[str, str] | None:
-    """('ours'|'other'|'bare', command) when `text` is a prompt or an echoed command, else None."""
+    """('ours'|'other'|'bare', command) when `text` is a prompt or an echoed command, else None.
+
+    Prompt shapes may be indented (a session pasted indented); a bare echoed command may not (an
+    indented output line such as "'zpool clear' or ..." must stay output).
+    """
+    bare = text
+    text = text.strip()
     if after_ps:
         m = _PS_CONTINUATION.match(text)
         if m:
@@ -229,10 +235,10 @@ def _classify(text: str, programs: set[str], after_ps: bool) -> tuple[str, str] 
     m = _WEAK_PROMPT.match(text)
     if m and _first_program(m.group("cmd")) in programs:
         return "ours", m.group("cmd").strip()
-    if re.fullmatch(r"[\w.-]*\s?[#$%]", text.strip()):
+    if re.fullmatch(r"[\w.-]*\s?[#$%]", text):
         return "bare-weak", ""
-    if not text[:1].isspace() and _first_program(text) in programs and _looks_like_command(text, programs):
-        return "ours", text.strip()
+    if not bare[:1].isspace() and _first_program(text) in programs and _looks_like_command(text, programs):
+        return "ours", text
     return None
 
 
@@ -272,7 +278,7 @@ def read_capture(
             after_ps = False
             continue
         k, cmd = kind
-        after_ps = k != "bare-weak" and (ln.text.startswith("PS") or (k == "cont" and after_ps))
+        after_ps = k != "bare-weak" and (ln.text.lstrip().startswith("PS") or (k == "cont" and after_ps))
         if k == "cont":
             # a PowerShell continuation belongs to the prompt above it
             marks[-1].text += " " + cmd
@@ -285,8 +291,11 @@ def read_capture(
             k = "bare"
         marks.append(_Mark(i, k, cmd))
     cap = Capture([], notes, command, source)
-    cap.lines = _select(lines, marks, cap)
-    cap.lines = _trim(_dedent(cap.lines))
+    cap.lines = _dedent(_trim(_select(lines, marks, cap)))
+    if cap.empty and any(m.kind == "other" for m in marks) and not any(m.kind == "ours" for m in marks):
+        # only other commands' output: reading it as an empty output of ours would be a wrong answer
+        others = ", ".join(sorted({f"`{m.text}`" for m in marks if m.kind == "other"}))
+        raise ParseError(f"the capture holds the output of {others}, not of `{command}`", command=command, excerpt=source)
     return cap
 
 

@@ -51,7 +51,8 @@ class DeviceErrors:
     @property
     def is_removable_media(self) -> bool:
         """CD/DVD drives report errors when empty; the check says so rather than failing on them."""
-        return bool(re.search(r"CD|DVD|ROM", f"{self.product} {self.vendor}", re.I))
+        # whole words: an INTEL RAID volume "SROMBSASFC" is no CD-ROM
+        return bool(re.search(r"\b(?:CD|DVD|BD)(?:-?ROM|-?RW?|W)?\b|\bROM\b", f"{self.product} {self.vendor}", re.I))
 
 
 def _field(line: str, name: str, following: tuple[str, ...]) -> str | None:

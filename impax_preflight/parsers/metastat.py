@@ -19,7 +19,9 @@ from .capture import read_capture
 
 COMMAND = "metastat"
 PROGRAMS = ("metastat",)
-_HEAD = re.compile(r"^(?:(?P<set>[\w.-]+)/)?(?P<name>d\d+|hsp\d+):\s*(?P<kind>.*)$")
+# dNNN / hspNNN names, or descriptive names (Solaris 10 1/06+: "opt_mirror: Mirror") with a known kind
+_KINDS = r"Mirror|Submirror of \S+|Concat/Stripe|RAID|Soft Partition|Trans(?: Master| Log)?|Logging device for \S+|\d+ hot spares?"
+_HEAD = re.compile(rf"^(?:(?P<set>[\w.-]+)/)?(?:(?P<name>d\d+|hsp\d+):\s*(?P<kind>.*)|(?P<named>[A-Za-z_][\w.-]*):\s*(?P<nkind>{_KINDS})\s*)$")
 _STATE = re.compile(r"^\s*State:\s*(?P<state>.+?)\s*$")
 _STATUS = re.compile(r"^\s*Status:\s*(?P<state>Okay|Needs maintenance|Maintenance|Last erred|Erred|Unavailable|Resyncing|Errored)\s*$", re.I)
 _INVOKE = re.compile(r"^\s*Invoke:\s*(?P<cmd>.+?)\s*$")
@@ -91,7 +93,7 @@ def parse_metastat(text: str, *, notes: list[str] | None = None) -> SvmStatus:
             continue
         head = _HEAD.match(s) if not line[:1].isspace() else None
         if head:
-            cur = Metadevice(name=head.group("name"), kind=head.group("kind").strip())
+            cur = Metadevice(name=head.group("name") or head.group("named"), kind=(head.group("kind") or head.group("nkind")).strip())
             status.devices.append(cur)
             pending_sub = None
             continue

@@ -95,7 +95,7 @@ def parse_psrinfo(text: str, *, notes: list[str] | None = None) -> list[Processo
             out.append(Processor(verbose, st.group(1)))
             verbose = None
             continue
-        if verbose is None and not re.match(r"^(The \S+ processor operates at|and has an? \S+ floating point processor)", s):
+        if verbose is None and not re.match(r"^(The \S+ processor operates at|and has an? .*floating[- ]point processor)", s):
             cap.note(ln)
     if not out:
         if cap.empty:

@@ -69,7 +69,7 @@ def is_missing_key(text: str) -> bool:
 
 def parse_reg_query(text: str, *, notes: list[str] | None = None) -> list[RegKey]:
     """Parse `reg query` output into keys with their values, in output order."""
-    cap = read_capture(text, command=COMMAND, programs=PROGRAMS, notes=notes, expand_tabs=False)
+    cap = read_capture(text, command=COMMAND, programs=PROGRAMS, notes=notes)
     if is_missing_key(cap.text):
         return []
     out: list[RegKey] = []
@@ -83,7 +83,7 @@ def parse_reg_query(text: str, *, notes: list[str] | None = None) -> list[RegKey
             cur = RegKey(path=s.strip())
             out.append(cur)
             continue
-        v = _VALUE.match(s.replace("\t", "    "))
+        v = _VALUE.match(s)
         if v and cur is not None:
             name = v.group("name").strip()
             if name in ("<NO NAME>", "<KEIN NAME>"):

@@ -78,7 +78,7 @@ def parse_svcs_xv(text: str, *, notes: list[str] | None = None) -> list[ServiceP
                 cur.zone = value
             else:
                 setattr(cur, key, value)
-        elif last_key in ("reason", "impact"):
+        elif last_key in ("reason", "impact") and line[:1].isspace():
             # long reasons wrap onto indented continuation lines
             setattr(cur, last_key, (getattr(cur, last_key) + " " + line.strip()).strip())
         elif line[:1].isspace():
