@@ -10,7 +10,7 @@ from impax_preflight.parsers import ParseError
 from parser_corpus import PARSERS, ROOT, facts, load
 
 FIXTURES = load()
-LICENCES = {"MIT", "CC-BY-4.0", "MPL-2.0", "PDL-1.0", "CDDL-1.0", "GPL-2.0-or-later"}
+LICENCES = {"MIT", "Apache-2.0", "CC-BY-4.0", "MPL-2.0", "PDL-1.0", "CDDL-1.0", "GPL-2.0-or-later"}
 
 
 def test_sources_lists_every_file_once_with_its_provenance():
