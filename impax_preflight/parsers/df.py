@@ -5,6 +5,12 @@ Header variants understood: ``kbytes used avail capacity Mounted on`` (Solaris -
 ``512-blocks``, ``1M-blocks`` and ``Size Used Avail Use%`` / ``size used avail capacity``
 (-h, sizes such as ``1.9G`` or ``1,9G`` in a decimal-comma locale). A long file-system name on a
 line of its own (Solaris, GNU without -P) is joined with the next line. Mount points may hold spaces.
+The inode columns of BSD / macOS ``df`` (``iused ifree %iused``) are read past, not taken for the
+mount point.
+
+Never a silent misparse: a row with a percentage that does not read is an error naming the line, as
+is a capacity outside 0-100 % (over 100 only when nothing is available), more used than the size, or
+a capacity that does not match used / (used + available); other unknown lines are notes.
 """
 
 from __future__ import annotations
@@ -12,18 +18,22 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from . import ParseError, lines_of
+from . import ParseError
+from .capture import read_capture
 
 COMMAND = "df -k"
+PROGRAMS = ("df",)
 _UNITS = {"K": 1, "M": 1024, "G": 1024**2, "T": 1024**3, "P": 1024**4, "E": 1024**5}
-_ROW = re.compile(
-    r"^(?P<fs>.+?)\s+(?P<size>[\d.,]+[KMGTPE]?i?B?|-)\s+(?P<used>[\d.,]+[KMGTPE]?i?B?|-)\s+(?P<avail>[\d.,]+[KMGTPE]?i?B?|-)\s+"
-    r"(?P<pct>\d+%|-)\s+(?P<mount>\S.*)$"
-)
-_ROW_TYPE = re.compile(
-    r"^(?P<fs>.+?)\s+(?P<type>\S+)\s+(?P<size>[\d.,]+[KMGTPE]?i?B?|-)\s+(?P<used>[\d.,]+[KMGTPE]?i?B?|-)\s+(?P<avail>[\d.,]+[KMGTPE]?i?B?|-)\s+"
-    r"(?P<pct>\d+%|-)\s+(?P<mount>\S.*)$"
-)
+_NUM = r"[\d.,]+[KMGTPE]?i?B?|-"
+
+
+def _row_pattern(typed: bool, inodes: bool) -> re.Pattern:
+    return re.compile(
+        r"^(?P<fs>.+?)\s+" + (r"(?P<type>\S+)\s+" if typed else "")
+        + rf"(?P<size>{_NUM})\s+(?P<used>{_NUM})\s+(?P<avail>{_NUM})\s+(?P<pct>\d+%|-)\s+"
+        + (r"(?P<iused>\d+|-)\s+(?P<ifree>\d+|-)\s+(?P<ipct>\d+%|-)\s+" if inodes else "")
+        + r"(?P<mount>\S.*)$"
+    )
 
 
 @dataclass
@@ -74,40 +84,65 @@ def _block_kb(header: str) -> tuple[float, bool]:
     raise ParseError(f"unknown df header (no kbytes / N-blocks / Size column): {header.strip()[:100]!r}", command=COMMAND, excerpt=header)
 
 
-def parse_df(text: str) -> list[DiskUsage]:
+_HEADER = re.compile(r"^\s*(Filesystem|Dateisystem|Sys\. de fichiers|Système de fichiers|File system)\b", re.I)
+
+
+def parse_df(text: str, *, notes: list[str] | None = None) -> list[DiskUsage]:
     """Parse df output into `DiskUsage` records (sizes in KiB), in the order df printed them."""
-    lines = [ln.rstrip() for ln in lines_of(text)]
-    lines = [ln for ln in lines if ln.strip()]
+    cap = read_capture(text, command=COMMAND, programs=PROGRAMS, notes=notes)
+    lines = cap.body()
     if not lines:
-        raise ParseError("empty df output", command=COMMAND, excerpt=text)
-    header_idx = next((i for i, ln in enumerate(lines) if re.match(r"^\s*(Filesystem|Dateisystem|Sys\. de fichiers|Système de fichiers|File system)\b", ln, re.I)), None)
+        raise ParseError("empty df output", command=COMMAND, excerpt=cap.source)
+    header_idx = next((i for i, ln in enumerate(lines) if _HEADER.match(ln.text)), None)
     if header_idx is None:
-        raise ParseError("no df header line (Filesystem ...)", command=COMMAND, excerpt=text)
-    header = lines[header_idx]
+        raise cap.nothing_recognised("a df header line (Filesystem ...)")
+    for ln in lines[:header_idx]:
+        cap.note(ln)
+    header = lines[header_idx].text
     block_kb, human = _block_kb(header)
-    typed = bool(re.search(r"\bType\b", header))
+    row_rx = _row_pattern(bool(re.search(r"\bType\b", header)), bool(re.search(r"%iused", header)))
     out: list[DiskUsage] = []
-    pending = ""
+    pending = None
     for ln in lines[header_idx + 1 :]:
-        if re.match(r"^\s*(Filesystem|Dateisystem)\b", ln, re.I):
+        if _HEADER.match(ln.text):
             continue  # df of several arguments on some systems repeats the header
-        candidate = f"{pending} {ln.strip()}" if pending else ln
-        m = (_ROW_TYPE if typed else _ROW).match(candidate.strip())
+        candidate = f"{pending.text.strip()} {ln.text.strip()}" if pending else ln.text
+        m = row_rx.match(candidate.strip())
         if not m:
-            if not pending and len(ln.split()) == 1:
-                pending = ln.strip()  # a long device name; its numbers follow on the next line
+            if not pending and len(ln.text.split()) == 1:
+                pending = ln  # a long device name; its numbers follow on the next line
                 continue
-            raise ParseError(f"unexpected df line: {ln.strip()[:100]!r}", command=COMMAND, excerpt=ln)
-        pending = ""
-        size = _to_kb(m.group("size"), block_kb, human)
-        used = _to_kb(m.group("used"), block_kb, human)
-        avail = _to_kb(m.group("avail"), block_kb, human)
-        pct_text = m.group("pct")
-        if pct_text != "-":
-            pct = float(pct_text.rstrip("%"))
-        else:
-            pct = round(100.0 * used / (used + avail), 1) if used + avail else 0.0
-        out.append(DiskUsage(filesystem=m.group("fs").strip(), mount=m.group("mount").strip(), size_kb=size, used_kb=used, avail_kb=avail, used_pct=pct))
+            if re.search(r"\d%", ln.text):
+                raise cap.error(f"a df row that could not be read: {ln.text.strip()[:100]!r}", ln)
+            if pending:
+                cap.note(pending)
+            cap.note(ln)
+            pending = None
+            continue
+        pending = None
+        out.append(_usage(m, block_kb, human, cap, ln))
     if pending:
-        raise ParseError(f"df output ends after the file-system name {pending!r} (truncated?)", command=COMMAND, excerpt=pending)
+        raise cap.error(f"df output ends after the file-system name {pending.text.strip()!r} (truncated?)", pending)
     return out
+
+
+def _usage(m: re.Match, block_kb: float, human: bool, cap, ln) -> DiskUsage:
+    size = _to_kb(m.group("size"), block_kb, human)
+    used = _to_kb(m.group("used"), block_kb, human)
+    avail = _to_kb(m.group("avail"), block_kb, human)
+    pct_text = m.group("pct")
+    if pct_text != "-":
+        pct = float(pct_text.rstrip("%"))
+        # over 100 % happens only when root has filled the reserve (nothing left to others)
+        if pct > 100 and avail > 0:
+            raise cap.error(f"capacity {pct_text} is out of range (0-100 %) while {avail} KiB are available", ln)
+        if not human and used + avail >= 100:
+            computed = 100.0 * used / (used + avail)
+            if abs(pct - computed) > 2.0:
+                raise cap.error(f"capacity {pct_text} does not match used {used} / (used + available {avail}) = {computed:.0f} %"
+                                " (columns misaligned?)", ln)
+    else:
+        pct = round(100.0 * used / (used + avail), 1) if used + avail else 0.0
+    if size > 0 and used > size * (1.05 if human else 1.0) + 1:
+        raise cap.error(f"used ({used} KiB) is more than the size ({size} KiB)", ln)
+    return DiskUsage(filesystem=m.group("fs").strip(), mount=m.group("mount").strip(), size_kb=size, used_kb=used, avail_kb=avail, used_pct=pct)

@@ -5,7 +5,8 @@ Rows: ``03/14/2024  10:22 AM    <DIR>          20240314_102200`` (en-US), ``14.0
 ``1,234,567`` or ``1.234.567``. ``Directory of <path>`` names the folder; ``File Not Found``
 means nothing matched (empty result); ``The system cannot find the path specified`` raises
 `PathNotFound`. Ambiguous day/month order is resolved by ``date_order`` ("MDY" by default, "DMY"
-when the separator is a dot or the first number exceeds 12).
+when the separator is a dot or the first number exceeds 12). Lines that are none of these are
+notes.
 """
 
 from __future__ import annotations
@@ -14,9 +15,11 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from . import ParseError, lines_of
+from . import ParseError
+from .capture import read_capture
 
 COMMAND = "dir"
+PROGRAMS = ("dir",)
 _ROW = re.compile(
     r"^(?P<date>\d{1,4}[./-]\d{1,2}[./-]\d{2,4})\s+(?P<time>\d{1,2}:\d{2}(?::\d{2})?)\s*(?P<ampm>AM|PM|a\.m\.|p\.m\.)?\s+"
     r"(?:(?P<dir><DIR>|<JUNCTION>|<SYMLINKD>)|(?P<size>[\d.,\u00a0\u202f ]+\d))\s+(?P<name>.+?)\s*$",
@@ -68,14 +71,15 @@ def _date(date: str, time: str, ampm: str | None, order: str) -> datetime | None
         return None
 
 
-def parse_dir(text: str, date_order: str = "MDY") -> DirListing:
+def parse_dir(text: str, date_order: str = "MDY", *, notes: list[str] | None = None) -> DirListing:
     """Parse a `dir` listing."""
-    if _NOT_FOUND.search(text or ""):
-        raise PathNotFound("the folder does not exist (The system cannot find the path specified)", command=COMMAND, excerpt=text)
+    cap = read_capture(text, command=COMMAND, programs=PROGRAMS, notes=notes)
+    if _NOT_FOUND.search(cap.text):
+        raise PathNotFound("the folder does not exist (The system cannot find the path specified)", command=COMMAND, excerpt=cap.text)
     listing = DirListing(path=None)
     seen_any = False
-    for ln in lines_of(text):
-        s = ln.rstrip()
+    for ln in cap.lines:
+        s = ln.text.rstrip()
         if not s.strip():
             continue
         m = re.match(r"^\s*(?:Directory of|Verzeichnis von|Répertoire de)\s+(.+)$", s, re.I)
@@ -84,8 +88,8 @@ def parse_dir(text: str, date_order: str = "MDY") -> DirListing:
             seen_any = True
             continue
         if re.match(r"^\s*(Volume|Datenträger|Le volume|Volumeseriennummer|Numéro de série)", s, re.I) or re.match(
-            r"^\s*\d[\d.,]*\s+(File|Dir|Datei|Verzeichnis|fichier|Rép)", s, re.I
-        ):
+            r"^\s*\d[\d.,\u00a0\u202f ]*\s+(File|Dir|Datei|Verzeichnis|fichier|Rép)", s, re.I
+        ) or re.match(r"^\s*Total Files Listed:", s, re.I):
             seen_any = True
             continue
         if _NO_FILES.match(s):
@@ -93,14 +97,17 @@ def parse_dir(text: str, date_order: str = "MDY") -> DirListing:
             continue
         r = _ROW.match(s.strip())
         if not r:
-            raise ParseError(f"unexpected dir line: {s.strip()[:80]!r}", command=COMMAND, excerpt=ln)
+            cap.note(ln)
+            continue
         seen_any = True
         size = None if r.group("dir") else int(re.sub(r"\D", "", r.group("size")))
         listing.entries.append(
             DirEntry(name=r.group("name"), is_dir=bool(r.group("dir")), size=size, modified=_date(r.group("date"), r.group("time"), r.group("ampm"), date_order))
         )
     if not seen_any:
-        raise ParseError("empty dir output", command=COMMAND, excerpt=text)
+        if cap.empty:
+            raise ParseError("empty dir output", command=COMMAND, excerpt=cap.source)
+        raise cap.nothing_recognised("'Directory of', volume lines or dated entries")
     return listing
 
 

@@ -5,6 +5,9 @@ fault, then ``Fault class :``, ``Affects :``, ``FRU :``, ``Description :``... li
 Solaris 11.4 layout (the same table row, then ``Problem Status :``, ``Diag Engine :``, a
 ``Suspect 1 of N :`` section with ``Problem class :`` / ``Fault class :``, ``Certainty``,
 ``Affects``, ``Status``, a ``FRU`` block with ``Location``...). Empty output means no fault.
+
+A fault row is recognised by its event id (a UUID) whatever the date format before it. Output that
+shows the fault table header but no row that could be read is an error, never "no fault".
 """
 
 from __future__ import annotations
@@ -12,13 +15,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from . import ParseError, lines_of
+from .capture import read_capture
 
 COMMAND = "fmadm faulty"
-_ROW = re.compile(
-    r"^(?P<time>[A-Z][a-z]{2}\s+\d{1,2}\s+\d{2}:\d{2}:\d{2}|\d{4}-\d{2}-\d{2}[/T ]\d{2}:\d{2}:\d{2})\s+"
-    r"(?P<uuid>[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\s+(?P<msgid>\S+)\s+(?P<severity>\S+)\s*$"
-)
+PROGRAMS = ("fmadm",)
+_UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+# the date column differs between releases and locales ("Sep 21 10:01:36", "2013-05-14/10:43:23",
+# "Jan 19 2025"): anything before the event id is the time
+_ROW = re.compile(rf"^(?P<time>\S.*?)\s+(?P<uuid>{_UUID})\s+(?P<msgid>\S+)\s+(?P<severity>\S+)\s*$", re.I)
 _KV = re.compile(r"^(?P<indent>\s*)(?P<key>[A-Za-z][A-Za-z_ -]*?)\s+:\s?(?P<value>.*)$")
 _RULE = re.compile(r"^[-\s]+$")
 
@@ -58,18 +62,25 @@ _FIELD = {
 _TEXT = {"description": "description", "impact": "impact", "action": "action"}
 
 
-def parse_fmadm_faulty(text: str) -> list[Fault]:
+def parse_fmadm_faulty(text: str, *, notes: list[str] | None = None) -> list[Fault]:
     """Parse `fmadm faulty` output into one `Fault` per diagnosed problem (event id)."""
+    cap = read_capture(text, command=COMMAND, programs=PROGRAMS, notes=notes)
     faults: list[Fault] = []
     cur: Fault | None = None
     text_key: str | None = None
-    for raw in lines_of(text):
-        line = raw.rstrip()
+    header: int | None = None
+    noted = False
+    for ln in cap.lines:
+        line = ln.text
         s = line.strip()
         if not s:
             text_key = None
             continue
-        if _RULE.match(s) or re.match(r"^TIME\s+EVENT-ID\s+MSG-ID\s+SEVERITY", s):
+        if re.match(r"^TIME\s+EVENT-ID\s+MSG-ID\s+SEVERITY", s):
+            header = header or ln.no
+            text_key = None
+            continue
+        if _RULE.match(s):
             text_key = None
             continue
         row = _ROW.match(s)
@@ -78,8 +89,13 @@ def parse_fmadm_faulty(text: str) -> list[Fault]:
             faults.append(cur)
             text_key = None
             continue
+        if re.search(_UUID, s, re.I) and not _KV.match(line):
+            # an event id in a line that is not a fault row: a fault would be lost
+            raise cap.error("a fault row (TIME EVENT-ID MSG-ID SEVERITY) that could not be read", ln)
         if cur is None:
-            raise ParseError(f"expected the fault table header or a fault row, got {s[:80]!r}", command=COMMAND, excerpt=text)
+            cap.note(ln)
+            noted = True
+            continue
         kv = _KV.match(line)
         if kv:
             key = kv.group("key").strip().lower()
@@ -108,5 +124,9 @@ def parse_fmadm_faulty(text: str) -> list[Fault]:
         elif s.startswith("Suspect ") or s in ("System", "System Component", "FRU", "Chassis", "Resource"):
             continue
         else:
-            raise ParseError(f"unexpected line in fmadm faulty output: {s[:80]!r}", command=COMMAND, excerpt=line)
+            cap.note(ln)
+    if header is not None and not faults:
+        raise cap.error(f"the fault table header (line {header}) is there but no fault row could be read")
+    if not faults and noted:
+        raise cap.nothing_recognised("the fault table (TIME EVENT-ID MSG-ID SEVERITY) or no output at all")
     return faults

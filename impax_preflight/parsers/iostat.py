@@ -11,9 +11,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from . import ParseError, lines_of
+from .capture import read_capture
 
 COMMAND = "iostat -En"
+PROGRAMS = ("iostat",)
 _HEAD = re.compile(
     r"^(?P<dev>\S+)\s+Soft Errors:\s*(?P<soft>\d+)\s+Hard Errors:\s*(?P<hard>\d+)\s+Transport Errors:\s*(?P<transport>\d+)\s*$"
 )
@@ -26,7 +27,7 @@ _COUNTERS = {
     "Predictive Failure Analysis": "predictive_failure",
 }
 _COUNTER = re.compile(r"(Media Error|Device Not Ready|No Device|Recoverable|Illegal Request|Predictive Failure Analysis|Non-Aligned Writes):\s*(\d+)")
-_SIZE = re.compile(r"Size:\s*(?P<h>[\d.]+\s*\w+)?\s*<(?P<bytes>\d+)\s*bytes>")
+_SIZE = re.compile(r"Size:\s*(?P<h>[\d.,]+\s*\w+)?\s*<(?P<bytes>\d+)(?:\s*bytes)?\s*>", re.I)
 
 
 @dataclass
@@ -50,7 +51,8 @@ class DeviceErrors:
     @property
     def is_removable_media(self) -> bool:
         """CD/DVD drives report errors when empty; the check says so rather than failing on them."""
-        return bool(re.search(r"CD|DVD|ROM", f"{self.product} {self.vendor}", re.I))
+        # whole words: an INTEL RAID volume "SROMBSASFC" is no CD-ROM
+        return bool(re.search(r"\b(?:CD|DVD|BD)(?:-?ROM|-?RW?|W)?\b|\bROM\b", f"{self.product} {self.vendor}", re.I))
 
 
 def _field(line: str, name: str, following: tuple[str, ...]) -> str | None:
@@ -59,38 +61,53 @@ def _field(line: str, name: str, following: tuple[str, ...]) -> str | None:
     return m.group(1).strip() if m else None
 
 
-def parse_iostat_en(text: str) -> list[DeviceErrors]:
+def parse_iostat_en(text: str, *, notes: list[str] | None = None) -> list[DeviceErrors]:
     """Parse `iostat -En` into one `DeviceErrors` per device."""
+    cap = read_capture(text, command=COMMAND, programs=PROGRAMS, notes=notes)
     out: list[DeviceErrors] = []
     cur: DeviceErrors | None = None
-    for raw in lines_of(text):
-        s = raw.strip()
+    seen: set[str] = set()
+    for ln in cap.lines:
+        s = ln.text.strip()
         if not s:
             continue
         h = _HEAD.match(s)
         if h:
             cur = DeviceErrors(device=h.group("dev"), soft=int(h.group("soft")), hard=int(h.group("hard")), transport=int(h.group("transport")))
             out.append(cur)
+            seen = set()
             continue
         if cur is None:
-            raise ParseError(f"expected '<device> Soft Errors: n Hard Errors: n Transport Errors: n', got {s[:80]!r}", command=COMMAND, excerpt=text)
+            cap.note(ln)
+            continue
+        fields = set()
         if s.startswith(("Vendor:", "Model:")):
+            fields.add("identity")
+        size = _SIZE.search(s)  # ATA disks print Size on the Model line
+        if size:
+            fields.add("size")
+        found = _COUNTER.findall(s)
+        fields.update(name for name, _ in found)
+        if not fields:
+            cap.note(ln)
+            continue
+        if fields & seen:
+            # the same field twice: this line belongs to a device whose header was not understood
+            cap.note(ln, f"not given to {cur.device} (a second {sorted(fields & seen)[0]} line: the next device's header was not understood)")
+            cur = None
+            continue
+        seen |= fields
+        if "identity" in fields:
             cur.vendor = _field(s, "Vendor", ("Product",)) or ""
             cur.product = _field(s, "Product", ("Revision",)) or _field(s, "Model", ("Revision",)) or ""
             cur.revision = _field(s, "Revision", ("Serial No",)) or ""
             cur.serial = _field(s, "Serial No", ("Size",)) or ""
-            size = _SIZE.search(s)  # ATA disks print Size on the Model line
-            if size:
-                cur.size_bytes = int(size.group("bytes"))
-            continue
-        size = _SIZE.search(s)
         if size:
             cur.size_bytes = int(size.group("bytes"))
-        found = _COUNTER.findall(s)
         for name, value in found:
             attr = _COUNTERS.get(name)
             if attr:
                 setattr(cur, attr, int(value))
-        if not size and not found:
-            raise ParseError(f"unexpected line in iostat -En output: {s[:80]!r}", command=COMMAND, excerpt=raw)
+    if not out and not cap.empty:
+        raise cap.nothing_recognised("'<device> Soft Errors: n Hard Errors: n Transport Errors: n' lines")
     return out

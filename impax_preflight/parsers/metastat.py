@@ -5,7 +5,9 @@ A block per metadevice: ``d0: Mirror`` then indented ``Submirror 0: d10`` / ``St
 table. Healthy states are ``Okay``; trouble is ``Needs maintenance``, ``Maintenance``,
 ``Last Erred``, ``Erred``, ``Unavailable``, ``Resyncing`` (in progress: not failed, not done).
 When SVM is not configured, metastat prints ``there are no existing databases`` (or nothing):
-`SvmStatus.configured` is then False.
+`SvmStatus.configured` is then False. Soft partitions print ``Status:`` where the others print
+``State:``; a stripe table without the Reloc column (disk sets) is read too. Unknown lines before
+the first metadevice are notes.
 """
 
 from __future__ import annotations
@@ -13,14 +15,18 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from . import ParseError, lines_of
+from .capture import read_capture
 
 COMMAND = "metastat"
-_HEAD = re.compile(r"^(?:(?P<set>[\w.-]+)/)?(?P<name>d\d+|hsp\d+):\s*(?P<kind>.*)$")
+PROGRAMS = ("metastat",)
+# dNNN / hspNNN names, or descriptive names (Solaris 10 1/06+: "opt_mirror: Mirror") with a known kind
+_KINDS = r"Mirror|Submirror of \S+|Concat/Stripe|RAID|Soft Partition|Trans(?: Master| Log)?|Logging device for \S+|\d+ hot spares?"
+_HEAD = re.compile(rf"^(?:(?P<set>[\w.-]+)/)?(?:(?P<name>d\d+|hsp\d+):\s*(?P<kind>.*)|(?P<named>[A-Za-z_][\w.-]*):\s*(?P<nkind>{_KINDS})\s*)$")
 _STATE = re.compile(r"^\s*State:\s*(?P<state>.+?)\s*$")
+_STATUS = re.compile(r"^\s*Status:\s*(?P<state>Okay|Needs maintenance|Maintenance|Last erred|Erred|Unavailable|Resyncing|Errored)\s*$", re.I)
 _INVOKE = re.compile(r"^\s*Invoke:\s*(?P<cmd>.+?)\s*$")
 _COMPONENT = re.compile(
-    r"^\s+(?P<dev>(?:/dev/\S+|c\d+\S*|\S+s\d+))\s+(?P<start>\d+)\s+(?P<dbase>Yes|No|-)\s+(?P<state>[A-Za-z][A-Za-z ]*?)\s+(?P<reloc>Yes|No|-)(?:\s+(?P<hs>\S+))?\s*$"
+    r"^\s+(?P<dev>(?:/dev/\S+|c\d+\S*|\S+s\d+))\s+(?P<start>\d+)\s+(?P<dbase>Yes|No|-)\s+(?P<state>[A-Za-z][A-Za-z ]*?)(?:\s+(?P<reloc>Yes|No|-)(?:\s+(?P<hs>\S+))?)?\s*$"
 )
 OK_STATES = ("Okay",)
 TRANSIENT_STATES = ("Resyncing",)
@@ -66,17 +72,17 @@ class SvmStatus:
 NOT_CONFIGURED = re.compile(r"there are no existing databases|no metadevice|no existing databases", re.I)
 
 
-def parse_metastat(text: str) -> SvmStatus:
+def parse_metastat(text: str, *, notes: list[str] | None = None) -> SvmStatus:
     """Parse `metastat` output."""
-    lines = lines_of(text)
-    if not any(x.strip() for x in lines) or NOT_CONFIGURED.search(text or ""):
+    cap = read_capture(text, command=COMMAND, programs=PROGRAMS, notes=notes)
+    if cap.empty or NOT_CONFIGURED.search(cap.text):
         return SvmStatus(configured=False)
     status = SvmStatus(configured=True)
     cur: Metadevice | None = None
     pending_sub: str | None = None
     in_reloc = False
-    for raw in lines:
-        line = raw.rstrip().expandtabs(8)
+    for ln in cap.lines:
+        line = ln.text
         s = line.strip()
         if not s:
             continue
@@ -87,17 +93,18 @@ def parse_metastat(text: str) -> SvmStatus:
             continue
         head = _HEAD.match(s) if not line[:1].isspace() else None
         if head:
-            cur = Metadevice(name=head.group("name"), kind=head.group("kind").strip())
+            cur = Metadevice(name=head.group("name") or head.group("named"), kind=(head.group("kind") or head.group("nkind")).strip())
             status.devices.append(cur)
             pending_sub = None
             continue
         if cur is None:
-            raise ParseError(f"expected a metadevice line such as 'd0: Mirror', got {s[:80]!r}", command=COMMAND, excerpt=text)
+            cap.note(ln)
+            continue
         sub = re.match(r"^\s*Submirror \d+:\s*(\S+)", line)
         if sub:
-            pending_sub = sub.group(1)
+            pending_sub = sub.group(1).rsplit("/", 1)[-1]
             continue
-        st = _STATE.match(line)
+        st = _STATE.match(line) or (_STATUS.match(line) if cur.state is None and not pending_sub else None)
         if st:
             if pending_sub:
                 cur.submirror_states[pending_sub] = st.group("state")
@@ -113,5 +120,9 @@ def parse_metastat(text: str) -> SvmStatus:
         if comp:
             cur.components.append(Component(device=comp.group("dev"), state=comp.group("state").strip(), hot_spare=comp.group("hs")))
             continue
-        # Size:, Pass:, Read option:, Stripe 0:, table headers, hot spare lines: detail we do not need
+        if not line[:1].isspace():
+            cap.note(ln)
+        # indented Size:, Pass:, Read option:, Stripe 0:, table headers, extents: detail we do not need
+    if not status.devices:
+        raise cap.nothing_recognised("a metadevice line such as 'd0: Mirror', or 'there are no existing databases'")
     return status

@@ -6,6 +6,10 @@ detects failed components; its environmental sections (Fans, Temperature, Power 
 Status" / "Failed Field Replaceable Units") print ``failed`` / ``FAULT`` / ``DEGRADED`` rows, and
 ``No failures found in System`` when all is well. Layout varies per platform, so only those
 markers are read.
+
+`psrinfo` prints one ``0  on-line  since ...`` line per virtual processor; `psrinfo -v` prints a
+``Status of virtual processor 0 as of: ...`` block whose next line gives the state: both are read.
+Lines that are neither are notes.
 """
 
 from __future__ import annotations
@@ -13,7 +17,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from . import ParseError, lines_of
+from . import ParseError
+from .capture import read_capture
 
 _MEM = re.compile(r"Memory\s+size:\s*(?P<n>[\d.,]+)\s*(?P<unit>[KMGT]?B|Kilobytes|Megabytes|Gigabytes|Terabytes)", re.I)
 _FAULT_WORDS = re.compile(r"\b(failed|faulted|fault|degraded|critical|failure)\b", re.I)
@@ -38,24 +43,24 @@ class Prtdiag:
     says_no_failures: bool = False
 
 
-def parse_prtdiag(text: str) -> Prtdiag:
+def parse_prtdiag(text: str, *, notes: list[str] | None = None) -> Prtdiag:
     """Parse `prtdiag -v` output: system model, memory, and lines reporting failed hardware."""
-    lines = [ln.rstrip() for ln in lines_of(text)]
-    if not any(ln.strip() for ln in lines):
-        raise ParseError("empty prtdiag output", command="prtdiag -v", excerpt=text)
-    out = Prtdiag(memory_mb=memory_mb(text))
-    for ln in lines:
-        m = re.match(r"^\s*System Configuration:\s*(.+)$", ln)
+    cap = read_capture(text, command="prtdiag -v", programs=("prtdiag",), notes=notes)
+    if cap.empty:
+        raise ParseError("empty prtdiag output", command="prtdiag -v", excerpt=cap.source)
+    out = Prtdiag(memory_mb=memory_mb(cap.text))
+    for ln in cap.lines:
+        m = re.match(r"^\s*System Configuration:\s*(.+)$", ln.text)
         if m:
             out.system = re.sub(r"\s+", " ", m.group(1)).strip()
-        if _HEALTHY.search(ln):
+        if _HEALTHY.search(ln.text):
             out.says_no_failures = True
             continue
-        s = ln.strip()
+        s = ln.text.strip()
         if _FAULT_WORDS.search(s) and not re.search(r"^(=|-)+|Failed Field Replaceable|^FRU Status|^Status\b", s) and not re.search(r"\b0 failed\b", s, re.I):
             out.failures.append(re.sub(r"\s+", " ", s))
     if not out.system and out.memory_mb is None:
-        raise ParseError("not prtdiag output (no 'System Configuration' or 'Memory size' line)", command="prtdiag -v", excerpt=text)
+        raise cap.nothing_recognised("a 'System Configuration:' or 'Memory size:' line")
     return out
 
 
@@ -65,17 +70,35 @@ class Processor:
     status: str
 
 
-def parse_psrinfo(text: str) -> list[Processor]:
-    """Parse `psrinfo`: ``0       on-line   since 03/14/2024 10:22:01`` per virtual processor."""
+_STATES = r"on-line|off-line|no-intr|faulted|spare|powered-off"
+
+
+def parse_psrinfo(text: str, *, notes: list[str] | None = None) -> list[Processor]:
+    """Parse `psrinfo` (``0       on-line   since 03/14/2024 10:22:01``) or `psrinfo -v`."""
+    cap = read_capture(text, command="psrinfo", programs=("psrinfo",), notes=notes)
     out = []
-    for ln in lines_of(text):
-        s = ln.strip()
+    verbose: int | None = None  # the processor whose -v block is open
+    for ln in cap.lines:
+        s = ln.text.strip()
         if not s:
             continue
-        m = re.match(r"^(\d+)\s+(on-line|off-line|no-intr|faulted|spare|powered-off)\b", s)
-        if not m:
-            raise ParseError(f"unexpected psrinfo line: {s[:80]!r}", command="psrinfo", excerpt=ln)
-        out.append(Processor(int(m.group(1)), m.group(2)))
+        m = re.match(rf"^(\d+)\s+({_STATES})\b", s)
+        if m:
+            out.append(Processor(int(m.group(1)), m.group(2)))
+            continue
+        v = re.match(r"^Status of (?:virtual )?processor (\d+) as of:", s)
+        if v:
+            verbose = int(v.group(1))
+            continue
+        st = re.match(rf"^({_STATES})\b", s)
+        if st and verbose is not None:
+            out.append(Processor(verbose, st.group(1)))
+            verbose = None
+            continue
+        if verbose is None and not re.match(r"^(The \S+ processor operates at|and has an? .*floating[- ]point processor)", s):
+            cap.note(ln)
     if not out:
-        raise ParseError("empty psrinfo output", command="psrinfo", excerpt=text)
+        if cap.empty:
+            raise ParseError("empty psrinfo output", command="psrinfo", excerpt=cap.source)
+        raise cap.nothing_recognised("'<id> on-line since ...' lines (psrinfo) or 'Status of virtual processor' blocks (psrinfo -v)")
     return out

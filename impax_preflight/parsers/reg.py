@@ -4,7 +4,9 @@ Output: the key path on its own line, then one indented ``Name  REG_TYPE  Data``
 (separated by 4 spaces on Vista+ and tabs on XP/2003; the default value is ``(Default)`` /
 ``<NO NAME>``), a blank line between keys, and with ``/s`` every subkey below. A missing key
 prints ``ERROR: The system was unable to find the specified registry key or value.`` (rc 1):
-`parse_reg_query` then returns an empty list and `is_missing_key` tells it apart.
+`parse_reg_query` then returns an empty list and `is_missing_key` tells it apart. The echoed
+command (``C:\\>reg query HKLM\\...`` or a bare ``reg query ...`` line) is capture noise; other
+lines not understood are notes.
 """
 
 from __future__ import annotations
@@ -12,9 +14,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from . import ParseError, lines_of
+from . import ParseError
+from .capture import read_capture
 
 COMMAND = "reg query"
+PROGRAMS = ("reg",)
 _KEY = re.compile(r"^(HKEY_[A-Z_]+|HKLM|HKCU|HKCR|HKU|HKCC)(\\.*)?$")
 _VALUE = re.compile(r"^\s+(?P<name>.*?)\s+(?P<type>REG_[A-Z_]+|REG_DWORD_BIG_ENDIAN)(?:\s+(?P<data>.*?))?\s*$")
 _MISSING = re.compile(
@@ -63,22 +67,23 @@ def is_missing_key(text: str) -> bool:
     return bool(_MISSING.search(text or ""))
 
 
-def parse_reg_query(text: str) -> list[RegKey]:
+def parse_reg_query(text: str, *, notes: list[str] | None = None) -> list[RegKey]:
     """Parse `reg query` output into keys with their values, in output order."""
-    lines = lines_of(text)
-    if is_missing_key(text):
+    cap = read_capture(text, command=COMMAND, programs=PROGRAMS, notes=notes)
+    if is_missing_key(cap.text):
         return []
     out: list[RegKey] = []
     cur: RegKey | None = None
-    for ln in lines:
-        s = ln.rstrip()
+    noted = False
+    for ln in cap.lines:
+        s = ln.text.rstrip()
         if not s.strip() or s.startswith("! REG.EXE") or re.match(r"^End of search:|^Ende der Suche", s.strip()):
             continue
         if not s[:1].isspace() and _KEY.match(s.strip()):
             cur = RegKey(path=s.strip())
             out.append(cur)
             continue
-        v = _VALUE.match(s.replace("\t", "    "))
+        v = _VALUE.match(s)
         if v and cur is not None:
             name = v.group("name").strip()
             if name in ("<NO NAME>", "<KEIN NAME>"):
@@ -86,8 +91,11 @@ def parse_reg_query(text: str) -> list[RegKey]:
             cur.values[name] = RegValue(name=name, type=v.group("type"), data=(v.group("data") or "").strip())
             continue
         if s.strip().startswith(("ERROR", "FEHLER", "ERREUR")):
-            raise ParseError(f"reg query failed: {s.strip()[:160]}", command=COMMAND, excerpt=text)
-        raise ParseError(f"unexpected reg query line: {s.strip()[:80]!r}", command=COMMAND, excerpt=ln)
+            raise ParseError(f"reg query failed: {s.strip()[:160]}", command=COMMAND, excerpt=cap.text)
+        cap.note(ln)
+        noted = True
+    if not out and noted:
+        raise cap.nothing_recognised("a registry key line (HKEY_...) followed by its values")
     return out
 
 

@@ -5,7 +5,9 @@ The guide names the settings under ``StudyStatusRelayConfiguration``: ``UserPass
 exact layout is not public, so every common .NET form is read: child elements
 (``<LoginServiceUrl>...</LoginServiceUrl>``), attributes (``LoginServiceUrl="..."``), and
 ``<add key="..." value="..."/>`` / ``<setting name="..."><value>...</value></setting>`` entries.
-The password itself is never kept: only whether it is set (`user_password_set`).
+The password itself is never kept: only whether it is set (`user_password_set`). The XML is taken
+from its first ``<`` to its last ``>`` once the capture cleaner has removed prompts and the echoed
+``type`` / ``Get-Content`` command; text around it is a note.
 """
 
 from __future__ import annotations
@@ -15,8 +17,10 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 
 from . import ParseError
+from .capture import read_capture
 
 COMMAND = 'type "Study.Status.Relay.exe.config"'
+PROGRAMS = ("type", "more", "get-content", "gc", "cat")
 SETTINGS = ("UserPassword", "LoginServiceUrl", "StudyInfoServiceUrl", "MessagingServiceUrl", "RemoteSignalHost")
 _SECRET = "UserPassword"
 
@@ -52,9 +56,15 @@ def _local(tag: str) -> str:
     return tag.rsplit("}", 1)[-1]
 
 
-def parse_relay_config(text: str) -> RelayConfig:
+def parse_relay_config(text: str, *, notes: list[str] | None = None) -> RelayConfig:
     """Parse the relay service's XML config."""
-    body = (text or "").replace("\ufeff", "").strip()
+    cap = read_capture(text, command=COMMAND, programs=PROGRAMS, notes=notes, expand_tabs=False)
+    body = cap.text.strip()
+    first, last = body.find("<"), body.rfind(">")
+    if first > 0 or (last != -1 and last < len(body) - 1):
+        cap.add_note("text around the XML ignored: " + repr(redact((body[:first] + " ... " + body[last + 1 :]).strip())[:120]))
+    if first != -1 and last > first:
+        body = body[first : last + 1]
     if not body:
         raise ParseError("empty Study.Status.Relay.exe.config", command=COMMAND, excerpt=text)
     if "<!ENTITY" in body or "<!DOCTYPE" in body:

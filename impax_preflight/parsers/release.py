@@ -2,6 +2,8 @@
 
 Solaris 10 ``/etc/release`` first line: ``Oracle Solaris 10 8/11 s10s_u10wos_17b SPARC`` (update
 10, from the 8/11 date); Solaris 11: ``Oracle Solaris 11.4 SPARC`` or ``Oracle Solaris 11.3 X86``.
+The first line that reads as such is taken; lines before it are notes. An illumos distribution's
+release line (OpenIndiana, OmniOS, SmartOS) names no Solaris version and is an error.
 """
 
 from __future__ import annotations
@@ -9,7 +11,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from . import ParseError, lines_of
+from . import ParseError
+from .capture import read_capture
 
 # Solaris 10 update number by release date stamp (as printed in /etc/release)
 _S10_UPDATES = {
@@ -39,15 +42,21 @@ class Uname:
         return None
 
 
-def parse_uname(text: str) -> Uname:
+_KERNELS = ("SunOS", "Linux", "AIX", "HP-UX", "Darwin", "FreeBSD")
+
+
+def parse_uname(text: str, *, notes: list[str] | None = None) -> Uname:
     """Parse `uname -a`: ``SunOS mvf-db01 5.10 Generic_150400-59 sun4v sparc SUNW,SPARC-Enterprise-T5220``."""
-    line = next((ln.strip() for ln in lines_of(text) if ln.strip()), "")
-    parts = line.split()
-    if len(parts) < 5 or parts[0] not in ("SunOS", "Linux", "AIX", "HP-UX", "Darwin", "FreeBSD"):
-        raise ParseError("not uname -a output (expected 'SunOS <node> 5.x ...')", command="uname -a", excerpt=text)
-    if parts[0] == "SunOS":
-        return Uname(parts[0], parts[1], parts[2], parts[3], parts[4], " ".join(parts[5:]))
-    return Uname(parts[0], parts[1], parts[2], " ".join(parts[3:-1]), parts[-1])
+    cap = read_capture(text, command="uname -a", programs=("uname",), notes=notes)
+    for ln in cap.lines:
+        parts = ln.text.split()
+        if len(parts) >= 5 and parts[0] in _KERNELS:
+            if parts[0] == "SunOS":
+                return Uname(parts[0], parts[1], parts[2], parts[3], parts[4], " ".join(parts[5:]))
+            return Uname(parts[0], parts[1], parts[2], " ".join(parts[3:-1]), parts[-1])
+        if not ln.blank:
+            cap.note(ln)
+    raise ParseError("not uname -a output (expected 'SunOS <node> 5.x ...')", command="uname -a", excerpt=cap.text or cap.source)
 
 
 @dataclass
@@ -62,18 +71,25 @@ class SolarisRelease:
         return f"Solaris {self.version}{u} {self.arch}".strip()
 
 
-def parse_etc_release(text: str) -> SolarisRelease:
-    """Parse the first line of Solaris `/etc/release`."""
-    first = next((ln.strip() for ln in lines_of(text) if ln.strip()), "")
-    m = re.search(r"Solaris\s+(?P<ver>\d+(?:\.\d+)?)(?:\s+(?P<date>\d{1,2}/\d{2}))?(?:\s+\S+)*?\s+(?P<arch>SPARC|X86|x86)\b", first)
-    if not m:
-        m = re.search(r"Solaris\s+(?P<ver>\d+(?:\.\d+)?)(?:\s+(?P<date>\d{1,2}/\d{2}))?", first)
+_RELEASE = re.compile(r"Solaris\s+(?P<ver>\d+(?:\.\d+)?)(?:\s+(?P<date>\d{1,2}/\d{2}))?(?:\s+\S+)*?\s+(?P<arch>SPARC|X86|x86)\b")
+_RELEASE_NO_ARCH = re.compile(r"Solaris\s+(?P<ver>\d+(?:\.\d+)?)(?:\s+(?P<date>\d{1,2}/\d{2}))?")
+
+
+def parse_etc_release(text: str, *, notes: list[str] | None = None) -> SolarisRelease:
+    """Parse the release line of Solaris `/etc/release` (its first line)."""
+    cap = read_capture(text, command="cat /etc/release", programs=("cat", "more", "head", "type"), notes=notes)
+    for ln in cap.lines:
+        first = ln.text.strip()
+        m = _RELEASE.search(first) or _RELEASE_NO_ARCH.search(first)
         if not m:
-            raise ParseError("not a Solaris /etc/release (no 'Solaris <version>')", command="cat /etc/release", excerpt=text)
-    date = m.groupdict().get("date")
-    update = _S10_UPDATES.get(date) if date and m.group("ver") == "10" else None
-    um = re.search(r"_u(\d+)wos", first)
-    if um:
-        update = int(um.group(1))
-    arch = (m.groupdict().get("arch") or "").upper()
-    return SolarisRelease(text=first, version=m.group("ver"), update=update, arch=arch)
+            if first:
+                cap.note(ln)
+            continue
+        date = m.groupdict().get("date")
+        update = _S10_UPDATES.get(date) if date and m.group("ver") == "10" else None
+        um = re.search(r"_u(\d+)wos", first)
+        if um:
+            update = int(um.group(1))
+        arch = (m.groupdict().get("arch") or "").upper()
+        return SolarisRelease(text=first, version=m.group("ver"), update=update, arch=arch)
+    raise ParseError("not a Solaris /etc/release (no 'Solaris <version>')", command="cat /etc/release", excerpt=cap.text or cap.source)

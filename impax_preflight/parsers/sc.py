@@ -3,6 +3,7 @@
 Blocks start with ``SERVICE_NAME: <name>`` (German ``DIENSTNAME:``), then ``DISPLAY_NAME:`` and
 indented ``KEY : value`` lines: ``STATE : 4  RUNNING`` (German ``STATUS``), and for `sc qc`
 ``START_TYPE : 2   AUTO_START``. Failures print ``[SC] OpenService FAILED 1060:`` and the message.
+Lines outside a service block, and unindented lines inside one, are notes.
 """
 
 from __future__ import annotations
@@ -10,9 +11,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from . import ParseError, lines_of
+from . import ParseError
+from .capture import read_capture
 
 COMMAND = "sc query state= all"
+PROGRAMS = ("sc",)
 _NAME = re.compile(r"^\s*(SERVICE_NAME|DIENSTNAME|NOM_SERVICE)\s*:\s*(?P<v>.+?)\s*$", re.I)
 _DISPLAY = re.compile(r"^\s*(DISPLAY_NAME|ANZEIGENAME|NOM_AFFICHAGE)\s*:\s*(?P<v>.*?)\s*$", re.I)
 _KV = re.compile(r"^\s+(?P<k>[A-Z_ÉÄÖÜ]+)\s*:\s*(?P<v>.*?)\s*$", re.I)
@@ -43,35 +46,37 @@ class ServiceNotFound(ParseError):
     """`sc` answered FAILED 1060: the service is not installed."""
 
 
-def parse_sc(text: str, command: str = COMMAND) -> list[ScService]:
+def parse_sc(text: str, command: str = COMMAND, *, notes: list[str] | None = None) -> list[ScService]:
     """Parse `sc query` / `sc qc` output into `ScService` records."""
+    cap = read_capture(text, command=command, programs=PROGRAMS, notes=notes)
     out: list[ScService] = []
     cur: ScService | None = None
-    lines = lines_of(text)
-    joined = "\n".join(lines)
+    joined = cap.text
     fail = _FAILED.search(joined)
     if fail and not _NAME.search(joined):
         code = int(fail.group("code"))
         if code == 1060:
-            raise ServiceNotFound("the service is not installed (sc: FAILED 1060)", command=command, excerpt=text)
-        raise ParseError(f"sc failed with Windows error {code}", command=command, excerpt=text)
-    for ln in lines:
-        if not ln.strip():
+            raise ServiceNotFound("the service is not installed (sc: FAILED 1060)", command=command, excerpt=joined)
+        raise ParseError(f"sc failed with Windows error {code}", command=command, excerpt=joined)
+    noted = False
+    for ln in cap.lines:
+        if ln.blank:
             continue
-        m = _NAME.match(ln)
+        m = _NAME.match(ln.text)
         if m:
             cur = ScService(name=m.group("v"))
             out.append(cur)
             continue
         if cur is None:
-            if _FAILED.search(ln) or ln.strip().startswith("[SC]"):
-                continue
-            raise ParseError(f"expected SERVICE_NAME:, got {ln.strip()[:80]!r}", command=command, excerpt=text)
-        d = _DISPLAY.match(ln)
+            if not (_FAILED.search(ln.text) or ln.text.strip().startswith("[SC]")):
+                cap.note(ln)
+                noted = True
+            continue
+        d = _DISPLAY.match(ln.text)
         if d:
             cur.display_name = d.group("v")
             continue
-        kv = _KV.match(ln)
+        kv = _KV.match(ln.text)
         if kv:
             key, value = kv.group("k").upper(), kv.group("v")
             if key in ("STATE", "STATUS", "ÉTAT", "ETAT"):
@@ -81,5 +86,9 @@ def parse_sc(text: str, command: str = COMMAND) -> list[ScService]:
                 sm = re.match(r"^\d+\s+(\w+)", value)
                 cur.start_type = sm.group(1).upper() if sm else value.upper()
             continue
-        # flag continuation lines "(STOPPABLE, NOT_PAUSABLE, ...)" and others carry nothing we need
+        if not ln.text[:1].isspace():
+            cap.note(ln)
+        # indented flag continuation lines "(STOPPABLE, NOT_PAUSABLE, ...)" carry nothing we need
+    if not out and noted:
+        raise cap.nothing_recognised("SERVICE_NAME: blocks")
     return out

@@ -3,7 +3,8 @@
 The list format is ``Key:<spaces>value`` with values aligned in one column and continuation
 lines (processors, hotfixes, network cards) indented below their key. Keys are localised; the
 English names and the German ones are mapped to stable attributes. Memory such as ``3,555 MB``
-(en) or ``3.555 MB`` (de) is read with thousands separators removed.
+(en) or ``3.555 MB`` (de) is read with thousands separators removed. Lines before the first
+``Key:   value`` line and lines that fit neither shape are notes.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ import io
 import re
 from dataclasses import dataclass, field
 
-from . import ParseError, lines_of, parse_number
+from . import ParseError, parse_number
+from .capture import read_capture
 
 COMMAND = "systeminfo"
 _KEYS = {
@@ -84,46 +86,58 @@ class SystemInfo:
         return [re.sub(r"^\[\d+\]:\s*", "", p) for p in self._more("hotfixes") if re.match(r"^\[\d+\]:", p)]
 
 
+_KEY_LINE = re.compile(r"^(\S[^:]*):(\s{2,})\S")
+
+
 def _value_column(lines: list[str]) -> int | None:
     for ln in lines:
-        m = re.match(r"^(\S[^:]*):(\s{2,})\S", ln)
+        m = _KEY_LINE.match(ln)
         if m:
             return len(m.group(1)) + 1 + len(m.group(2))
     return None
 
 
-def parse_systeminfo(text: str) -> SystemInfo:
+def parse_systeminfo(text: str, *, notes: list[str] | None = None) -> SystemInfo:
     """Parse `systeminfo` output (list or CSV format)."""
-    lines = [ln.rstrip() for ln in lines_of(text)]
-    body = [ln for ln in lines if ln.strip()]
+    cap = read_capture(text, command=COMMAND, programs=("systeminfo",), notes=notes)
+    body = cap.body()
     if not body:
-        raise ParseError("empty systeminfo output", command=COMMAND, excerpt=text)
-    if body[0].startswith('"'):
-        rows = list(csv.reader(io.StringIO("\n".join(body))))
+        raise ParseError("empty systeminfo output", command=COMMAND, excerpt=cap.source)
+    csv_at = next((i for i, ln in enumerate(body) if ln.text.startswith('"')), None)
+    if csv_at is not None and not any(_KEY_LINE.match(ln.text) for ln in body[:csv_at]):
+        for ln in body[:csv_at]:
+            cap.note(ln)
+        rows = list(csv.reader(io.StringIO("\n".join(ln.text for ln in body[csv_at:]))))
         if len(rows) < 2 or len(rows[0]) != len(rows[1]):
-            raise ParseError("systeminfo CSV without a header and one data row", command=COMMAND, excerpt=text)
+            raise ParseError("systeminfo CSV without a header and one data row", command=COMMAND, excerpt=cap.text)
         return SystemInfo(fields={k.strip(): v.strip() for k, v in zip(rows[0], rows[1])})
-    col = _value_column(body)
+    col = _value_column([ln.text for ln in body])
     if col is None:
-        raise ParseError("not systeminfo output (no 'Key:   value' lines)", command=COMMAND, excerpt=text)
+        raise cap.nothing_recognised("'Key:   value' lines")
+    start = next(i for i, ln in enumerate(body) if _KEY_LINE.match(ln.text))
+    for ln in body[:start]:
+        cap.note(ln)
     fields: dict[str, str] = {}
     more: dict[str, list[str]] = {}
     last = None
-    for ln in body:
-        if ln[:1].isspace():
+    for ln in body[start:]:
+        line = ln.text
+        if line[:1].isspace():
             if last is None:
-                raise ParseError(f"indented line before any key: {ln.strip()[:80]!r}", command=COMMAND, excerpt=ln)
-            more.setdefault(last, []).append(ln.strip())
+                cap.note(ln)
+                continue
+            more.setdefault(last, []).append(line.strip())
             continue
         # the key ends at the last colon before the value column ("Virtual Memory: Max Size:")
         cut = None
-        for m in re.finditer(":", ln):
-            if m.start() < col and (m.end() == len(ln) or ln[m.end()].isspace()):
+        for m in re.finditer(":", line):
+            if m.start() < col and (m.end() == len(line) or line[m.end()].isspace()):
                 cut = m.start()
         if cut is None:
-            raise ParseError(f"unexpected systeminfo line: {ln.strip()[:80]!r}", command=COMMAND, excerpt=ln)
-        last = ln[:cut].strip()
-        fields[last] = ln[cut + 1 :].strip()
+            cap.note(ln)
+            continue
+        last = line[:cut].strip()
+        fields[last] = line[cut + 1 :].strip()
     if not any(k in fields for k in _KEYS["host_name"] + _KEYS["os_name"]):
-        raise ParseError("systeminfo output without 'Host Name' or 'OS Name'", command=COMMAND, excerpt=text)
+        raise cap.error("systeminfo output without 'Host Name' or 'OS Name'")
     return SystemInfo(fields=fields, continuations=more)

@@ -4,6 +4,9 @@
 available`` without pools); otherwise the full status of each unhealthy pool: ``pool:``,
 ``state:``, ``status:``, ``action:``, ``see:``, ``scan:`` (``scrub:`` on old releases),
 ``config:`` with a NAME / STATE / READ / WRITE / CKSUM device tree, and ``errors:``.
+
+Unknown lines are notes. ``all pools are healthy`` next to an unhealthy pool (or ``no pools
+available`` next to a pool) is contradictory and an error.
 """
 
 from __future__ import annotations
@@ -11,9 +14,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from . import ParseError, lines_of
+from .capture import read_capture
 
 COMMAND = "zpool status -x"
+PROGRAMS = ("zpool",)
+#: section titles inside the config tree
+_SECTIONS = ("logs", "cache", "spares", "special", "dedup")
 HEALTHY_STATES = ("ONLINE", "AVAIL", "INUSE")
 _KEY = re.compile(r"^\s*(?P<key>pool|state|status|action|see|scan|scrub|config|errors)\s*:\s?(?P<value>.*)$")
 _DEV = re.compile(r"^(?P<indent>\s*)(?P<name>\S+)\s+(?P<state>[A-Z]+)(?:\s+(?P<read>\S+)\s+(?P<write>\S+)\s+(?P<cksum>\S+))?\s*(?P<note>.*)$")
@@ -63,15 +69,16 @@ class ZpoolStatus:
         return [p for p in self.pools if not p.healthy]
 
 
-def parse_zpool_status(text: str) -> ZpoolStatus:
+def parse_zpool_status(text: str, *, notes: list[str] | None = None) -> ZpoolStatus:
     """Parse `zpool status [-x] [-v]` output."""
+    cap = read_capture(text, command=COMMAND, programs=PROGRAMS, notes=notes)
     result = ZpoolStatus()
     cur: Pool | None = None
     key: str | None = None
     in_config = False
     base_indent: int | None = None
-    for raw in lines_of(text):
-        line = raw.rstrip().expandtabs(8)
+    for ln in cap.lines:
+        line = ln.text
         s = line.strip()
         if not s:
             continue
@@ -92,7 +99,9 @@ def parse_zpool_status(text: str) -> ZpoolStatus:
                 in_config, base_indent = False, None
                 continue
             if cur is None:
-                raise ParseError(f"'{key}:' before any 'pool:' line", command=COMMAND, excerpt=text)
+                cap.note(ln, f"not understood ('{key}:' before any 'pool:' line)")
+                key = None
+                continue
             if key == "config":
                 in_config, base_indent = True, None
                 continue
@@ -101,13 +110,16 @@ def parse_zpool_status(text: str) -> ZpoolStatus:
             setattr(cur, attr, value)
             continue
         if cur is None:
-            raise ParseError(f"not zpool status output: {s[:80]!r}", command=COMMAND, excerpt=text)
+            cap.note(ln)
+            continue
         if in_config:
             if s.startswith("NAME") and "STATE" in s:
                 continue
             d = _DEV.match(line)
             if not d:
-                continue  # e.g. "logs", "cache", "spares" section titles and wrapped "was /dev/..." notes
+                if s not in _SECTIONS and not s.startswith("was /"):
+                    cap.note(ln)
+                continue  # section titles and wrapped "was /dev/..." notes
             indent = len(d.group("indent"))
             if base_indent is None:
                 base_indent = indent
@@ -125,10 +137,15 @@ def parse_zpool_status(text: str) -> ZpoolStatus:
             continue
         if key in ("status", "action", "scan", "scrub", "errors", "see"):
             key = "scan" if key == "scrub" else key
-            # wrapped continuation of a multi-line field
+            # wrapped continuation of a multi-line field (and the file list of "errors:" with -v)
             setattr(cur, key, (getattr(cur, key) + " " + s).strip())
             continue
-        raise ParseError(f"unexpected line in zpool status output: {s[:80]!r}", command=COMMAND, excerpt=line)
+        cap.note(ln)
     if not result.pools and not result.all_healthy and not result.no_pools:
-        raise ParseError("no pool, no 'all pools are healthy' and no 'no pools available' line", command=COMMAND, excerpt=text)
+        raise cap.nothing_recognised("a 'pool:' line, 'all pools are healthy' or 'no pools available'")
+    if result.all_healthy and result.unhealthy():
+        raise cap.error("contradictory output: 'all pools are healthy' next to an unhealthy pool "
+                        f"({', '.join(p.name for p in result.unhealthy())})")
+    if result.no_pools and result.pools:
+        raise cap.error("contradictory output: 'no pools available' next to pool status")
     return result
