@@ -1,9 +1,12 @@
 """The collection for real: ansible-playbook runs impax.preflight.preflight against loopback sshd servers.
 
-Four inventory hosts in two sites (one TOML, one YAML site file) alias two OpenSSH servers on
-loopback, with different names, ports and logins; one host points at a closed port. The playbook
-runs three times: in check mode (nothing may change anywhere), then for real twice (the second run
-must leave the same state, report `changed` the same honest way, and stop by verdict after merging).
+Six inventory hosts in two sites (one TOML, one YAML site file) alias two OpenSSH servers on
+loopback, with different names, ports and logins. Three cannot be collected from: one points at a
+closed port (host down), one logs in as a user the server refuses, one has a temporary folder that
+cannot be made (a failed collection step). On the second server `zip` is broken, so the collector
+leaves a folder and the bundle is fetched file by file. The playbook runs three times: in check
+mode (nothing may change anywhere), then for real twice (the second run must leave the same state,
+report `changed` the same honest way, and stop by verdict after merging).
 """
 
 from __future__ import annotations
@@ -34,6 +37,11 @@ STAND_INS = {
 }
 REACHABLE = ("north-prod", "north-bk", "dr-arch")
 DOWN = "dr-down"
+# host -> what its error findings must say
+NOT_COLLECTED = {DOWN: "Connection refused", "dr-refused": "Permission denied",
+                 "north-cm": "No such file or directory"}
+SITE_OF = {"north-prod": "north-hospital", "north-bk": "north-hospital", "north-cm": "north-hospital",
+           "dr-arch": "central-dr", DOWN: "central-dr", "dr-refused": "central-dr"}
 
 
 def _ssh(server, user):
@@ -52,6 +60,7 @@ def fleet(sshd_factory, run_ansible, tmp_path_factory):
     for server in (s1, s2):
         for name, body in STAND_INS.items():
             server.add_command(name, body + "\n")
+    s2.add_command("zip", "echo 'zip: broken on this server' >&2; exit 1\n")  # no archive: a folder to fetch
     work = tmp_path_factory.mktemp("fleet")
     (work / "sites").mkdir()
     north = {"site": {"name": "North Hospital", "impax_version": "6.3.1", "platform": "AS3000"},
@@ -59,7 +68,9 @@ def fleet(sshd_factory, run_ansible, tmp_path_factory):
                  {"name": "north-prod", "address": "127.0.0.1", "os": "solaris", "roles": ["archive"], "tier": "prod",
                   "backup_pacs": "north-bk", "transport": _ssh(s1, "impaxtest")},
                  {"name": "north-bk", "address": "127.0.0.1", "os": "linux", "roles": ["archive"], "tier": "bk",
-                  "transport": _ssh(s2, "impaxops")}]}
+                  "transport": _ssh(s2, "impaxops")},
+                 {"name": "north-cm", "address": "127.0.0.1", "os": "solaris", "roles": ["application"], "tier": "prod",
+                  "transport": _ssh(s2, "impaxtest")}]}
     import tomllib  # noqa: F401 - the TOML below is written by hand, as an engineer would
 
     toml_lines = ['[site]', 'name = "North Hospital"', 'impax_version = "6.3.1"', 'platform = "AS3000"', '']
@@ -73,7 +84,9 @@ def fleet(sshd_factory, run_ansible, tmp_path_factory):
               {"name": "dr-arch", "address": "127.0.0.1", "os": "solaris", "roles": ["archive"], "tier": "dr",
                "transport": _ssh(s1, "impaxops")},
               {"name": DOWN, "address": "127.0.0.1", "os": "solaris", "roles": ["archive"], "tier": "dr",
-               "transport": dr_down}]}
+               "transport": dr_down},
+              {"name": "dr-refused", "address": "127.0.0.1", "os": "linux", "roles": ["curator"], "tier": "dr",
+               "transport": _ssh(s1, "impax-nobody")}]}
     (work / "sites" / "dr.yaml").write_text(yaml.safe_dump(dr, sort_keys=False))
     (work / "cluster.impax_preflight.yml").write_text(
         "plugin: impax.preflight.site\nsites:\n  - sites/north.toml\n  - sites/dr.yaml\n")
@@ -84,8 +97,13 @@ def fleet(sshd_factory, run_ansible, tmp_path_factory):
     dot_ansible_before = {u: (h / ".ansible").exists() for u, h in homes.items()}
     out = work / "out"
     extra = {"impax_preflight_command": str(Path(shutil.which("impax-preflight", path=str(Path(os.sys.executable).parent)))),
-             "impax_preflight_output_dir": str(out), "impax_preflight_remote_tmp": str(remote_tmp)}
+             "impax_preflight_output_dir": str(out)}
     (work / "vars.yml").write_text(yaml.safe_dump(extra))
+    # inventory variables (extra vars would beat the host_vars): one host's folder cannot be made
+    (work / "group_vars").mkdir()
+    (work / "group_vars" / "all.yml").write_text(yaml.safe_dump({"impax_preflight_remote_tmp": str(remote_tmp)}))
+    (work / "host_vars").mkdir()
+    (work / "host_vars" / "north-cm.yml").write_text(yaml.safe_dump({"impax_preflight_remote_tmp": "/nonexistent-impax-dir"}))
 
     def playbook(*args):
         return run_ansible("ansible-playbook", "-i", "cluster.impax_preflight.yml", "impax.preflight.preflight",
@@ -122,9 +140,10 @@ def test_check_mode_changes_nothing_anywhere(fleet):
     assert all(not r["changed"] for r in run.results()), [r for r in run.results() if r["changed"]]
     assert {h: s["changed"] for h, s in run.recap.items()} == {h: 0 for h in run.recap}
     said = " ".join(r["msg"] for r in run.results(action="ansible.builtin.debug"))
-    for host in REACHABLE:
+    for host in (*REACHABLE, "north-cm"):  # north-cm answers; only a real run finds its folder problem
         assert f"would run the sh collector of {host}" in said
     assert f"would record a failed collection for {DOWN}" in said and "Connection refused" in said
+    assert "would record a failed collection for dr-refused" in said and "Permission denied" in said
     # the evaluate role only validates the site inventories: read-only, written nowhere
     validated = run.results(task="Validate each site inventory (in check mode nothing is run or written)", status="ok")
     said = sorted(item["stdout"].splitlines()[0] for r in validated for item in r["items"])
@@ -135,20 +154,22 @@ def test_check_mode_changes_nothing_anywhere(fleet):
 def test_bundles_fetched_and_every_site_run_from_them(fleet):
     run, out = fleet["runs"]["first"], fleet["out"]
     assert run.rc == 0, run.stdout[-4000:] + run.stderr[-2000:]
-    # every host is accounted for: the down host was rescued, not dropped from the play
-    assert run.recap[DOWN]["unreachable"] == 0 and run.recap[DOWN]["failures"] == 0 and run.recap[DOWN]["rescued"] == 1
+    # every host is accounted for: the ones that could not be collected were rescued, not dropped from the play
+    for host in NOT_COLLECTED:
+        assert (run.recap[host]["unreachable"], run.recap[host]["failures"], run.recap[host]["rescued"]) == (0, 0, 1), host
     for host in REACHABLE:
         assert run.recap[host]["failures"] == 0 and run.recap[host]["rescued"] == 0, run.recap
     fetched = {r["host"]: r for r in run.results(action="impax.preflight.fetch_bundle", status="ok")}
     assert sorted(fetched) == sorted(REACHABLE)
     for host in REACHABLE:
-        site = "north-hospital" if host.startswith("north") else "central-dr"
-        bundle = out / "bundles" / site / f"{host}.zip"
-        with zipfile.ZipFile(bundle) as z:
+        with zipfile.ZipFile(out / "bundles" / SITE_OF[host] / f"{host}.zip") as z:
             manifest = json.loads(z.read("manifest.json"))
             assert manifest["host"] == host and manifest["format"] == "impax-preflight-bundle/1"
             assert manifest["commands"] and all(e["stdout"] in z.namelist() for e in manifest["commands"])
-        assert fetched[host]["result"]["remote"].endswith("/bundle.zip")  # zip is installed: the collector packed it
+    # the collector packed a zip where zip works; on the second server it left a folder, fetched file by file
+    assert fetched["north-prod"]["result"]["remote"].endswith("/bundle.zip")
+    assert fetched["dr-arch"]["result"]["remote"].endswith("/bundle.zip")
+    assert fetched["north-bk"]["result"]["remote"].endswith("/bundle")
     reports = {p.parent.parent.name: json.loads(p.read_text()) for p in (out / "runs").glob("*/*/report.json")}
     assert sorted(reports) == ["central-dr", "north-hospital"]
     assert sorted(p.parent.name for p in (out / "runs").glob("*/*/report.json")) == ["all", "all"]
@@ -158,7 +179,7 @@ def test_bundles_fetched_and_every_site_run_from_them(fleet):
                 assert "host unreachable" not in f["message"], f
                 assert all(e.get("transport") in (None, "bundle") for e in f["evidence"]), f
         hosts = {f["host"] for f in report["findings"] if f.get("host")}
-        assert hosts == ({"north-prod", "north-bk"} if site == "north-hospital" else {"dr-arch", DOWN})
+        assert hosts == {h for h, s in SITE_OF.items() if s == site}
     # evidence from the servers, replayed from the bundles (not a live session of impax-preflight)
     ev = [e for f in reports["north-hospital"]["findings"] if f["host"] == "north-prod" for e in f["evidence"]
           if e.get("kind") == "command"]
@@ -166,19 +187,20 @@ def test_bundles_fetched_and_every_site_run_from_them(fleet):
     assert any("svcs" in e["source"] and "online" in (e.get("output") or "") for e in ev)
 
 
-def test_unreachable_host_is_an_error_finding_for_that_host_only(fleet):
+@pytest.mark.parametrize("host", sorted(NOT_COLLECTED))
+def test_host_down_refused_or_failed_is_an_error_finding_for_that_host_only(fleet, host):
     out = fleet["out"]
-    report = json.loads((out / "runs" / "central-dr" / "all" / "report.json").read_text())
-    down = [f for f in report["findings"] if f.get("host") == DOWN and f["target_kind"] == "host"]
-    assert down and {f["status"] for f in down} == {"error"}
-    for f in down:
-        assert f["message"].startswith(f"host unreachable: no outputs from {DOWN}: collecting on the server failed at ")
-        assert "impax.preflight Ansible collection" in f["message"]
-        assert "the server could not be reached" in f["message"] and "Connection refused" in f["message"]
-    up = [f for f in report["findings"] if f.get("host") == "dr-arch"]
-    assert up and not any("host unreachable" in f["message"] for f in up)
-    assert any(f["status"] == "pass" for f in up)
-    assert report["verdict"] == "NO_GO"  # the down host's blockers could not be evaluated
+    report = json.loads((out / "runs" / SITE_OF[host] / "all" / "report.json").read_text())
+    mine = [f for f in report["findings"] if f.get("host") == host and f["target_kind"] == "host"]
+    assert mine and {f["status"] for f in mine} == {"error"}
+    for f in mine:
+        assert f["message"].startswith(f"host unreachable: no outputs from {host}: collecting on the server failed at ")
+        assert "(impax.preflight Ansible collection)" in f["message"] and NOT_COLLECTED[host] in f["message"]
+        assert "Task failed:" not in f["message"]
+    others = [f for f in report["findings"] if f.get("host") in REACHABLE]
+    assert others and not any("host unreachable" in f["message"] for f in others)
+    assert any(f["status"] == "pass" for f in others)
+    assert report["verdict"] == "NO_GO"  # the blockers of the hosts not collected could not be evaluated
 
 
 def test_merged_cluster_report_has_the_stage_verdicts(fleet):
@@ -218,11 +240,11 @@ def test_servers_keep_nothing_and_report_no_change(fleet):
 def test_second_run_is_idempotent_and_gates_by_verdict_after_merging(fleet):
     first, second, out = fleet["runs"]["first"], fleet["runs"]["second"], fleet["out"]
     # same hosts ok / rescued, same verdicts, same folders: nothing piles up
-    for host in (*REACHABLE, DOWN):
-        for key in ("failures", "rescued", "unreachable"):
-            assert first.recap[host][key] == second.recap[host][key] or (key == "failures"), (host, key)
-    assert sorted(p.relative_to(out).as_posix() for p in (out / "bundles").rglob("*.zip")) == sorted(
-        f"bundles/{'north-hospital' if h.startswith('north') else 'central-dr'}/{h}.zip" for h in (*REACHABLE, DOWN))
+    for host in SITE_OF:
+        for key in ("rescued", "unreachable", "changed"):
+            assert first.recap[host][key] == second.recap[host][key], (host, key)
+    assert sorted(p.relative_to(out).as_posix() for p in (out / "bundles").rglob("*")) == sorted(
+        [f"bundles/{s}/{h}.zip" for h, s in SITE_OF.items()] + ["bundles/central-dr", "bundles/north-hospital"])
     assert sorted(p.relative_to(out).as_posix() for p in (out / "runs").glob("*/*")) == [
         "runs/central-dr/all", "runs/north-hospital/all"]
     v1 = {r["site"]: r["verdict"] for r in first.stats_data["impax_preflight_site_results"]}

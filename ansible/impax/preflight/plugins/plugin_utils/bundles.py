@@ -14,12 +14,14 @@ import hashlib
 import io
 import json
 import os
+import re
 import tarfile
 import tempfile
 import zipfile
 from datetime import datetime, timezone
 
 FORMAT = "impax-preflight-bundle/1"
+_SSH_NOISE = re.compile(r"^(Shared )?[Cc]onnection to \S+ closed\.$")
 DRIVER = "impax.preflight Ansible collection"
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 
@@ -123,10 +125,12 @@ def failure_reason(task_name, result, limit=1500):
     if result.get("rc") not in (None, 0):
         parts.append(f"rc {result.get('rc')}")
     for key in ("stderr", "stdout"):
-        text = str(result.get(key) or "").strip()
-        if text:
-            tail = " | ".join(line.strip() for line in text.splitlines()[-5:] if line.strip())
-            parts.append(f"{key}: {tail}")
+        # raw runs with a terminal, so its messages often come on stdout; OpenSSH's own
+        # "Shared connection to ... closed." is noise, not the reason
+        lines = [line.strip() for line in str(result.get(key) or "").splitlines()
+                 if line.strip() and not _SSH_NOISE.match(line.strip())]
+        if lines:
+            parts.append(f"{key}: " + " | ".join(lines[-5:]))
             break
     text = "; ".join(parts) or "no reason given"
     text = f"{task_name}: {text}" if task_name else text
