@@ -5,6 +5,10 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+COLLECTION = ROOT / "ansible" / "impax" / "preflight"
 
 
 def ensure_user(name: str) -> bool:

@@ -20,8 +20,8 @@ _HERE = str(Path(__file__).resolve().parent)
 if _HERE not in sys.path:
     sys.path.append(_HERE)
 
-ROOT = Path(__file__).resolve().parents[2]
-COLLECTION = ROOT / "ansible" / "impax" / "preflight"
+from ansible_kit import COLLECTION  # noqa: E402
+
 BIN = Path(sys.executable).parent
 CALLBACKS = Path(__file__).resolve().parent / "callback_plugins"
 

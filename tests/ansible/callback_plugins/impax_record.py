@@ -32,6 +32,7 @@ class CallbackModule(CallbackBase):
             "task": task.get_name().split(" : ", 1)[-1],  # without the "role : " prefix
             "role": task._role.get_name() if task._role else None,
             "action": task.action,
+            "path": task.get_path(),  # file:line of the task, e.g. .../roles/collect/tasks/windows.yml:12
             "delegated": bool(task.delegate_to),
             "changed": bool(data.get("changed")),
             "msg": str(data.get("msg", "")),

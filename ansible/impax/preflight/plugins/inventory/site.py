@@ -125,7 +125,8 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
     def parse(self, inventory, loader, path, cache=True):
         super().parse(inventory, loader, path, cache)
         if path.endswith(".toml"):
-            self.set_options()
+            # a site file given directly: the options keep their defaults
+            self.set_options(direct={"plugin": self.NAME, "sites": [path]})
             site_files = [Path(path)]
         else:
             self._read_config_data(path)
