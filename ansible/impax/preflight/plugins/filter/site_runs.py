@@ -1,6 +1,6 @@
 # Copyright: impax-preflight maintainers
 # Apache License 2.0 (see the collection's galaxy.yml)
-"""impax.preflight.site_runs: which impax-preflight runs this play makes, one per site.
+"""impax.preflight.site_runs (and collect_plan, collector_name, site_verdicts): the per-site plan of a play.
 
 Groups the play's hosts by their site file and says, per site, which hosts take part, where the
 run writes (runs/<site>/<scope>), and the --host / --bundle arguments for `impax-preflight run`.
@@ -24,9 +24,8 @@ def _var(hostvars, host, name, default=None):
     return default if value is None else value
 
 
-def site_runs(play_hosts, hostvars, source="bundles", output_dir="."):
-    if source not in ("bundles", "live"):
-        raise AnsibleFilterError(f"impax_preflight_source must be 'bundles' or 'live', not {source!r}")
+def _by_site(play_hosts, hostvars):
+    """{site file: {site, slug, site_file, site_hosts, members (inventory host names in the play)}}."""
     sites = {}
     for host in play_hosts:
         site_file = _var(hostvars, host, "impax_preflight_site_file")
@@ -40,6 +39,31 @@ def site_runs(play_hosts, hostvars, source="bundles", output_dir="."):
             "members": [],
         })
         entry["members"].append(host)
+    return sites
+
+
+def collect_plan(play_hosts, hostvars):
+    """One `impax-preflight collect` per site: the site file, its folder name and the hosts to collect."""
+    plan = []
+    for site_file, entry in sorted(_by_site(play_hosts, hostvars).items()):
+        hosts = [_var(hostvars, h, "impax_preflight_host", h) for h in sorted(entry["members"])
+                 if _var(hostvars, h, "impax_preflight_collect", True)]
+        if hosts:
+            plan.append({"site": entry["site"], "slug": entry["slug"], "site_file": site_file, "hosts": hosts})
+    return plan
+
+
+def collector_name(host, os_name):
+    """The file name `impax-preflight collect` gives a host's collector: collect-HOST.sh or .ps1, every
+    character but letters, digits, '-', '_' and '.' replaced by '_'."""
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in str(host))
+    return f"collect-{safe}.ps1" if os_name == "windows" else f"collect-{safe}.sh"
+
+
+def site_runs(play_hosts, hostvars, source="bundles", output_dir="."):
+    if source not in ("bundles", "live"):
+        raise AnsibleFilterError(f"impax_preflight_source must be 'bundles' or 'live', not {source!r}")
+    sites = _by_site(play_hosts, hostvars)
     runs = []
     for site_file in sorted(sites):
         entry = sites[site_file]
@@ -110,4 +134,5 @@ def site_verdicts(results):
 
 class FilterModule:
     def filters(self):
-        return {"site_runs": site_runs, "site_verdicts": site_verdicts}
+        return {"site_runs": site_runs, "site_verdicts": site_verdicts, "collect_plan": collect_plan,
+                "collector_name": collector_name}
