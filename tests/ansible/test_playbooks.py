@@ -221,8 +221,12 @@ def test_merged_cluster_report_has_the_stage_verdicts(fleet):
     shown = run.results(task="Show the cluster verdict and the stage verdicts (DR, then BK, then Prod)")
     assert shown and "Central DR" in shown[0]["msg"] and "DR" in shown[0]["msg"]
     assert run.stats_data["impax_preflight_cluster"]["report"] == str(cluster / "report.html")
-    verdicts = {r["site"]: r["verdict"] for r in run.stats_data["impax_preflight_site_results"]}
+    results = run.stats_data["impax_preflight_site_results"]
+    verdicts = {r["site"]: r["verdict"] for r in results}
     assert verdicts["Central DR"] == "NO-GO"
+    for r in results:  # the registered exit code is the verdict report.json holds
+        report = json.loads(Path(r["report_json"]).read_text())
+        assert {0: "GO", 1: "GO_WITH_WARNINGS", 2: "NO_GO"}[r["exit_code"]] == report["verdict"]
 
 
 def test_servers_keep_nothing_and_report_no_change(fleet):

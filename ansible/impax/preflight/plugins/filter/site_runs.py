@@ -128,6 +128,7 @@ def site_verdicts(results):
             "exit_code": rc,
             "verdict": VERDICTS.get(rc, "COULD NOT RUN"),
             "report_dir": item.get("out_dir"),
+            "report_json": posixpath.join(item.get("out_dir") or ".", "report.json"),
         })
     return out
 
