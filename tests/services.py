@@ -232,6 +232,8 @@ class SshdServer:
                     f"SetEnv PATH={bin_dir}:/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin",
                     # like a real server's default: 10 channels per connection
                     "MaxSessions 10",
+                    # file transfers over SFTP, as on a real server (Ansible's script and fetch use it)
+                    "Subsystem sftp internal-sftp",
                     "MaxStartups 100:30:200",
                     "LoginGraceTime 20",
                     "",

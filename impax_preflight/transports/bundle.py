@@ -10,7 +10,9 @@ Format (a folder, or a .zip / .tar.gz of it), version ``impax-preflight-bundle/1
     out/NNN.err     raw stderr bytes
 
 A command is looked up by its exact text (whitespace folded). One that is not in the bundle raises
-`NotCollected`, which becomes an `error` finding — never a crash.
+`NotCollected`, which becomes an `error` finding — never a crash. A manifest with
+``"collection_failed": "reason"`` (and no commands) records that collecting on the server failed:
+opening it raises `TransportError` with the reason, so every check of that host is an `error`.
 """
 
 from __future__ import annotations
@@ -47,6 +49,13 @@ class BundleShell(Shell):
             raise TransportError(f"bundle {self.path} was collected on host {self.host!r}, not {host_name!r}")
         self.os = manifest.get("os") or os_name or "linux"
         self.collected_at = manifest.get("collected_at")
+        failed = manifest.get("collection_failed")
+        if failed:
+            # written by a collector driver (e.g. the Ansible collection) that could not collect on
+            # the server: every check of the host becomes an error naming the reason, never a pass
+            when = f" at {self.collected_at}" if self.collected_at else ""
+            by = f" ({manifest['collector']})" if manifest.get("collector") else ""
+            raise TransportError(f"no outputs from {self.host or host_name}: collecting on the server failed{when}{by}: {failed}")
 
     def _load(self) -> dict:
         """Read the manifest (and, for archives, every member) and set `self._read(rel) -> bytes`."""

@@ -107,6 +107,24 @@ def test_unreachable_host_becomes_errors_and_others_run(tmp_path):
     assert any(f.target == "a" and f.status is Status.PASS for f in report.findings)
 
 
+def test_failed_collection_bundle_makes_every_host_check_an_error_with_the_reason(tmp_path):
+    from impax_preflight.transports.bundle import write_bundle
+
+    folder = write_bundle(tmp_path / "down", "gone", "solaris", [], collector="impax.preflight Ansible collection")
+    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest["collection_failed"] = "the collector exited with rc 2: cannot create /var/tmp/x/out"
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    data = {"hosts": TWO_HOSTS["hosts"][:1] + [
+        {"name": "gone", "os": "solaris", "roles": ["database"], "transport": {"kind": "bundle", "bundle": str(folder)}}]}
+    report = run_preflight(make_inventory(data), plugins=plugins_with(ok_check))
+    gone = [f for f in report.findings if f.target == "gone"]
+    assert [f.status for f in gone] == [Status.ERROR]
+    assert gone[0].message.startswith("host unreachable: no outputs from gone: collecting on the server failed")
+    assert gone[0].message.endswith("the collector exited with rc 2: cannot create /var/tmp/x/out")
+    assert any(f.target == "a" and f.status is Status.PASS for f in report.findings)
+    assert report.verdict is Verdict.NO_GO  # t.ok is a blocker that could not be evaluated on 'gone'
+
+
 def test_not_applicable_and_filters_are_explained():
     only_db = check("t.dbonly", "db role only", "warning", "host", roles=["database"])(ok_check.func)
     report = run_preflight(make_inventory(TWO_HOSTS), plugins=plugins_with(ok_check, only_db, site_check), skip=["t.site"])

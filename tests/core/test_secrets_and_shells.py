@@ -112,6 +112,23 @@ def test_bundle_round_trip_folder_and_zip(tmp_path):
         BundleShell(folder)
 
 
+def test_bundle_recording_a_failed_collection_refuses_to_open(tmp_path):
+    """A driver that could not collect (host down, login refused, collector failed) writes a manifest
+    with `collection_failed`: opening it fails with the reason, so no check can pass from it."""
+    folder = write_bundle(tmp_path / "down", "db1", "solaris", [], collected_at="2025-03-01T09:12:00Z",
+                          collector="impax.preflight Ansible collection")
+    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest["collection_failed"] = "the server could not be reached: ssh: connect to host 10.1.1.5 port 22: Connection refused"
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(TransportError) as info:
+        BundleShell(folder, host_name="db1")
+    assert str(info.value) == (
+        "no outputs from db1: collecting on the server failed at 2025-03-01T09:12:00Z (impax.preflight Ansible "
+        "collection): the server could not be reached: ssh: connect to host 10.1.1.5 port 22: Connection refused")
+    with pytest.raises(TransportError, match="collected on host 'db1', not 'db2'"):
+        BundleShell(folder, host_name="db2")  # the host check still comes first
+
+
 def test_sqlite_path_with_uri_characters_opens_read_only(tmp_path):
     import sqlite3
 
