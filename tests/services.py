@@ -183,7 +183,8 @@ class SshdServer:
         self.proc.wait(timeout=10)
 
     @classmethod
-    def start(cls, root: Path, host_key_file: str | None = None) -> "SshdServer":
+    def start(cls, root: Path, host_key_file: str | None = None, options: dict[str, str] | None = None) -> "SshdServer":
+        """Start a server; `options` override sshd_config lines (e.g. {"MaxSessions": "2"})."""
         root.mkdir(parents=True, exist_ok=True)
         Path("/run/sshd").mkdir(parents=True, exist_ok=True)  # privilege separation directory
         hk = root / "ssh_host_ed25519_key"
@@ -211,31 +212,30 @@ class SshdServer:
         password_user = PASSWORD_USER if _ensure_password_user() else None
         log_path = root / "sshd.log"
         cfg = root / "sshd_config"
-        cfg.write_text(
-            "\n".join(
-                [
-                    f"Port {port}",
-                    "ListenAddress 127.0.0.1",
-                    f"HostKey {hk}",
-                    f"AuthorizedKeysFile {authorized}",
-                    "StrictModes no",
-                    "PermitRootLogin yes",
-                    "UsePAM no",
-                    f"PasswordAuthentication {'yes' if password_user else 'no'}",
-                    "KbdInteractiveAuthentication no",
-                    "PubkeyAuthentication yes",
-                    "LogLevel VERBOSE",
-                    "PidFile none",
-                    # stand-in commands (fake svcs, fmadm...) come first on the remote PATH
-                    f"SetEnv PATH={bin_dir}:/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin",
-                    # like a real server's default: 10 channels per connection
-                    "MaxSessions 10",
-                    "MaxStartups 100:30:200",
-                    "LoginGraceTime 20",
-                    "",
-                ]
-            )
-        )
+        settings = [
+            f"Port {port}",
+            "ListenAddress 127.0.0.1",
+            f"HostKey {hk}",
+            f"AuthorizedKeysFile {authorized}",
+            "StrictModes no",
+            "PermitRootLogin yes",
+            "UsePAM no",
+            f"PasswordAuthentication {'yes' if password_user else 'no'}",
+            "KbdInteractiveAuthentication no",
+            "PubkeyAuthentication yes",
+            "LogLevel VERBOSE",
+            "PidFile none",
+            # stand-in commands (fake svcs, fmadm...) come first on the remote PATH
+            f"SetEnv PATH={bin_dir}:/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin",
+            # like a real server's default: 10 channels per connection
+            "MaxSessions 10",
+            "MaxStartups 100:30:200",
+            "LoginGraceTime 20",
+        ]
+        overrides = dict(options or {})
+        lines = [line for line in settings if line.split(" ", 1)[0] not in overrides]
+        lines += [f"{k} {v}" for k, v in overrides.items()]
+        cfg.write_text("\n".join(lines) + "\n")
         proc = subprocess.Popen(
             [SSHD, "-D", "-E", str(log_path), "-f", str(cfg)],
             stdin=subprocess.DEVNULL,
@@ -267,12 +267,13 @@ class SshdServer:
 
 @pytest.fixture(scope="session")
 def sshd_factory(tmp_path_factory):
-    """Start extra sshd servers: `sshd_factory(host_key_file=None) -> SshdServer`; all stopped at the end."""
+    """Start extra sshd servers: `sshd_factory(host_key_file=None, **sshd_config_options) -> SshdServer`
+    (e.g. `sshd_factory(MaxSessions="2")`); all stopped at the end."""
     require_service(sshd_available(), "OpenSSH server (/usr/sbin/sshd, ssh-keygen: apt-get install openssh-server)")
     started: list[SshdServer] = []
 
-    def start(host_key_file: str | None = None) -> SshdServer:
-        server = SshdServer.start(tmp_path_factory.mktemp("sshd"), host_key_file=host_key_file)
+    def start(host_key_file: str | None = None, **options: str) -> SshdServer:
+        server = SshdServer.start(tmp_path_factory.mktemp("sshd"), host_key_file=host_key_file, options=options)
         started.append(server)
         return server
 

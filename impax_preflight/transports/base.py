@@ -15,7 +15,11 @@ class TransportError(Exception):
 
 
 class CommandTimeout(TransportError):
-    """A command ran past its timeout and was abandoned."""
+    """A command ran past its timeout and was abandoned (the message says whether it was stopped)."""
+
+
+class CommandCancelled(TransportError):
+    """The run was cancelled (Ctrl-C) while the command ran; the message says whether it was stopped."""
 
 
 class NotCollected(TransportError):
@@ -55,6 +59,12 @@ class Shell:
         """Run `command`; `privileged` asks for the host's privilege prefix (pfexec / sudo -n) where the
         transport has one (SSH); others run it as is (a bundle is collected as root/administrator)."""
         raise NotImplementedError
+
+    def cancel(self) -> None:
+        """Stop every command running on this shell now and refuse new ones (`CommandCancelled`).
+
+        Called by the runner on Ctrl-C, from another thread than the ones in `run`; must return
+        within a few seconds. Transports with nothing to stop (a bundle) keep this no-op."""
 
     def close(self) -> None:
         pass
