@@ -53,19 +53,25 @@ def _kind(mode: int) -> str:
     return "not a regular file"
 
 
-def member_name(name: str) -> str:
+def member_name(name: str, backslash_is_separator: bool = True) -> str:
     """The normalised form of a member name ('/'-separated, no leading './'); raises ValueError with
-    the reason when the name could point outside the bundle."""
+    the reason when the name could point outside the bundle.
+
+    PowerShell 5's Compress-Archive writes backslashes as separators, while on Unix a backslash is
+    an ordinary character of a file name (a zip made on Unix, a tar): `backslash_is_separator` says
+    which, for the lookup. The safety rules hold under both readings, so a name that would climb
+    out of the bundle for a Windows tool is refused here too."""
     if not isinstance(name, str) or not name:
         raise ValueError("an empty name")
     if "\x00" in name:
         raise ValueError("a NUL character in the name")
-    norm = name.replace("\\", "/")  # PowerShell 5's Compress-Archive writes backslashes
-    if norm.startswith("/") or (len(norm) >= 2 and norm[1] == ":"):
-        raise ValueError("an absolute path")
+    for norm in {name.replace("\\", "/"), name}:
+        if norm.startswith("/") or (len(norm) >= 2 and norm[1] == ":"):
+            raise ValueError("an absolute path")
+        if ".." in norm.split("/"):
+            raise ValueError("a '..' part leading out of the bundle")
+    norm = name.replace("\\", "/") if backslash_is_separator else name
     parts = [p for p in norm.split("/") if p not in ("", ".")]
-    if ".." in parts:
-        raise ValueError("a '..' part leading out of the bundle")
     if not parts:
         raise ValueError("an empty name")
     return "/".join(parts)
@@ -224,7 +230,7 @@ class ZipStore(BundleStore):
             if info.is_dir():
                 continue
             try:
-                name = member_name(info.filename)
+                name = member_name(info.filename, backslash_is_separator=info.create_system != 3)
             except ValueError as exc:
                 self.close()
                 raise self.refused(info.filename, str(exc)) from None
@@ -286,7 +292,7 @@ class TarStore(BundleStore):
                 if m.isdir():
                     continue
                 try:
-                    name = member_name(m.name)
+                    name = member_name(m.name, backslash_is_separator=False)
                 except ValueError as exc:
                     raise self.refused(m.name, str(exc)) from None
                 if m.issym():
