@@ -58,7 +58,8 @@ def kill_script(pids: Iterable[int]) -> str:
     """Bourne-shell text that stops the process group of each pid and reports one line per pid.
 
     Only integers are interpolated. `sleep 0.2` fails on Solaris 10 (whole seconds only), hence the
-    `|| sleep 1` fallback."""
+    `|| sleep 1` fallback: TERM, up to 3 naps for the group to go, KILL, one nap, then the count:
+    about 1 s here, at most 4 s on Solaris 10, within the caller's KILL_BUDGET_S."""
     ids = " ".join(str(int(p)) for p in pids if int(p) > 1)
     return f"""exec </dev/null; LC_ALL=C; export LC_ALL
 sig() {{ kill -$1 -$2 2>/dev/null || pkill -$1 -g $2 2>/dev/null; }}
@@ -75,7 +76,7 @@ for p in {ids}; do
 done
 if [ -n "$G" ]; then
   i=0
-  while [ $i -lt 5 ]; do
+  while [ $i -lt 3 ]; do
     left=0
     for g in $G; do [ `alive $g` -gt 0 ] && left=1; done
     [ $left -eq 0 ] && break
@@ -83,7 +84,7 @@ if [ -n "$G" ]; then
   done
   if [ $left -ne 0 ]; then
     for g in $G; do [ `alive $g` -gt 0 ] && sig 9 $g; done
-    nap; nap
+    nap
   fi
   for g in $G; do echo "{REPORT_PREFIX} $g group `alive $g`"; done
 fi
