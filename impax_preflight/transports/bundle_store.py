@@ -226,11 +226,15 @@ class ZipStore(BundleStore):
         self._zip = zipfile.ZipFile(path)
         self._infos: dict[str, zipfile.ZipInfo] = {}
         total = 0
-        for info in self._zip.infolist():
+        infos = self._zip.infolist()
+        # PowerShell 5's Compress-Archive separates with backslashes only; a zip that uses '/'
+        # anywhere (Info-ZIP, Python) has backslashes as ordinary characters of file names
+        backslash_sep = not any("/" in i.filename for i in infos)
+        for info in infos:
             if info.is_dir():
                 continue
             try:
-                name = member_name(info.filename, backslash_is_separator=info.create_system != 3)
+                name = member_name(info.filename, backslash_is_separator=backslash_sep)
             except ValueError as exc:
                 self.close()
                 raise self.refused(info.filename, str(exc)) from None
