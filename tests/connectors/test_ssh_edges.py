@@ -304,3 +304,55 @@ def test_max_startups_drop_is_named(sshd_factory):
     finally:
         hog.close()
         server.stop()
+
+
+def test_cancel_all_stops_several_hosts_at_once(sshd_server, fresh_sshd):
+    """What the runner calls on Ctrl-C: every host's commands are killed in parallel, within 5 s."""
+    from impax_preflight.transports.base import cancel_all
+
+    shells = [SshShell.for_host(sshd_server.make_host("para-a")), SshShell.for_host(fresh_sshd.make_host("para-b"))]
+    errors: list[BaseException] = []
+
+    def long(shell, n):
+        try:
+            shell.run(f"sleep 37{n}", timeout=120)
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    threads = [threading.Thread(target=long, args=(s, n)) for n, s in enumerate(shells)]
+    for t in threads:
+        t.start()
+    deadline = time.monotonic() + 10
+    while len(_processes(r"^sleep 37[01]$")) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.3)
+    start = time.monotonic()
+    assert cancel_all(shells, timeout=5) == []
+    for t in threads:
+        t.join(timeout=10)
+    assert time.monotonic() - start < 5
+    assert len(errors) == 2 and all("was killed" in str(e) for e in errors), errors
+    assert _wait_gone(r"^sleep 37[01]$") == []
+    for s in shells:
+        s.close()
+
+
+def test_kill_that_cannot_be_sent_is_said_in_the_finding(sshd_factory):
+    """MaxSessions 1: the command holds the only session, so the kill channel is refused; the
+    timeout error must say the command may still run, not that it was killed."""
+    import os
+    import signal
+
+    server = sshd_factory(MaxSessions="1")
+    shell = SshShell.for_host(server.make_host("one-session"))
+    try:
+        with pytest.raises(CommandTimeout) as info:
+            shell.run("sleep 381", timeout=1)
+        text = str(info.value)
+        assert "could not be stopped" in text and "kill could not be sent" in text and "may still run" in text, text
+        assert "was killed" not in text
+    finally:
+        shell.close()
+        for _, pid, _ in _processes(r"^sleep 381$"):  # the test's own leftover, by pid
+            os.kill(pid, signal.SIGKILL)
+        server.stop()
