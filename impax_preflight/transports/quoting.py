@@ -39,31 +39,34 @@ def _check(text: str, what: str) -> None:
         raise UnsafeScriptText(f"{what} {comment_text(text)} contains a NUL character, which no shell can carry")
 
 
-def sh_word(text: str, what: str = "text") -> str:
-    """`text` as exactly one sh word (see the module docstring)."""
-    _check(text, what)
-    if text == "":
-        return "''"
-    parts: list[str] = []
+def _pieces(text: str):
+    """`text` as runs of printable characters (str) and single non-printable code points (int)."""
     run: list[str] = []
-
-    def flush() -> None:
-        if run:
-            parts.append("'" + "".join(run).replace("'", "'\"'\"'") + "'")
-            run.clear()
-
     for ch in text:
         if _printable(ch):
             run.append(ch)
             continue
-        flush()
-        if ch == "\n":
+        if run:
+            yield "".join(run)
+            run.clear()
+        yield ord(ch)
+    if run:
+        yield "".join(run)
+
+
+def sh_word(text: str, what: str = "text") -> str:
+    """`text` as exactly one sh word (see the module docstring)."""
+    _check(text, what)
+    parts = []
+    for piece in _pieces(text):
+        if isinstance(piece, str):
+            parts.append("'" + piece.replace("'", "'\"'\"'") + "'")
+        elif piece == 0x0A:
             parts.append('"$NL"')
         else:
-            octal = "".join(f"\\{b:03o}" for b in ch.encode("utf-8"))
+            octal = "".join(f"\\{b:03o}" for b in chr(piece).encode("utf-8"))
             parts.append(f"\"`printf '{octal}'`\"")
-    flush()
-    return "".join(parts)
+    return "".join(parts) or "''"
 
 
 #: what a script using `sh_word` must define before its first use
@@ -73,25 +76,14 @@ SH_PRELUDE = "NL='\n'"
 def ps_literal(text: str, what: str = "text") -> str:
     """`text` as one PowerShell 2.0 expression (see the module docstring)."""
     _check(text, what)
-    parts: list[str] = []
-    run: list[str] = []
-
-    def flush() -> None:
-        if run:
-            s = "".join(run)
+    parts = []
+    for piece in _pieces(text):
+        if isinstance(piece, str):
             for q in PS_QUOTES:
-                s = s.replace(q, q + q)
-            parts.append("'" + s + "'")
-            run.clear()
-
-    for ch in text:
-        if _printable(ch):
-            run.append(ch)
-            continue
-        flush()
-        code = ord(ch)
-        parts.append(f"[char]0x{code:04X}" if code <= 0xFFFF else f"[char]::ConvertFromUtf32(0x{code:X})")
-    flush()
+                piece = piece.replace(q, q + q)
+            parts.append("'" + piece + "'")
+        else:
+            parts.append(f"[char]0x{piece:04X}" if piece <= 0xFFFF else f"[char]::ConvertFromUtf32(0x{piece:X})")
     if not parts:
         return "''"
     return parts[0] if len(parts) == 1 else "(" + " + ".join(parts) + ")"

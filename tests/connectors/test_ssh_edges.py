@@ -49,6 +49,27 @@ def _pgid_in(message: str) -> int:
     return int(m.group(1))
 
 
+def _run_in_background(jobs: list[tuple[SshShell, str]], pattern: str) -> tuple[list[threading.Thread], list]:
+    """Start `shell.run(command)` for each job in a thread of its own; return once every command
+    (matched by `pattern` in ps) runs on the server and has had time to report its pid."""
+    errors: list[BaseException] = []
+
+    def run(shell: SshShell, command: str) -> None:
+        try:
+            shell.run(command, timeout=120)
+        except BaseException as exc:  # noqa: BLE001 - the test looks at what each run raised
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=job) for job in jobs]
+    for t in threads:
+        t.start()
+    deadline = time.monotonic() + 10
+    while len(_processes(pattern)) < len(jobs) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.3)  # the pid markers are read
+    return threads, errors
+
+
 # ---- concurrency: the lost channels ---------------------------------------------------------
 
 def test_20_concurrent_runs_on_one_sshd_lose_no_channel(fresh_sshd):
@@ -203,22 +224,8 @@ def test_privileged_command_is_killed_through_the_prefix(sshd_server):
 
 def test_cancel_kills_every_running_command_and_refuses_new_ones(sshd_server):
     shell = SshShell.for_host(sshd_server.make_host("cancelled"))
-    errors: list[BaseException] = []
-
-    def long(n: int) -> None:
-        try:
-            shell.run(f"sleep 32{n}", timeout=120)
-        except BaseException as exc:  # noqa: BLE001
-            errors.append(exc)
-
     try:
-        threads = [threading.Thread(target=long, args=(n,)) for n in range(3)]
-        for t in threads:
-            t.start()
-        deadline = time.monotonic() + 10
-        while len(_processes(r"^sleep 32[0-2]$")) < 3 and time.monotonic() < deadline:
-            time.sleep(0.05)
-        time.sleep(0.3)  # the pid markers are read
+        threads, errors = _run_in_background([(shell, f"sleep 32{n}") for n in range(3)], r"^sleep 32[0-2]$")
         start = time.monotonic()
         shell.cancel()
         for t in threads:
@@ -238,22 +245,9 @@ def test_close_kills_commands_still_running(sshd_server):
     """The runner gives up on a check at its own timeout but the command runs on: close() at the end
     of the run kills it instead of leaving it on the server."""
     shell = SshShell.for_host(sshd_server.make_host("abandoned"))
-    errors: list[BaseException] = []
-
-    def long() -> None:
-        try:
-            shell.run("sleep 330", timeout=120)
-        except BaseException as exc:  # noqa: BLE001
-            errors.append(exc)
-
-    t = threading.Thread(target=long)
-    t.start()
-    deadline = time.monotonic() + 10
-    while not _processes(r"^sleep 330$") and time.monotonic() < deadline:
-        time.sleep(0.05)
-    time.sleep(0.3)
+    threads, errors = _run_in_background([(shell, "sleep 330")], r"^sleep 330$")
     shell.close()
-    t.join(timeout=10)
+    threads[0].join(timeout=10)
     assert errors and isinstance(errors[0], CommandCancelled) and "was killed" in str(errors[0]), errors
     assert _wait_gone(r"^sleep 330$") == []
 
@@ -311,21 +305,7 @@ def test_cancel_all_stops_several_hosts_at_once(sshd_server, fresh_sshd):
     from impax_preflight.transports.base import cancel_all
 
     shells = [SshShell.for_host(sshd_server.make_host("para-a")), SshShell.for_host(fresh_sshd.make_host("para-b"))]
-    errors: list[BaseException] = []
-
-    def long(shell, n):
-        try:
-            shell.run(f"sleep 37{n}", timeout=120)
-        except BaseException as exc:  # noqa: BLE001
-            errors.append(exc)
-
-    threads = [threading.Thread(target=long, args=(s, n)) for n, s in enumerate(shells)]
-    for t in threads:
-        t.start()
-    deadline = time.monotonic() + 10
-    while len(_processes(r"^sleep 37[01]$")) < 2 and time.monotonic() < deadline:
-        time.sleep(0.05)
-    time.sleep(0.3)
+    threads, errors = _run_in_background([(s, f"sleep 37{n}") for n, s in enumerate(shells)], r"^sleep 37[01]$")
     start = time.monotonic()
     assert cancel_all(shells, timeout=5) == []
     for t in threads:
