@@ -392,6 +392,8 @@ class SshShell(Shell):
     def run(self, command: str, timeout: float | None = None, privileged: bool = False) -> CommandResult:
         import paramiko
 
+        if self._cancelled.is_set():  # before dialling: a cancelled run opens no connection
+            raise CommandCancelled(f"`{command}` on {self.where} was not run: the run was cancelled (Ctrl-C)")
         transport = self._transport()
         remote = self.wrap(command, privileged)
         start = time.monotonic()
@@ -405,6 +407,8 @@ class SshShell(Shell):
                 raise self._lost(exc, command) from None
             try:
                 try:
+                    if job.stop_reason:  # stopped while it waited for a channel: do not start it
+                        raise CommandCancelled(f"`{command}` on {self.where} was not run: {job.stop_reason}")
                     chan.exec_command(remote)
                     if self.os == "windows":
                         # cmd.exe tools (wmic, powershell) wait for the end of stdin; POSIX commands
@@ -467,9 +471,22 @@ class SshShell(Shell):
                     job.pid, err = pid, bytearray(rest)
             return got
 
+        def await_marker() -> None:
+            # the pid line may still be on its way (a slow login shell): wait for it a little
+            grace = time.monotonic() + MARKER_GRACE_S
+            while marker == "pending" and not chan.closed and time.monotonic() < grace:
+                if not drain():
+                    select.select([chan], [], [], 0.05)
+
         while True:
             got = drain()
             if job.stop_reason or self._cancelled.is_set():
+                job.stopped.wait(KILL_BUDGET_S + 2)
+                if job.kill is None and marker != "absent":
+                    # it started after the kill went out (it was waiting for a channel): kill it now
+                    await_marker()
+                    if job.pid is not None:
+                        self._stop([job])
                 raise self._stopped_error(job)
             if chan.exit_status_ready() and not chan.recv_ready() and not chan.recv_stderr_ready():
                 # the exit status can arrive before the last data: wait for end-of-file briefly
@@ -478,11 +495,7 @@ class SshShell(Shell):
             if chan.closed and not chan.recv_ready() and not chan.recv_stderr_ready():
                 break
             if deadline is not None and time.monotonic() >= deadline:
-                # the pid line may still be on its way (a slow login shell): wait for it a little
-                grace = time.monotonic() + MARKER_GRACE_S
-                while marker == "pending" and not chan.closed and time.monotonic() < grace:
-                    if not drain():
-                        select.select([chan], [], [], 0.05)
+                await_marker()
                 self._stop([job])
                 chan.close()
                 raise CommandTimeout(mask(
@@ -530,7 +543,6 @@ class SshShell(Shell):
             self._jobs.discard(job)
 
     def _stopped_error(self, job: "_Job") -> CommandCancelled:
-        job.stopped.wait(KILL_BUDGET_S + 2)
         reason = job.stop_reason or "the run was cancelled (Ctrl-C)"
         outcome = job.outcome or "it may still run on the server"
         return CommandCancelled(mask(

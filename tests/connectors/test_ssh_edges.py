@@ -49,9 +49,10 @@ def _pgid_in(message: str) -> int:
     return int(m.group(1))
 
 
-def _run_in_background(jobs: list[tuple[SshShell, str]], pattern: str) -> tuple[list[threading.Thread], list]:
-    """Start `shell.run(command)` for each job in a thread of its own; return once every command
-    (matched by `pattern` in ps) runs on the server and has had time to report its pid."""
+def _run_in_background(jobs: list[tuple[SshShell, str]], pattern: str,
+                       running: int | None = None) -> tuple[list[threading.Thread], list]:
+    """Start `shell.run(command)` for each job in a thread of its own; return once `running` (all)
+    commands (matched by `pattern` in ps) run on the server and have had time to report their pid."""
     errors: list[BaseException] = []
 
     def run(shell: SshShell, command: str) -> None:
@@ -64,7 +65,7 @@ def _run_in_background(jobs: list[tuple[SshShell, str]], pattern: str) -> tuple[
     for t in threads:
         t.start()
     deadline = time.monotonic() + 10
-    while len(_processes(pattern)) < len(jobs) and time.monotonic() < deadline:
+    while len(_processes(pattern)) < (running or len(jobs)) and time.monotonic() < deadline:
         time.sleep(0.05)
     time.sleep(0.3)  # the pid markers are read
     return threads, errors
@@ -237,6 +238,25 @@ def test_cancel_kills_every_running_command_and_refuses_new_ones(sshd_server):
         assert _wait_gone(r"^sleep 32[0-2]$") == []
         with pytest.raises(CommandCancelled, match="not run"):
             shell.run("echo late", timeout=10)
+    finally:
+        shell.close()
+
+
+def test_cancel_with_commands_waiting_for_a_channel(sshd_server):
+    """Six commands, four channels: the two waiting for a channel are never started (or, if they
+    slipped through, killed too); nothing is left on the server."""
+    shell = SshShell.for_host(sshd_server.make_host("queued"))
+    try:
+        threads, errors = _run_in_background([(shell, f"sleep 39{n}") for n in range(6)], r"^sleep 39[0-5]$",
+                                             running=4)
+        shell.cancel()
+        for t in threads:
+            t.join(timeout=15)
+        assert len(errors) == 6 and all(isinstance(e, CommandCancelled) for e in errors), errors
+        killed = [e for e in errors if "was killed" in str(e)]
+        not_run = [e for e in errors if "was not run" in str(e)]
+        assert len(killed) >= 4 and len(killed) + len(not_run) == 6, [str(e) for e in errors]
+        assert _wait_gone(r"^sleep 39[0-5]$") == []
     finally:
         shell.close()
 
