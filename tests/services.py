@@ -212,30 +212,34 @@ class SshdServer:
         password_user = PASSWORD_USER if _ensure_password_user() else None
         log_path = root / "sshd.log"
         cfg = root / "sshd_config"
-        settings = [
-            f"Port {port}",
-            "ListenAddress 127.0.0.1",
-            f"HostKey {hk}",
-            f"AuthorizedKeysFile {authorized}",
-            "StrictModes no",
-            "PermitRootLogin yes",
-            "UsePAM no",
-            f"PasswordAuthentication {'yes' if password_user else 'no'}",
-            "KbdInteractiveAuthentication no",
-            "PubkeyAuthentication yes",
-            "LogLevel VERBOSE",
-            "PidFile none",
-            # stand-in commands (fake svcs, fmadm...) come first on the remote PATH
-            f"SetEnv PATH={bin_dir}:/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin",
-            # like a real server's default: 10 channels per connection
-            "MaxSessions 10",
-            "MaxStartups 100:30:200",
-            "LoginGraceTime 20",
-        ]
-        overrides = dict(options or {})
-        lines = [line for line in settings if line.split(" ", 1)[0] not in overrides]
-        lines += [f"{k} {v}" for k, v in overrides.items()]
-        cfg.write_text("\n".join(lines) + "\n")
+        cfg.write_text(
+            "\n".join(
+                [
+                    f"Port {port}",
+                    "ListenAddress 127.0.0.1",
+                    f"HostKey {hk}",
+                    f"AuthorizedKeysFile {authorized}",
+                    "StrictModes no",
+                    "PermitRootLogin yes",
+                    "UsePAM no",
+                    f"PasswordAuthentication {'yes' if password_user else 'no'}",
+                    "KbdInteractiveAuthentication no",
+                    "PubkeyAuthentication yes",
+                    "LogLevel VERBOSE",
+                    "PidFile none",
+                    # stand-in commands (fake svcs, fmadm...) come first on the remote PATH
+                    f"SetEnv PATH={bin_dir}:/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin",
+                    # like a real server's default: 10 channels per connection
+                    "MaxSessions 10",
+                    "MaxStartups 100:30:200",
+                    "LoginGraceTime 20",
+                    "",
+                ]
+            )
+        )
+        if options:
+            kept = [line for line in cfg.read_text().splitlines() if line.split(" ", 1)[0] not in options]
+            cfg.write_text("\n".join(kept + [f"{k} {v}" for k, v in options.items()]) + "\n")
         proc = subprocess.Popen(
             [SSHD, "-D", "-E", str(log_path), "-f", str(cfg)],
             stdin=subprocess.DEVNULL,
