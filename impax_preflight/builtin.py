@@ -18,7 +18,9 @@ def _local(host):
 def _bundle(host):
     from .transports.bundle import BundleShell
 
-    return BundleShell(host.transport.bundle, host_name=host.name, os_name=host.os)
+    t = host.transport
+    return BundleShell(t.bundle, host_name=host.name, os_name=host.os,
+                       member_max_mb=t.bundle_member_max_mb, total_max_mb=t.bundle_max_mb)
 
 
 def _ssh(host):

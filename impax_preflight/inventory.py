@@ -85,6 +85,9 @@ class Transport(_Strict):
     jump: str | None = Field(default=None, description="user@host[:port] of a jump host")
     privilege: str | None = Field(default=None, description="prefix for privileged commands: pfexec or 'sudo -n'")
     bundle: str | None = None
+    # a bundle is untrusted input: output files and the whole bundle are refused past these sizes
+    bundle_member_max_mb: float = Field(default=64.0, gt=0, le=1024 * 1024)
+    bundle_max_mb: float = Field(default=1024.0, gt=0, le=1024 * 1024)
     connect_timeout_s: float = 15.0
     keepalive_s: float = 30.0
 

@@ -29,6 +29,7 @@ from .plan import PlanItem, build_plan, check_host_globs
 from .probes import HostReader
 from .secrets import mask, masker
 from .sessions import OpenOnce, SessionPool, db_opener, shell_opener
+from .transports.base import cancel_all
 from .waivers import apply_waiver, load_waivers, split_expired
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -170,6 +171,8 @@ def run_preflight(
         run.abort.set()  # workers stop waiting for their checks at once
         for pool in run.pools.values():  # running statements end now, not at their timeout
             pool.cancel_all()
+        # remote commands are killed on their servers, every host at once, before the shells close
+        cancel_all([s for s in (o.value for o in run.shells.values()) if s is not None], timeout=4.0)
         for fut in pending:
             fut.cancel()
         done = {(f.check_id, f.target) for f in run.snapshot()}

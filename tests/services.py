@@ -185,7 +185,8 @@ class SshdServer:
         self.proc.wait(timeout=10)
 
     @classmethod
-    def start(cls, root: Path, host_key_file: str | None = None) -> "SshdServer":
+    def start(cls, root: Path, host_key_file: str | None = None, options: dict[str, str] | None = None) -> "SshdServer":
+        """Start a server; `options` override sshd_config lines (e.g. {"MaxSessions": "2"})."""
         root.mkdir(parents=True, exist_ok=True)
         Path("/run/sshd").mkdir(parents=True, exist_ok=True)  # privilege separation directory
         hk = root / "ssh_host_ed25519_key"
@@ -240,6 +241,9 @@ class SshdServer:
                 ]
             )
         )
+        if options:
+            kept = [line for line in cfg.read_text().splitlines() if line.split(" ", 1)[0] not in options]
+            cfg.write_text("\n".join(kept + [f"{k} {v}" for k, v in options.items()]) + "\n")
         proc = subprocess.Popen(
             [SSHD, "-D", "-E", str(log_path), "-f", str(cfg)],
             stdin=subprocess.DEVNULL,
@@ -271,12 +275,13 @@ class SshdServer:
 
 @pytest.fixture(scope="session")
 def sshd_factory(tmp_path_factory):
-    """Start extra sshd servers: `sshd_factory(host_key_file=None) -> SshdServer`; all stopped at the end."""
+    """Start extra sshd servers: `sshd_factory(host_key_file=None, **sshd_config_options) -> SshdServer`
+    (e.g. `sshd_factory(MaxSessions="2")`); all stopped at the end."""
     require_service(sshd_available(), "OpenSSH server (/usr/sbin/sshd, ssh-keygen: apt-get install openssh-server)")
     started: list[SshdServer] = []
 
-    def start(host_key_file: str | None = None) -> SshdServer:
-        server = SshdServer.start(tmp_path_factory.mktemp("sshd"), host_key_file=host_key_file)
+    def start(host_key_file: str | None = None, **options: str) -> SshdServer:
+        server = SshdServer.start(tmp_path_factory.mktemp("sshd"), host_key_file=host_key_file, options=options)
         started.append(server)
         return server
 

@@ -24,7 +24,13 @@ def collect_cmd(inventory, host_names, out_dir, plugins_dirs, checks_dirs, disab
     Exit code 0 when written, 3 on a bad inventory or unknown host.
     """
     from ..plan import host_commands
-    from ..transports.collector import collector_script, readme_text, script_name
+    from ..transports.collector import (
+        collector_script,
+        readme_text,
+        safe_name,
+        script_name,
+    )
+    from ..transports.quoting import UnsafeScriptText
 
     inv = load_inventory_or_fail(inventory)
     plugins = load_plugins_or_fail(plugins_dirs, checks_dirs, disable)
@@ -43,14 +49,17 @@ def collect_cmd(inventory, host_names, out_dir, plugins_dirs, checks_dirs, disab
     for host in hosts:
         cmds = host_commands(plugins, inv, host)
         script = script_name(host.name, host.os)
-        text = collector_script(host.name, host.os, cmds)
+        try:
+            text = collector_script(host.name, host.os, cmds, inv.site.thresholds.command_timeout_s)
+        except UnsafeScriptText as exc:
+            fail(f"error: cannot write the collector for host {host.name}: {exc}")
         path = out / script
         # Windows scripts keep CRLF; newline="" writes the text exactly as built
         path.write_text(text, encoding="utf-8-sig" if host.os == "windows" else "utf-8", newline="")
         if host.os != "windows":
             path.chmod(0o755)
-        readme = out / (f"README-{host.name}.txt" if len(hosts) > 1 else "README.txt")
-        readme.write_text(readme_text(host, inventory, script, cmds), encoding="utf-8")
+        readme = out / (f"README-{safe_name(host.name)}.txt" if len(hosts) > 1 else "README.txt")
+        readme.write_text(readme_text(host, inventory, script, cmds, inv.site.thresholds.command_timeout_s), encoding="utf-8")
         click.echo(f"wrote {path} ({len(cmds)} commands) and {readme}")
         usage.append(f"--bundle {host.name}=PATH/TO/BUNDLE")
     click.echo("after collecting on the server(s), run:\n"

@@ -7,7 +7,14 @@ from pathlib import Path
 
 import click
 
-from .common import console, fail, load_inventory_or_fail, load_plugins_or_fail, load_waivers_or_fail, plugin_options
+from .common import (
+    console,
+    fail,
+    load_inventory_or_fail,
+    load_plugins_or_fail,
+    load_waivers_or_fail,
+    plugin_options,
+)
 from .progress import Progress, summary
 
 #: the default of --format (the reporters' names; kept as text so --help imports no reporter)

@@ -15,7 +15,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from . import ParseError
 from .capture import read_capture
 
 COMMAND = "svcs -xv"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import codecs
 from dataclasses import dataclass, field
+from typing import Iterable
 
 #: Output beyond this many bytes is cut, with a visible mark.
 OUTPUT_CAP = 16 * 1024 * 1024
@@ -15,7 +16,11 @@ class TransportError(Exception):
 
 
 class CommandTimeout(TransportError):
-    """A command ran past its timeout and was abandoned."""
+    """A command ran past its timeout and was abandoned (the message says whether it was stopped)."""
+
+
+class CommandCancelled(TransportError):
+    """The run was cancelled (Ctrl-C) while the command ran; the message says whether it was stopped."""
 
 
 class NotCollected(TransportError):
@@ -56,6 +61,12 @@ class Shell:
         transport has one (SSH); others run it as is (a bundle is collected as root/administrator)."""
         raise NotImplementedError
 
+    def cancel(self) -> None:
+        """Stop every command running on this shell now and refuse new ones (`CommandCancelled`).
+
+        Called by the runner on Ctrl-C, from another thread than the ones in `run`; must return
+        within a few seconds. Transports with nothing to stop (a bundle) keep this no-op."""
+
     def close(self) -> None:
         pass
 
@@ -64,6 +75,32 @@ class Shell:
 
     def __exit__(self, *exc):
         self.close()
+
+
+def cancel_all(shells: "Iterable[Shell]", timeout: float = 5.0) -> list[str]:
+    """Call `cancel()` on every shell at once (one thread each: an SSH kill takes a second or more,
+    hosts must not wait for each other) and return within `timeout`; returns the names of the
+    shells whose cancel did not finish in time (or raised). For the runner's Ctrl-C."""
+    import threading
+    import time
+
+    late: list[str] = []
+    threads = []
+    for shell in shells:
+        def stop(shell=shell) -> None:
+            try:
+                shell.cancel()
+            except Exception:  # noqa: BLE001 - one host's failure to cancel must not stop the others
+                late.append(getattr(shell, "name", shell.kind))
+        t = threading.Thread(target=stop, name=f"impax-cancel-{getattr(shell, 'name', shell.kind)}", daemon=True)
+        t.start()
+        threads.append((shell, t))
+    deadline = time.monotonic() + timeout
+    for shell, t in threads:
+        t.join(max(0.0, deadline - time.monotonic()))
+        if t.is_alive():
+            late.append(getattr(shell, "name", shell.kind))
+    return late
 
 
 def posix_env_prefix(command: str) -> str:

@@ -9,24 +9,44 @@ Format (a folder, or a .zip / .tar.gz of it), version ``impax-preflight-bundle/1
     out/NNN.out     raw stdout bytes of command NNN (any encoding: decoded like live output)
     out/NNN.err     raw stderr bytes
 
+An entry may also say ``"timed_out": true, "timeout_s": N`` (the collector killed the command at
+its timeout: a `CommandTimeout`) and ``"codepage"`` (Windows console code page).
+
 A command is looked up by its exact text (whitespace folded). One that is not in the bundle raises
 `NotCollected`, which becomes an `error` finding — never a crash. A manifest with
 ``"collection_failed": "reason"`` (and no commands) records that collecting on the server failed:
 opening it raises `TransportError` with the reason, so every check of that host is an `error`.
+Members are read through `bundle_store.py`: nothing outside the bundle, no links or special files,
+size limits checked before reading (`transport.bundle_member_max_mb`, `transport.bundle_max_mb`).
 """
 
 from __future__ import annotations
 
+import codecs
 import json
+import math
 import re
-import tarfile
-import zipfile
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterable
+from typing import Any, Iterable
 
-from .base import CommandResult, NotCollected, Shell, TransportError, finish_output
+from ..vocabulary import OS_NAMES
+from .base import (
+    CommandResult,
+    CommandTimeout,
+    NotCollected,
+    Shell,
+    TransportError,
+    finish_output,
+)
+from .bundle_store import (
+    DEFAULT_MEMBER_MAX_MB,
+    DEFAULT_TOTAL_MAX_MB,
+    BundleRefused,
+    member_name,
+    open_store,
+)
 
 FORMAT = "impax-preflight-bundle/1"
 
@@ -38,14 +58,19 @@ def normalize_command(command: str) -> str:
 class BundleShell(Shell):
     kind = "bundle"
 
-    def __init__(self, path: str | Path, host_name: str | None = None, os_name: str | None = None):
+    def __init__(self, path: str | Path, host_name: str | None = None, os_name: str | None = None, *,
+                 member_max_mb: float = DEFAULT_MEMBER_MAX_MB, total_max_mb: float = DEFAULT_TOTAL_MAX_MB):
         self.path = Path(path)
-        manifest = self._load()
-        if manifest.get("format") != FORMAT:
-            raise TransportError(f"bundle {self.path}: unknown format {manifest.get('format')!r} (expected {FORMAT})")
+        self._store = open_store(self.path, member_max_mb, total_max_mb)
+        try:
+            manifest = self._load()
+        except BaseException:
+            self._store.close()
+            raise
         self.manifest = manifest
         self.host = manifest.get("host")
         if host_name and self.host and self.host != host_name:
+            self._store.close()
             raise TransportError(f"bundle {self.path} was collected on host {self.host!r}, not {host_name!r}")
         self.os = manifest.get("os") or os_name or "linux"
         self.collected_at = manifest.get("collected_at")
@@ -55,39 +80,64 @@ class BundleShell(Shell):
             # the server: every check of the host becomes an error naming the reason, never a pass
             when = f" at {self.collected_at}" if self.collected_at else ""
             by = f" ({manifest['collector']})" if manifest.get("collector") else ""
+            self._store.close()
             raise TransportError(f"no outputs from {self.host or host_name}: collecting on the server failed{when}{by}: {failed}")
 
     def _load(self) -> dict:
-        """Read the manifest (and, for archives, every member) and set `self._read(rel) -> bytes`."""
+        """Read and check the manifest; every output path it names must be a safe member name."""
+        store = self._store
+        names = store.names()
+        # an archive may hold the bundle folder itself: look for manifest.json one level down
+        self._prefix = "" if "manifest.json" in names or not names else next(
+            (n[: -len("manifest.json")] for n in sorted(names) if n.count("/") == 1 and n.endswith("/manifest.json")), "")
         try:
-            if self.path.is_dir():
-                root = self.path
-                self._read = lambda rel: (root / rel).read_bytes()
-                manifest = json.loads((root / "manifest.json").read_text(encoding="utf-8"))
-            else:
-                blobs = self._archive_members()
-                # the archive may hold the bundle folder itself: look for manifest.json one level down
-                prefix = "" if "manifest.json" in blobs else next(
-                    (n[: -len("manifest.json")] for n in blobs if n.endswith("/manifest.json")), "")
-                self._read = lambda rel: blobs[prefix + rel]
-                manifest = json.loads(blobs[prefix + "manifest.json"].decode("utf-8"))
-            self._entries = {normalize_command(e["command"]): e for e in manifest.get("commands", [])}
-            return manifest
-        except (OSError, KeyError, TypeError, ValueError, tarfile.TarError, zipfile.BadZipFile) as exc:
-            raise TransportError(f"bundle {self.path} cannot be read: {type(exc).__name__}: {exc}") from None
-
-    def _archive_members(self) -> dict[str, bytes]:
-        """Every file of a .zip or .tar.gz bundle, by its '/'-separated name."""
-        if zipfile.is_zipfile(self.path):
-            with zipfile.ZipFile(self.path) as zf:
-                # Windows PowerShell 5's Compress-Archive writes names with backslashes
-                return {n.replace("\\", "/"): zf.read(n) for n in zf.namelist() if not n.endswith(("/", "\\"))}
-        if self.path.is_file() and tarfile.is_tarfile(self.path):
-            # the sh collector falls back to tar.gz where zip is missing on the server
-            with tarfile.open(self.path) as tf:
-                return {m.name.removeprefix("./"): tf.extractfile(m).read()  # type: ignore[union-attr]
-                        for m in tf.getmembers() if m.isfile()}
-        raise TransportError(f"bundle {self.path} not found (expected a folder, a .zip or a .tar.gz with manifest.json)")
+            text = store.read(self._prefix + "manifest.json").decode("utf-8-sig")
+            manifest = json.loads(text)
+        except (BundleRefused, NotCollected):
+            raise
+        except TransportError as exc:
+            raise TransportError(f"{exc}: the bundle has no manifest.json") from None
+        except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+            raise TransportError(f"bundle {self.path}: manifest.json is not valid JSON: "
+                                 f"{type(exc).__name__}: {str(exc)[:200]}") from None
+        if not isinstance(manifest, dict):
+            raise TransportError(f"bundle {self.path}: manifest.json must hold a JSON object")
+        if manifest.get("format") != FORMAT:
+            raise TransportError(f"bundle {self.path}: unknown format {str(manifest.get('format'))[:80]!r} (expected {FORMAT})")
+        for key in ("host", "collected_at", "collector"):
+            if manifest.get(key) is not None and not isinstance(manifest[key], str):
+                raise TransportError(f"bundle {self.path}: manifest.json field '{key}' must be a string")
+        if manifest.get("os") is not None and manifest["os"] not in OS_NAMES:
+            raise TransportError(f"bundle {self.path}: manifest.json field 'os' must be one of {', '.join(OS_NAMES)}")
+        commands = manifest.get("commands", [])
+        if not isinstance(commands, list):
+            raise TransportError(f"bundle {self.path}: manifest.json field 'commands' must be a list")
+        self._entries: dict[str, dict] = {}
+        members: list[str] = []
+        for i, e in enumerate(commands):
+            where = f"bundle {self.path}: manifest.json commands[{i}]"
+            problem = _entry_problem(e)
+            if problem:
+                raise TransportError(f"{where}: {problem}")
+            for stream in ("stdout", "stderr"):
+                if e.get(stream):
+                    try:
+                        e[stream] = member_name(e[stream])
+                    except ValueError as exc:
+                        raise store.refused(e[stream], f"{exc} (named by commands[{i}].{stream})") from None
+                    members.append(self._prefix + e[stream])
+            self._entries[normalize_command(e["command"])] = e
+        # every output is a regular file inside the bundle (a link or a FIFO refuses the whole
+        # bundle, now), and together they stay within the total limit, before anything is read
+        for name in members:
+            try:
+                store.size(name)
+            except BundleRefused:
+                raise
+            except TransportError:
+                pass  # missing: the command that needs it says so
+        store.check_total(members)
+        return manifest
 
     def run(self, command: str, timeout: float | None = None, privileged: bool = False) -> CommandResult:
         entry = self._entries.get(normalize_command(command))
@@ -96,11 +146,23 @@ class BundleShell(Shell):
                 f"not collected: the bundle {self.path.name} for host {self.host} has no output for `{command}`; "
                 "regenerate the collector with `impax-preflight collect` and run it on the server again"
             )
+        if entry.get("timed_out"):
+            limit = entry.get("timeout_s")
+            raise CommandTimeout(
+                f"`{command}` ran past the collector's {limit:g}s timeout on the server and was killed there; "
+                f"its output in bundle {self.path.name} is incomplete. Look at why it is slow on the server, or write "
+                "the collector with a longer timeout (thresholds.command_timeout_s) and collect again"
+                if isinstance(limit, (int, float)) else
+                f"`{command}` ran past the collector's timeout on the server and was killed there; its output in "
+                f"bundle {self.path.name} is incomplete"
+            )
         try:
-            raw_out = self._read(entry["stdout"]) if entry.get("stdout") else b""
-            raw_err = self._read(entry["stderr"]) if entry.get("stderr") else b""
-        except (OSError, KeyError) as exc:
-            raise TransportError(f"bundle {self.path}: output file for `{command}` missing: {exc}") from None
+            raw_out = self._store.read(self._prefix + entry["stdout"]) if entry.get("stdout") else b""
+            raw_err = self._store.read(self._prefix + entry["stderr"]) if entry.get("stderr") else b""
+        except BundleRefused:
+            raise
+        except TransportError as exc:
+            raise TransportError(f"{exc}: the output of `{command}` cannot be read") from None
         stdout, raw, truncated = finish_output(raw_out, entry.get("codepage"))
         stderr, _, _ = finish_output(raw_err, entry.get("codepage"))
         return CommandResult(
@@ -114,6 +176,35 @@ class BundleShell(Shell):
             transport=self.kind,
             extra={"collected_at": entry.get("started") or self.collected_at},
         )
+
+    def close(self) -> None:
+        self._store.close()
+
+
+def _entry_problem(e: Any) -> str | None:
+    """What is wrong with one manifest entry, or None."""
+    if not isinstance(e, dict):
+        return "must be a JSON object"
+    if not isinstance(e.get("command"), str) or not e["command"].strip():
+        return "'command' must be a non-empty string"
+    rc = e.get("rc")
+    if rc is not None and (isinstance(rc, bool) or not isinstance(rc, int) or not -(2**31) <= rc < 2**32):
+        return "'rc' must be an integer exit code or null"
+    for key in ("stdout", "stderr", "started", "codepage"):
+        if e.get(key) is not None and not isinstance(e[key], str):
+            return f"'{key}' must be a string"
+    if e.get("codepage"):
+        try:
+            codecs.lookup(e["codepage"])
+        except LookupError:
+            return f"'codepage' {e['codepage'][:40]!r} is not a known encoding"
+    for key in ("duration_s", "timeout_s"):
+        v = e.get(key)
+        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0):
+            return f"'{key}' must be a number of seconds"
+    if e.get("timed_out") is not None and not isinstance(e["timed_out"], bool):
+        return "'timed_out' must be true or false"
+    return None
 
 
 @dataclass

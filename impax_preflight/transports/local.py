@@ -6,9 +6,10 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 
-from .base import CommandResult, CommandTimeout, Shell, finish_output
+from .base import CommandCancelled, CommandResult, CommandTimeout, Shell, finish_output
 
 
 class LocalShell(Shell):
@@ -17,27 +18,42 @@ class LocalShell(Shell):
     def __init__(self, os_name: str | None = None, codepage: str | None = None):
         self.os = os_name or ("windows" if sys.platform.startswith("win") else "linux")
         self.codepage = codepage
+        # commands running now, so that cancel() (Ctrl-C) can kill them
+        self._running: set[subprocess.Popen] = set()
+        self._lock = threading.Lock()
+        self._cancelled = threading.Event()
 
     def run(self, command: str, timeout: float | None = None, privileged: bool = False) -> CommandResult:
         env = dict(os.environ)
         if self.os != "windows":
             env.update(LC_ALL="C", LANG="C")
         start = time.monotonic()
-        proc = subprocess.Popen(
-            command,
-            shell=True,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            env=env,
-            start_new_session=self.os != "windows",
-        )
+        with self._lock:
+            if self._cancelled.is_set():
+                raise CommandCancelled(f"`{command}` was not run: the run was cancelled (Ctrl-C)")
+            proc = subprocess.Popen(
+                command,
+                shell=True,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                env=env,
+                start_new_session=self.os != "windows",
+            )
+            self._running.add(proc)
         try:
             out, err = proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
             self._kill(proc)
             proc.communicate()
-            raise CommandTimeout(f"command timed out after {timeout:.0f}s and was abandoned: {command}") from None
+            raise CommandTimeout(f"`{command}` timed out after {timeout:g}s and was abandoned; the command "
+                                 f"(pgid {proc.pid}) was killed") from None
+        finally:
+            with self._lock:
+                self._running.discard(proc)
+        if self._cancelled.is_set() and proc.returncode is not None and proc.returncode < 0:
+            raise CommandCancelled(f"`{command}` was stopped: the run was cancelled (Ctrl-C); the command "
+                                   f"(pgid {proc.pid}) was killed")
         stdout, raw, truncated = finish_output(out, self.codepage)
         stderr, _, _ = finish_output(err, self.codepage)
         return CommandResult(
@@ -50,6 +66,14 @@ class LocalShell(Shell):
             truncated=truncated,
             transport=self.kind,
         )
+
+    def cancel(self) -> None:
+        """Kill every running command's process group (Ctrl-C); later commands are refused."""
+        with self._lock:
+            self._cancelled.set()
+            running = list(self._running)
+        for proc in running:
+            self._kill(proc)
 
     @staticmethod
     def _kill(proc: subprocess.Popen) -> None:

@@ -57,3 +57,36 @@ def test_cp1252_when_told():
 def test_finish_output_17mb_is_cut_with_the_mark():
     text, kept, truncated = finish_output(b"z" * (17 * 1024 * 1024))
     assert truncated and len(kept) == OUTPUT_CAP and "truncated by impax-preflight" in text
+
+
+def test_local_timeout_says_the_command_was_killed():
+    with pytest.raises(CommandTimeout, match=r"timed out after 0.5s .*\(pgid \d+\) was killed"):
+        LocalShell(os_name="linux").run("sleep 30", timeout=0.5)
+
+
+def test_local_cancel_kills_running_commands_and_refuses_new_ones():
+    import threading
+
+    from impax_preflight.transports.base import CommandCancelled
+
+    sh = LocalShell(os_name="linux")
+    errors: list[BaseException] = []
+
+    def long():
+        try:
+            sh.run("sleep 30 & sleep 30; wait", timeout=60)
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    threads = [threading.Thread(target=long) for _ in range(2)]
+    for t in threads:
+        t.start()
+    time.sleep(0.3)
+    start = time.monotonic()
+    sh.cancel()
+    for t in threads:
+        t.join(timeout=5)
+    assert time.monotonic() - start < 2
+    assert len(errors) == 2 and all(isinstance(e, CommandCancelled) and "cancelled" in str(e) for e in errors), errors
+    with pytest.raises(CommandCancelled, match="not run"):
+        sh.run("echo late", timeout=5)

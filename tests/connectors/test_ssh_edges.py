@@ -1,0 +1,358 @@
+"""SshShell at its edges, against real loopback OpenSSH servers (tests/services.py): many runs at
+once on one sshd, commands given up on (timeout, cancel, close) killed on the server, and the
+server's own limits (MaxSessions, MaxStartups, a disconnect with a reason) said as such."""
+
+from __future__ import annotations
+
+import re
+import socket
+import subprocess
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from impax_preflight.transports.base import CommandCancelled, CommandTimeout, TransportError
+from impax_preflight.transports.ssh import SshShell
+
+pytestmark = pytest.mark.service
+
+
+def _processes(pattern: str) -> list[tuple[int, int, str]]:
+    """(pgid, pid, args) of live (non-zombie) processes on this machine whose command line matches."""
+    out = subprocess.run(["ps", "-e", "-o", "pgid=,pid=,stat=,args="], capture_output=True, text=True).stdout
+    rows = []
+    for line in out.splitlines():
+        pgid, pid, stat, args = line.split(None, 3) if len(line.split(None, 3)) == 4 else (0, 0, "Z", "")
+        if not stat.startswith("Z") and re.search(pattern, args):
+            rows.append((int(pgid), int(pid), args))
+    return rows
+
+
+def _group_members(pgid: int) -> list[tuple[int, int, str]]:
+    out = subprocess.run(["ps", "-e", "-o", "pgid=,pid=,stat=,args="], capture_output=True, text=True).stdout
+    return [(int(p[0]), int(p[1]), p[3] if len(p) > 3 else "") for p in (line.split(None, 3) for line in out.splitlines())
+            if int(p[0]) == pgid and not p[2].startswith("Z")]
+
+
+def _wait_gone(pattern: str, within: float = 3.0) -> list:
+    deadline = time.monotonic() + within
+    while (left := _processes(pattern)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return left
+
+
+def _pgid_in(message: str) -> int:
+    m = re.search(r"\(pgid (\d+)\)", message)
+    assert m, message
+    return int(m.group(1))
+
+
+def _run_in_background(jobs: list[tuple[SshShell, str]], pattern: str,
+                       running: int | None = None) -> tuple[list[threading.Thread], list]:
+    """Start `shell.run(command)` for each job in a thread of its own; return once `running` (all)
+    commands (matched by `pattern` in ps) run on the server and have had time to report their pid."""
+    errors: list[BaseException] = []
+
+    def run(shell: SshShell, command: str) -> None:
+        try:
+            shell.run(command, timeout=120)
+        except BaseException as exc:  # noqa: BLE001 - the test looks at what each run raised
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=job) for job in jobs]
+    for t in threads:
+        t.start()
+    deadline = time.monotonic() + 10
+    while len(_processes(pattern)) < (running or len(jobs)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.3)  # the pid markers are read
+    return threads, errors
+
+
+# ---- concurrency: the lost channels ---------------------------------------------------------
+
+def test_20_concurrent_runs_on_one_sshd_lose_no_channel(fresh_sshd):
+    """20 runs at once, each with its own connection, 100 commands each on 4 channels, against one
+    sshd. Before the fix (paramiko's shutdown_write EOF overtaken by the CLOSE, issue #1115) this
+    lost connections in every try ("ieof packet referred to nonexistent channel"). Half the runs
+    are Windows-mode shells: they take the EOF-in-order path, the others the /dev/null path."""
+    server = fresh_sshd
+    runs, per_run = 20, 100
+
+    def one_run(i: int) -> list[str]:
+        host = server.make_host(f"run{i:02d}", os="windows" if i % 2 else "solaris")
+        shell = SshShell.for_host(host)
+        problems: list[str] = []
+
+        def command(n: int) -> None:
+            try:
+                r = shell.run(":" if n % 5 else f"echo {i}-{n}", timeout=30)
+                if r.rc != 0 or (n % 5 == 0 and r.stdout != f"{i}-{n}\n"):
+                    problems.append(f"{n}: rc={r.rc} out={r.stdout!r} err={r.stderr!r}")
+            except Exception as exc:  # noqa: BLE001 - every failure is a lost command
+                problems.append(f"{n}: {type(exc).__name__}: {exc}")
+
+        try:
+            with ThreadPoolExecutor(max_workers=4) as pool:
+                list(pool.map(command, range(per_run)))
+        finally:
+            shell.close()
+        assert shell.connect_count == 1
+        return problems
+
+    with ThreadPoolExecutor(max_workers=runs) as pool:
+        results = list(pool.map(one_run, range(runs)))
+    time.sleep(0.3)  # let sshd write its log
+    lost = [p for r in results for p in r]
+    log = server.log()
+    assert not lost, f"{len(lost)} of {runs * per_run} commands lost, e.g. {lost[:3]}"
+    assert "nonexistent channel" not in log, re.findall(r".*nonexistent channel.*", log)[:3]
+    assert server.connections() == runs
+
+
+def test_paramiko_internals_for_eof_in_order_exist(sshd_server):
+    """`_send_eof_in_order` needs these paramiko internals; without them it falls back to the racy
+    shutdown_write(). A paramiko upgrade that renames them must fail here, not lose channels."""
+    shell = SshShell.for_host(sshd_server.make_host("internals"))
+    try:
+        shell.run("true", timeout=10)
+        transport = shell._client.get_transport()
+        chan = transport.open_session()
+        try:
+            for name in ("lock", "closed", "eof_sent", "_send_eof"):
+                assert hasattr(chan, name), name
+            for name in ("clear_to_send_lock", "clear_to_send", "_send_message"):
+                assert hasattr(transport, name), name
+        finally:
+            chan.close()
+    finally:
+        shell.close()
+
+
+def test_windows_mode_sends_stdin_eof(sshd_server):
+    """Windows tools (wmic, powershell) wait for the end of stdin: the Windows path sends it."""
+    shell = SshShell.for_host(sshd_server.make_host("win-eof", os="windows"))
+    try:
+        r = shell.run("cat; echo after-cat", timeout=10)
+        assert r.stdout == "after-cat\n" and r.rc == 0
+    finally:
+        shell.close()
+
+
+def test_pid_marker_never_reaches_the_output(sshd_server):
+    shell = SshShell.for_host(sshd_server.make_host("marker"))
+    try:
+        r = shell.run("echo out; echo err >&2; exit 3", timeout=10)
+        assert (r.rc, r.stdout, r.stderr) == (3, "out\n", "err\n")
+        r = shell.run("true", timeout=10)
+        assert r.stderr == "" and r.stdout == ""
+    finally:
+        shell.close()
+
+
+def test_server_disconnect_reason_is_in_the_error(fresh_sshd):
+    """What OpenSSH does on the lost-channel bug: an EOF for a channel it does not know ends the
+    connection with a reason. Sent here on purpose; the error quotes the server, not an outage."""
+    shell = SshShell.for_host(fresh_sshd.make_host("told-off"))
+    assert shell.run("echo up", timeout=10).stdout == "up\n"
+    import paramiko
+    from paramiko.common import cMSG_CHANNEL_EOF
+
+    m = paramiko.Message()
+    m.add_byte(cMSG_CHANNEL_EOF)
+    m.add_int(4242)
+    shell._client.get_transport()._send_user_message(m)
+    time.sleep(0.5)
+    with pytest.raises(TransportError) as info:
+        shell.run("echo again", timeout=10)
+    text = str(info.value)
+    assert "closed by the server" in text and "nonexistent channel 4242" in text, text
+    assert "told-off" in text
+
+
+# ---- commands given up on are killed on the server --------------------------------------------
+
+def test_timed_out_command_is_killed_on_the_server(sshd_server):
+    shell = SshShell.for_host(sshd_server.make_host("sleeper"))
+    try:
+        start = time.monotonic()
+        with pytest.raises(CommandTimeout) as info:
+            shell.run("sleep 300", timeout=1)
+        took = time.monotonic() - start
+        text = str(info.value)
+        assert "timed out after 1s" in text and "was killed" in text and "abandoned" in text, text
+        pgid = _pgid_in(text)
+        assert took < 5, took
+        assert _group_members(pgid) == []
+        assert not [p for p in _processes(r"^sleep 300$") if p[0] == pgid]
+        assert shell.run("echo still-here", timeout=10).stdout == "still-here\n"
+    finally:
+        shell.close()
+
+
+def test_timeout_kills_the_whole_process_group(sshd_server):
+    """Pipelines, background jobs and subshells stay in the command's group and die with it."""
+    shell = SshShell.for_host(sshd_server.make_host("sleeper-tree"))
+    try:
+        with pytest.raises(CommandTimeout) as info:
+            shell.run("sleep 311 & (sleep 312; echo x) | cat; wait", timeout=1)
+        pgid = _pgid_in(str(info.value))
+        assert _wait_gone(r"^sleep 31[12]$") == []
+        assert _group_members(pgid) == []
+    finally:
+        shell.close()
+
+
+def test_privileged_command_is_killed_through_the_prefix(sshd_server):
+    log = sshd_server.bin_dir / "pfexec.log"
+    log.write_text("")
+    log.chmod(0o666)  # written by the (non-root) login user
+    sshd_server.add_command("pfexec", f'echo "$*" >> {log}; exec "$@"\n')
+    shell = SshShell.for_host(sshd_server.make_host("rbac-sleeper", privilege="pfexec"))
+    try:
+        with pytest.raises(CommandTimeout) as info:
+            shell.run("sleep 313", timeout=1, privileged=True)
+        assert "was killed" in str(info.value) and "pfexec" not in str(info.value).split("abandoned")[1][:20]
+        assert _wait_gone(r"^sleep 313$") == []
+        calls = log.read_text().splitlines()
+        assert calls[0] == "/bin/sh -c sleep 313"
+        assert any("@@impax-kill" in c for c in calls[1:]), calls  # the kill went through pfexec too
+    finally:
+        shell.close()
+
+
+def test_cancel_kills_every_running_command_and_refuses_new_ones(sshd_server):
+    shell = SshShell.for_host(sshd_server.make_host("cancelled"))
+    try:
+        threads, errors = _run_in_background([(shell, f"sleep 32{n}") for n in range(3)], r"^sleep 32[0-2]$")
+        start = time.monotonic()
+        shell.cancel()
+        for t in threads:
+            t.join(timeout=10)
+        assert time.monotonic() - start < 5
+        assert len(errors) == 3 and all(isinstance(e, CommandCancelled) for e in errors), errors
+        for e in errors:
+            assert "cancelled (Ctrl-C)" in str(e) and "was killed" in str(e), str(e)
+        assert _wait_gone(r"^sleep 32[0-2]$") == []
+        with pytest.raises(CommandCancelled, match="not run"):
+            shell.run("echo late", timeout=10)
+    finally:
+        shell.close()
+
+
+def test_cancel_with_commands_waiting_for_a_channel(sshd_server):
+    """Six commands, four channels: the two waiting for a channel are never started (or, if they
+    slipped through, killed too); nothing is left on the server."""
+    shell = SshShell.for_host(sshd_server.make_host("queued"))
+    try:
+        threads, errors = _run_in_background([(shell, f"sleep 39{n}") for n in range(6)], r"^sleep 39[0-5]$",
+                                             running=4)
+        shell.cancel()
+        for t in threads:
+            t.join(timeout=15)
+        assert len(errors) == 6 and all(isinstance(e, CommandCancelled) for e in errors), errors
+        killed = [e for e in errors if "was killed" in str(e)]
+        not_run = [e for e in errors if "was not run" in str(e)]
+        assert len(killed) >= 4 and len(killed) + len(not_run) == 6, [str(e) for e in errors]
+        assert _wait_gone(r"^sleep 39[0-5]$") == []
+    finally:
+        shell.close()
+
+
+def test_close_kills_commands_still_running(sshd_server):
+    """The runner gives up on a check at its own timeout but the command runs on: close() at the end
+    of the run kills it instead of leaving it on the server."""
+    shell = SshShell.for_host(sshd_server.make_host("abandoned"))
+    threads, errors = _run_in_background([(shell, "sleep 330")], r"^sleep 330$")
+    shell.close()
+    threads[0].join(timeout=10)
+    assert errors and isinstance(errors[0], CommandCancelled) and "was killed" in str(errors[0]), errors
+    assert _wait_gone(r"^sleep 330$") == []
+
+
+# ---- the server's limits ----------------------------------------------------------------------
+
+def test_max_sessions_lowers_our_channel_count_instead_of_failing(sshd_factory):
+    server = sshd_factory(MaxSessions="2")
+    shell = SshShell.for_host(server.make_host("two-sessions"))
+    try:
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            results = list(pool.map(lambda i: shell.run(f"sleep 0.3; echo {i}", timeout=30), range(16)))
+        assert [r.stdout for r in results] == [f"{i}\n" for i in range(16)]
+        assert shell._slots.limit <= 2
+    finally:
+        shell.close()
+        server.stop()
+
+
+def test_no_sessions_allowed_is_a_clear_error(sshd_factory):
+    server = sshd_factory(MaxSessions="0")
+    shell = SshShell.for_host(server.make_host("no-sessions"))
+    try:
+        with pytest.raises(TransportError) as info:
+            shell.run("true", timeout=10)
+        text = str(info.value)
+        assert "refuses to open a session" in text and "MaxSessions" in text and "no-sessions" in text, text
+    finally:
+        shell.close()
+        server.stop()
+
+
+def test_max_startups_drop_is_named(sshd_factory):
+    """sshd drops connections past MaxStartups before its greeting; held here by one silent connection."""
+    server = sshd_factory(MaxStartups="1")
+    hog = socket.create_connection(("127.0.0.1", server.port))
+    try:
+        time.sleep(0.3)
+        shell = SshShell.for_host(server.make_host("crowded"))
+        start = time.monotonic()
+        with pytest.raises(TransportError) as info:
+            shell.run("true", timeout=10)
+        assert time.monotonic() - start < 4
+        text = str(info.value)
+        assert "MaxStartups" in text and "crowded" in text and "closed it at once" in text, text
+        time.sleep(0.2)
+        assert "past MaxStartups" in server.log()
+    finally:
+        hog.close()
+        server.stop()
+
+
+def test_cancel_all_stops_several_hosts_at_once(sshd_server, fresh_sshd):
+    """What the runner calls on Ctrl-C: every host's commands are killed in parallel, within 5 s."""
+    from impax_preflight.transports.base import cancel_all
+
+    shells = [SshShell.for_host(sshd_server.make_host("para-a")), SshShell.for_host(fresh_sshd.make_host("para-b"))]
+    threads, errors = _run_in_background([(s, f"sleep 37{n}") for n, s in enumerate(shells)], r"^sleep 37[01]$")
+    start = time.monotonic()
+    assert cancel_all(shells, timeout=5) == []
+    for t in threads:
+        t.join(timeout=10)
+    assert time.monotonic() - start < 5
+    assert len(errors) == 2 and all("was killed" in str(e) for e in errors), errors
+    assert _wait_gone(r"^sleep 37[01]$") == []
+    for s in shells:
+        s.close()
+
+
+def test_kill_that_cannot_be_sent_is_said_in_the_finding(sshd_factory):
+    """MaxSessions 1: the command holds the only session, so the kill channel is refused; the
+    timeout error must say the command may still run, not that it was killed."""
+    import os
+    import signal
+
+    server = sshd_factory(MaxSessions="1")
+    shell = SshShell.for_host(server.make_host("one-session"))
+    try:
+        with pytest.raises(CommandTimeout) as info:
+            shell.run("sleep 381", timeout=1)
+        text = str(info.value)
+        assert "could not be stopped" in text and "kill could not be sent" in text and "may still run" in text, text
+        assert "was killed" not in text
+    finally:
+        shell.close()
+        for _, pid, _ in _processes(r"^sleep 381$"):  # the test's own leftover, by pid
+            os.kill(pid, signal.SIGKILL)
+        server.stop()
