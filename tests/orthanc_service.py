@@ -106,6 +106,8 @@ class OrthancServer:
         from pynetdicom import AE, evt
         from pynetdicom.sop_class import CTImageStorage
 
+        from impax_preflight_dicom.net import guard_reactor  # pynetdicom's answer-stealing race (issue #875)
+
         ae = AE(LOADER_AE)
         ae.add_requested_context(CTImageStorage, ExplicitVRLittleEndian)
         ae.acse_timeout = ae.dimse_timeout = ae.network_timeout = 30
@@ -118,9 +120,13 @@ class OrthancServer:
                     assoc = ae.associate("127.0.0.1", self.port, ae_title=self.aet, evt_handlers=[(evt.EVT_CONN_OPEN, nodelay)])
                     if not assoc.is_established:
                         raise RuntimeError(f"loader cannot associate with {self.aet}:{self.port}\n{self.log()[-2000:]}")
+                    guard_reactor(assoc)
                 status = assoc.send_c_store(ds)
-                if status is None or int(status.Status) != 0:
-                    raise RuntimeError(f"C-STORE to {self.aet} failed: {status}")
+                if status is None or "Status" not in status:
+                    state = "aborted" if assoc.is_aborted else "no answer within 30 s"
+                    raise RuntimeError(f"C-STORE #{stored + 1} to {self.aet} failed ({state})\n{self.log()[-2000:]}")
+                if int(status.Status) != 0:
+                    raise RuntimeError(f"C-STORE #{stored + 1} to {self.aet} failed: status 0x{int(status.Status):04X}")
                 stored += 1
         finally:
             if assoc is not None and assoc.is_established:

@@ -76,6 +76,31 @@ def nodelay(event) -> None:
             pass  # an odd socket: slower, not wrong
 
 
+def guard_reactor(assoc) -> None:
+    """Keep pynetdicom's reactor thread away from the answers to our own requests.
+
+    Besides the thread that sends a request and waits for its answers, an association runs a
+    reactor thread that serves the requests a peer sends us; both take messages off one queue,
+    and a race lets the reactor take the first answer to our request ("Received unexpected C-FIND
+    service message", pynetdicom issue #875): the requester then waits in vain for it, or — for a
+    C-FIND — goes on without that one match, and a study would be counted missing. The reactor
+    is the only caller that does not block: from it we hand out peer requests only.
+    """
+    dimse = getattr(assoc, "dimse", None)
+    get_msg, peek_msg = getattr(dimse, "get_msg", None), getattr(dimse, "peek_msg", None)
+    if get_msg is None or peek_msg is None:  # another pynetdicom: leave it as it is
+        return
+
+    def guarded_get_msg(block: bool = False):
+        if not block:
+            _cx, msg = peek_msg()
+            if msg is None or not getattr(msg, "is_valid_request", False):
+                return None, None
+        return get_msg(block)
+
+    dimse.get_msg = guarded_get_msg
+
+
 def associate(
     peer: Peer,
     calling_ae: str,
@@ -97,6 +122,7 @@ def associate(
     if not assoc.is_established:
         out = _failed_association(assoc, peer, calling_ae, timeout, time.monotonic() - start)
         raise DicomError(f"{peer}: {out.message}")
+    guard_reactor(assoc)
     return assoc
 
 
@@ -169,6 +195,7 @@ def echo(peer: Peer, calling_ae: str = DEFAULT_CALLING_AE, timeout: float = 10.0
     assoc = ae.associate(peer.address, peer.port, ae_title=peer.ae_title, evt_handlers=[(evt.EVT_CONN_OPEN, nodelay)])
     if not assoc.is_established:
         return _failed_association(assoc, peer, calling_ae, timeout, time.monotonic() - start)
+    guard_reactor(assoc)
     try:
         try:
             status = assoc.send_c_echo()

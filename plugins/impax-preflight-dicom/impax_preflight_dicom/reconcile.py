@@ -30,6 +30,8 @@ from .net import STUDY_KEYS, DicomError, Peer, QuerySession, StudyRecord, study_
 
 CHECK_ID = "dicom.study_reconcile"
 CSV_NAME = "dicom-study-reconcile.csv"
+#: days with a discrepancy listed in the finding's values (a report stays readable over a year)
+PER_DAY_IN_VALUES = 60
 
 #: kind -> (what it means, whether it blocks)
 KINDS: dict[str, tuple[str, bool]] = {
@@ -480,7 +482,8 @@ def _finding(ctx, cfg: ReconcileSettings, old: Peer, new: Peer, ledger: Ledger, 
         **found,
         "not_counted": uncounted,
         "requeried_by_uid": totals.get("requeried", 0),
-        "per_day": per_day,
+        "days_with_discrepancies": len(per_day),
+        "per_day": per_day[:PER_DAY_IN_VALUES],  # all of them: the evidence table and the CSV
         "examples": ledger.examples,
         "csv": str(csv_path),
         "state_file": str(ledger.json_path),

@@ -91,3 +91,29 @@ def test_through_the_runner_hosts_without_aes_are_not_run(archives):
     (nr,) = [n for n in report.not_run if n.target == "app1"]
     assert "no DICOM AE listed" in nr.reason
     assert report.verdict.value == "GO"
+
+
+def test_the_reactor_leaves_answers_to_our_requests_alone(archives):
+    """pynetdicom issue #875: the association's reactor thread could take the first answer to our own
+    request off the queue (a C-FIND match lost). Guarded, it leaves any answer where it is."""
+    import time
+
+    from pynetdicom.dimse_primitives import C_FIND
+    from pynetdicom.sop_class import StudyRootQueryRetrieveInformationModelFind
+
+    from impax_preflight_dicom.net import Peer, associate
+
+    assoc = associate(Peer("OLD_ARCH", "127.0.0.1", archives.old.port), "IMPAX_PREFLIGHT", 5,
+                      [StudyRootQueryRetrieveInformationModelFind])
+    try:
+        answer = C_FIND()
+        answer.MessageIDBeingRespondedTo = 1
+        answer.Status = 0xFF00
+        cx = assoc.accepted_contexts[0].context_id
+        assoc.dimse.msg_queue.put((cx, answer))
+        time.sleep(0.2)  # the reactor polls every millisecond
+        assert assoc.dimse.msg_queue.qsize() == 1  # still there for the thread that asked
+        assert assoc.dimse.get_msg(block=False) == (None, None)  # what the reactor gets
+        assert assoc.dimse.get_msg(block=True) == (cx, answer)  # what the requester gets
+    finally:
+        assoc.release()

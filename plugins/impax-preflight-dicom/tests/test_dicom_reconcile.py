@@ -273,3 +273,56 @@ def test_compare_day(old, new, find_new, find_old, kinds):
     result = compare_day("2026-11-18", old, new, find_new=find_new, find_old=find_old,
                          in_range=lambda d: "20261114" <= d <= "20261118")
     assert [r["kind"] for r in result.rows] == kinds
+
+
+def test_the_run_command_shows_progress_writes_the_csv_and_keeps_state_beside_the_inventory(archives, tmp_path):
+    import subprocess
+    import sys
+
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "site.toml").write_text(f"""
+[site]
+name = "Reconcile Hospital"
+impax_version = "6.3.1"
+platform = "AS3000"
+
+[site.options."dicom.study_reconcile"]
+start_date = "{FIRST}"
+end_date = "{LAST}"
+pause_s = 0
+window = "always"
+timeout_s = 5
+
+[[hosts]]
+name = "arch-old"
+address = "127.0.0.1"
+os = "solaris"
+roles = ["archive"]
+transport = {{ kind = "local" }}
+aes = [{{ ae_title = "OLD_ARCH", port = {archives.old.port}, role = "old_archive" }}]
+
+[[hosts]]
+name = "arch-new"
+address = "127.0.0.1"
+os = "windows"
+roles = ["archive"]
+transport = {{ kind = "local" }}
+aes = [{{ ae_title = "NEW_ARCH", port = {archives.new.port}, role = "new_archive" }}]
+""", encoding="utf-8")
+    out = tmp_path / "out"
+    run = subprocess.run([sys.executable, "-m", "impax_preflight", "run", str(site / "site.toml"), "-o", str(out),
+                          "--only", "dicom.study_reconcile", "--format", "json,html"],
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 2, run.stdout + run.stderr  # NO-GO: studies are missing on the new archive
+    lines = [ln for ln in run.stdout.splitlines() if ln.startswith("...")]
+    assert lines[0].startswith("...    dicom.study_reconcile @ site: 2026-11-14: 1/5 days, ")  # then at most one every 30 s
+    assert "5/5 days, 2 missing so far" in lines[-1]
+    assert "FAIL   blocker dicom.study_reconcile @ site [OLD_ARCH vs NEW_ARCH]" in run.stdout
+    rows = read_csv(out / "dicom-study-reconcile.csv")
+    assert len(rows) == 8
+    assert (site / "impax-preflight-state" / "dicom-study-reconcile_OLD_ARCH_NEW_ARCH.json").is_file()
+    report = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    (f,) = report["findings"]
+    assert f["values"]["missing"] == 2 and f["values"]["csv"] == str(out / "dicom-study-reconcile.csv")
+    assert "dicom-study-reconcile.csv" in (out / "report.html").read_text(encoding="utf-8")
