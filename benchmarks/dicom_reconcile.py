@@ -108,8 +108,10 @@ def client(argv: list[str]) -> None:
     write_reports(report, work / "out", ["json"], ps)
     wall = time.monotonic() - t0
     (f,) = report.findings
-    rss_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # kilobytes on Linux
-    print(json.dumps({"wall_s": wall, "check_s": f.duration_s, "rss_mb": rss_kb / 1024, "status": f.status.value,
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    rss_kb = usage.ru_maxrss  # kilobytes on Linux
+    print(json.dumps({"wall_s": wall, "check_s": f.duration_s, "cpu_s": usage.ru_utime + usage.ru_stime,
+                      "rss_mb": rss_kb / 1024, "status": f.status.value,
                       "values": {k: f.values[k] for k in ("old_studies", "new_studies", "matched", "missing", "extra",
                                                            "fewer_instances", "date_differs", "more_instances",
                                                            "series_differ", "not_found_by_date", "not_counted",
@@ -156,14 +158,14 @@ def main() -> int:
     print(f"\n{args.studies:,} studies over {args.days} days, {sum(s.instances for s in pair.old):,} instances on the old "
           f"archive; seeded: {expected['missing']} missing, {expected['extra']} extra, {expected['fewer_instances']} "
           f"with one instance fewer, {expected['date_differs']} under another date")
-    print(f"{'run':>4} {'client wall':>12} {'check':>8} {'peak RSS':>9}  found")
+    print(f"{'run':>4} {'client wall':>12} {'check':>8} {'client CPU':>11} {'peak RSS':>9}  found")
     ok = True
     for i, r in enumerate(runs, 1):
         v = r["values"]
         found = {k: v[k] for k in expected}
         right = found == expected and v["days_done"] == args.days and not v["not_counted"]
         ok &= right
-        print(f"{i:>4} {r['wall_s']:>10.1f} s {r['check_s']:>6.1f} s {r['rss_mb']:>6.0f} MB  "
+        print(f"{i:>4} {r['wall_s']:>10.1f} s {r['check_s']:>6.1f} s {r['cpu_s']:>9.1f} s {r['rss_mb']:>6.0f} MB  "
               f"{v['missing']} missing, {v['extra']} extra, {v['fewer_instances']} fewer, {v['date_differs']} redated, "
               f"{v['requeried_by_uid']} re-queried by UID{'' if right else '  <- NOT the seeded differences'}")
     wall = statistics.median(r["wall_s"] for r in runs)

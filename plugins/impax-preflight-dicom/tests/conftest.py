@@ -21,7 +21,6 @@ import socket
 import subprocess
 import threading
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Callable, Iterator
 
 import pytest
@@ -55,6 +54,15 @@ class Archives:
     pair: SeededPair
     #: the port our checks listen on (C-MOVE destination, storage commitment reports); both archives know it
     listen_port: int
+
+    def hosts(self) -> list[dict]:
+        """Inventory hosts: the old archive (role old_archive) and the new one (role new_archive)."""
+        return [
+            {"name": "old", "address": "127.0.0.1", "os": "solaris", "roles": ["archive"], "transport": {"kind": "local"},
+             "aes": [self.old.peer("old_archive")]},
+            {"name": "new", "address": "127.0.0.1", "os": "windows", "roles": ["archive"], "transport": {"kind": "local"},
+             "aes": [self.new.peer("new_archive")]},
+        ]
 
 
 @pytest.fixture(scope="session")

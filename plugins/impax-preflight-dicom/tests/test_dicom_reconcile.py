@@ -23,12 +23,7 @@ def inventory(archives, state_dir, **opts):
     if state_dir is not None:
         options["state_dir"] = str(state_dir)
     return make_inventory(
-        {"hosts": [
-            {"name": "old", "address": "127.0.0.1", "os": "solaris", "roles": ["archive"], "transport": {"kind": "local"},
-             "aes": [archives.old.peer("old_archive")]},
-            {"name": "new", "address": "127.0.0.1", "os": "windows", "roles": ["archive"], "transport": {"kind": "local"},
-             "aes": [archives.new.peer("new_archive")]},
-        ]},
+        {"hosts": archives.hosts()},
         options={"dicom.study_reconcile": options},
     )
 

@@ -115,12 +115,7 @@ def test_percentile_is_nearest_rank():
 
 def commit_inventory(archives, **opts):
     return make_inventory(
-        {"hosts": [
-            {"name": "old", "address": "127.0.0.1", "os": "solaris", "roles": ["archive"], "transport": {"kind": "local"},
-             "aes": [archives.old.peer("old_archive")]},
-            {"name": "new", "address": "127.0.0.1", "os": "windows", "roles": ["archive"], "transport": {"kind": "local"},
-             "aes": [archives.new.peer("new_archive")]},
-        ]},
+        {"hosts": archives.hosts()},
         options={"dicom.storage_commitment": {"end_date": END, "days": 5, "listen_port": archives.listen_port,
                                               "listen_address": "127.0.0.1", "wait_s": 20, "timeout_s": 10, **opts}},
     )
@@ -223,3 +218,15 @@ def test_a_report_on_the_same_association_is_read(tmp_path):
     assert f.values["report_on"] == "same association"
     assert f.values["failed"] == [{"sop_instance": "1.2.3.2", "study": "1.2.3", "reason": "0x0110 processing failure"}]
     assert f.values["committed"] == 1
+
+
+def test_the_figures_survive_into_a_baseline_comparison(archives):
+    """p50 / p95 are named so that `run --baseline` / `diff` list them as values that moved (timings
+    ending in _s are left out there on purpose)."""
+    from impax_preflight.report.diff import moved_values
+
+    (before,) = run_check(dicom_first_image_time, inventory=host_inventory(archives.new, method="get", studies=2))
+    after = before.model_copy(update={"values": {**before.values, "p50": before.values["p50"] + 1.5,
+                                                 "p95": before.values["p95"] + 2.0}})
+    moved = moved_values(before, after)
+    assert set(moved) >= {"p50", "p95"} and moved["p95"]["delta"] == 2.0
