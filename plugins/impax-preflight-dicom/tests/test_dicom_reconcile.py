@@ -233,6 +233,12 @@ def test_peer_problems_stop_with_the_reason_and_keep_what_was_done(archives, ort
     (g,) = run_check(dicom_study_reconcile, inventory=wrong)
     assert g.status is Status.ERROR and "Called AE title not recognised" in g.message
     assert "does not answer to the called AE title NOT_NEW_ARCH" in g.message
+    stranger = make_inventory(options={"dicom": {"calling_ae": "STRANGER"}, "dicom.study_reconcile": {
+        "old": archives.old.peer(), "new": archives.new.peer(), "start_date": FIRST, "end_date": LAST, "pause_s": 0,
+        "window": "always", "timeout_s": 5, "state_dir": str(tmp_path)}})
+    (h,) = run_check(dicom_study_reconcile, inventory=stranger)
+    assert h.status is Status.ERROR and "Calling AE title not recognised" in h.message
+    assert "OLD_ARCH does not know our calling AE title STRANGER" in h.message
 
 
 # ---- compare_day, the logic alone ------------------------------------------------------------
