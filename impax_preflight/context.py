@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
 from .hostfacts import HostFacts
@@ -83,6 +84,8 @@ class CheckContext:
         deadline: float | None = None,
         provider: str | None = None,
         reader: "HostReader | None" = None,
+        output_dir: str | Path | None = None,
+        progress: Callable[..., None] | None = None,
     ) -> None:
         self.check = check
         self.inventory = inventory
@@ -99,6 +102,9 @@ class CheckContext:
         self._sql_factory = sql_factory
         self._findings_so_far = findings_so_far or (lambda: [])
         self._reader = reader
+        #: the run's report folder (None when the run writes no files): for a check's own side files
+        self.output_dir = Path(output_dir) if output_dir is not None else None
+        self._progress = progress
 
     # -- what the check may touch ------------------------------------------------------------
     @property
@@ -191,6 +197,15 @@ class CheckContext:
         result = session.query(sql, params, timeout=self.remaining(timeout or db_timeout), max_rows=max_rows)
         self.evidence.append(evidence_from_query(result, self.target_name, session.kind))
         return result
+
+    def progress(self, message: str, done: int | None = None, total: int | None = None) -> None:
+        """Tell the progress display how far a long check is (e.g. "day 73 of 365"). Never raises."""
+        if self._progress is None:
+            return
+        try:
+            self._progress(message=mask(message), done=done, total=total)
+        except Exception:  # noqa: BLE001 - a display problem must not fail the check
+            pass
 
     def note(self, text: str, source: str = "note") -> None:
         self.evidence.append(Evidence(kind="note", source=source, output=mask(text)))

@@ -63,6 +63,8 @@ class _Run:
     #: per database: its session pool; per target: compute-once values (fused table scans)
     pools: dict[tuple[str, str], SessionPool] = field(default_factory=dict)
     memos: dict[str, Memo] = field(default_factory=dict)
+    #: the report folder, given to checks that write a side file beside the report (e.g. a CSV)
+    out_dir: Path | None = None
 
     def __post_init__(self) -> None:
         th = self.inventory.site.thresholds
@@ -78,6 +80,7 @@ class _Run:
 
     def open_results(self, out_dir: Path) -> None:
         out_dir.mkdir(parents=True, exist_ok=True)
+        self.out_dir = out_dir
         self.jsonl = open(out_dir / "results.jsonl", "w", encoding="utf-8")  # noqa: SIM115 - closed in close()
 
     def memo(self, target: str) -> Memo:
@@ -301,6 +304,8 @@ def _run_item(run: _Run, item: PlanItem) -> None:
         memo=run.memo(item.target),
         provider=run.plugins.check_provider(chk.id),
         reader=run.readers[host.name] if host else None,
+        output_dir=run.out_dir,
+        progress=_check_progress(run, chk.id, item.target),
     )
     if host is not None and chk.target == "host" and host.name in run.host_down:
         run.emit(ctx.error(f"host unreachable: {run.host_down[host.name]}"))
@@ -320,3 +325,14 @@ def _run_item(run: _Run, item: PlanItem) -> None:
         run.emit(f)
     if run.progress:
         run.progress("done", check_id=chk.id, target=item.target)
+
+
+def _check_progress(run: _Run, check_id: str, target: str) -> Callable[..., None] | None:
+    """A long check's own progress (``ctx.progress``), passed on to the display as a ``check_progress`` event."""
+    if run.progress is None:
+        return None
+
+    def report(message: str, done: int | None = None, total: int | None = None) -> None:
+        run.progress("check_progress", check_id=check_id, target=target, message=message, done=done, total=total)
+
+    return report

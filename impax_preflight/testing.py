@@ -105,11 +105,14 @@ def run_check(
     findings: Iterable[Finding] = (),
     memo: Memo | None = None,
     timeout: float = 30.0,
+    output_dir: str | Path | None = None,
+    progress: Any = None,
 ) -> list[Finding]:
     """Run one check on one target the way the runner does (timeout, exceptions -> error findings).
 
     Target: the site for site checks; else `host` (default: the first host) and, for database
-    checks, `database` (default: the host's first database).
+    checks, `database` (default: the host's first database). `output_dir` is the report folder a
+    check may write side files to; `progress(message=, done=, total=)` receives `ctx.progress` calls.
     """
     inv = inventory or make_inventory()
     h = d = None
@@ -133,6 +136,8 @@ def run_check(
         memo=memo,
         deadline=time.monotonic() + timeout,
         provider="test",
+        output_dir=output_dir,
+        progress=progress,
     )
     return execute_check(ctx, timeout)
 

@@ -3,7 +3,7 @@
 # and run the whole test suite. Service-backed tests may not skip: IMPAX_PREFLIGHT_REQUIRE_SERVICES=1.
 source "$(dirname "$0")/_env.sh"
 apt_install unixodbc unixodbc-dev odbc-postgresql libsqliteodbc tdsodbc \
-  openssh-server openssh-client postgresql chromium fonts-dejavu-core zip
+  openssh-server openssh-client postgresql chromium fonts-dejavu-core zip orthanc dcmtk
 echo "Preparing $ROOT/.venv ..."
 make_venv
 pip_quiet install -e "$ROOT[test,keyring]"

@@ -6,6 +6,7 @@ Checks never print: this is the one place a running check's outcome reaches the 
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import click
@@ -19,6 +20,7 @@ class Progress:
     def __init__(self, console, interactive: bool, quiet: bool):
         self.console, self.interactive, self.quiet = console, interactive, quiet
         self._bar = None
+        self._last_said: dict[tuple[str, str], float] = {}
 
     def __enter__(self):
         if self.interactive:
@@ -45,6 +47,17 @@ class Progress:
             self._bar.update(self._task, total=data["total"])
         elif event == "done" and self._bar is not None:
             self._bar.update(self._task, advance=1, description=f"{data['check_id']} @ {data['target']}")
+        elif event == "check_progress":
+            # a long check (a paced DICOM reconciliation, a table scan) says how far it is
+            line = f"{data['check_id']} @ {data['target']}: {data['message']}"
+            if self._bar is not None:
+                self._bar.update(self._task, description=line)
+            elif not self.quiet:
+                key, now = (data["check_id"], data["target"]), time.monotonic()
+                last = data.get("total") is not None and data.get("done") == data.get("total")
+                if last or now - self._last_said.get(key, float("-inf")) >= 30:
+                    self._last_said[key] = now  # a log, not a flood: one line per check every 30 s
+                    click.echo(f"...    {line}")
         elif event == "finding":
             f = data["finding"]
             if self._bar is not None:

@@ -1,4 +1,5 @@
-"""impax-preflight plugin: DICOM checks (C-ECHO of every AE, old/new archive study counts per day).
+"""impax-preflight plugin: DICOM checks — C-ECHO of every AE, old/new archive study counts and study
+reconciliation per day, time to the first image, storage commitment on the new archive.
 
 Registered through the entry point group ``impax_preflight`` (name ``dicom``). pynetdicom is
 imported only when a check or the ``dicom-echo`` command actually talks DICOM.
@@ -14,9 +15,10 @@ __version__ = "0.1.0"
 
 @hookimpl
 def impax_register_checks(register):
-    from . import checks
+    from . import checks, commitment, reconcile, retrieve
 
-    register_module_checks(register, vars(checks))
+    for module in (checks, reconcile, retrieve, commitment):
+        register_module_checks(register, vars(module))
 
 
 @hookimpl

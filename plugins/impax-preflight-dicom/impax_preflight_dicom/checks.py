@@ -94,21 +94,21 @@ def dicom_echo(ctx: CheckContext) -> Iterator[Finding]:
             yield ctx.warn(message, subject=ae.ae_title, values=values, evidence=[evidence])
 
 
-def _peer_from_option(spec: Any, which: str) -> Peer:
+def _peer_from_option(spec: Any, which: str, check_id: str = "dicom.study_count") -> Peer:
     if not isinstance(spec, dict) or not spec.get("ae_title") or not spec.get("address") or not spec.get("port"):
         raise ValueError(
-            f"site.options.\"dicom.study_count\".{which} must be {{ ae_title = \"...\", address = \"...\", port = 104 }}"
+            f"site.options.\"{check_id}\".{which} must be {{ ae_title = \"...\", address = \"...\", port = 104 }}"
         )
     return Peer(str(spec["ae_title"]), str(spec["address"]), int(spec["port"]), f"{which}_archive")
 
 
-def _archive_peers(inventory, opts: dict[str, Any]) -> tuple[Peer, Peer] | str:
+def _archive_peers(inventory, opts: dict[str, Any], check_id: str = "dicom.study_count") -> tuple[Peer, Peer] | str:
     """(old, new) from the options, else from AE roles old_archive / new_archive; or why not.
 
     Raises ValueError when the options name them badly.
     """
     if "old" in opts or "new" in opts:
-        return _peer_from_option(opts.get("old"), "old"), _peer_from_option(opts.get("new"), "new")
+        return _peer_from_option(opts.get("old"), "old", check_id), _peer_from_option(opts.get("new"), "new", check_id)
     found: dict[str, list[Peer]] = {"old_archive": [], "new_archive": []}
     for host in inventory.hosts:
         for ae in host.aes:
@@ -116,18 +116,18 @@ def _archive_peers(inventory, opts: dict[str, Any]) -> tuple[Peer, Peer] | str:
                 found[ae.role].append(Peer(ae.ae_title, ae.address or host.reach, ae.port, ae.role))
     for role, peers in found.items():
         if len(peers) > 1:
-            return f"several AEs have role {role} ({', '.join(map(str, peers))}): name the pair in site.options.\"dicom.study_count\""
+            return f"several AEs have role {role} ({', '.join(map(str, peers))}): name the pair in site.options.\"{check_id}\""
     if not found["old_archive"] or not found["new_archive"]:
         return "needs one AE with role old_archive and one with role new_archive (or options old / new)"
     return found["old_archive"][0], found["new_archive"][0]
 
 
-def _archive_pair_declared(site, host, db, inventory=None) -> bool | str:
+def _archive_pair_declared(site, host, db, inventory=None, check_id: str = "dicom.study_count") -> bool | str:
     """an old and a new archive are named (AE roles old_archive / new_archive, or options old / new)"""
     if inventory is None:
         return True
     try:
-        pair = _archive_peers(inventory, _options(site, "dicom.study_count"))
+        pair = _archive_peers(inventory, _options(site, check_id), check_id)
     except ValueError:
         return True  # badly written options: the check runs and reports them as an error
     return pair if isinstance(pair, str) else True
