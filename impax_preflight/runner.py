@@ -24,6 +24,7 @@ from ._version import __version__
 from .context import CheckContext, Memo
 from .execute import execute_check
 from .hostfacts import HostFacts
+from .interrupts import held
 from .model import Finding, NotRun, RunReport, Waiver, compute_verdict, utcnow
 from .plan import PlanItem, build_plan, check_host_globs
 from .probes import HostReader
@@ -171,6 +172,8 @@ def run_preflight(
         _wait_all(pending)
     except KeyboardInterrupt:
         interrupted = True
+        holding = held("stopping the checks and saving the partial report")
+        holding.__enter__()  # a second Ctrl-C during the clean-up must not cost the report: released below
         run.abort.set()  # workers stop waiting for their checks at once
         for pool in run.pools.values():  # running statements end now, not at their timeout
             pool.cancel_all()
@@ -186,6 +189,8 @@ def run_preflight(
     finally:
         executor.shutdown(wait=not interrupted, cancel_futures=True)
         run.close()
+        if interrupted:
+            holding.__exit__(None, None, None)
 
     findings = sorted(run.snapshot(), key=_finding_order)
     incomplete = bool(plugins.broken())

@@ -97,48 +97,26 @@ def execute(inv, plugins, out_dir, fmt_list, *, baseline=None, progress=None, qu
         def finishing(report):
             return record_run(report, history)
 
+    from ..interrupts import first_only
+
     interactive = sys.stdout.isatty() if progress is None else progress
     out = console()
-    with Progress(out, interactive, quiet_findings) as prog:
-        try:
-            report = run_preflight(inv, plugins=plugins, out_dir=out_dir, progress=prog, finishing=finishing, **run_options)
-        except ValueError as exc:
-            fail(f"error: {exc}")
-    if baseline is not None:
-        from ..report.diff import diff_reports
+    # the first Ctrl-C stops the run; a second one must not cost the partial report
+    with first_only("writing the partial report"):
+        with Progress(out, interactive, quiet_findings) as prog:
+            try:
+                report = run_preflight(inv, plugins=plugins, out_dir=out_dir, progress=prog, finishing=finishing, **run_options)
+            except ValueError as exc:
+                fail(f"error: {exc}")
+        if baseline is not None:
+            from ..report.diff import diff_reports
 
-        report.baseline = diff_reports(baseline, report)
-    if report.interrupted:
-        # a second Ctrl-C must not cost the partial report: report.json first, with Ctrl-C held off
-        with _sigint_held():
-            written = write_reports(report, out_dir, ["json"] + [f for f in fmt_list if f != "json"], plugins)
-    else:
-        written = write_reports(report, out_dir, fmt_list, plugins)
+            report.baseline = diff_reports(baseline, report)
+        # report.json first: it is what a later `report`, `diff` or `--baseline` needs
+        written = write_reports(report, out_dir, ["json"] + [f for f in fmt_list if f != "json"] if "json" in fmt_list
+                                else fmt_list, plugins)
     summary(out, report, written, Path(out_dir) / "results.jsonl")
     return report
-
-
-class _sigint_held:
-    """Ignore Ctrl-C for the duration (main thread only); a press meanwhile is reported, not lost."""
-
-    def __enter__(self):
-        import signal
-
-        self._signal = signal
-        self.pressed = False
-        try:
-            self._old = signal.signal(signal.SIGINT, self._note)
-        except ValueError:  # not the main thread: nothing to hold off
-            self._old = None
-        return self
-
-    def _note(self, *_):
-        self.pressed = True
-        click.echo("writing the partial report; it will be done in a moment", err=True)
-
-    def __exit__(self, *exc):
-        if self._old is not None:
-            self._signal.signal(self._signal.SIGINT, self._old)
 
 
 def ask_prompts(inv) -> None:
