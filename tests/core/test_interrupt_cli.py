@@ -88,8 +88,8 @@ def test_a_second_ctrl_c_still_leaves_report_json(tmp_path):
         proc.send_signal(signal.SIGINT)
         time.sleep(gap)
         proc.send_signal(signal.SIGINT)
-        output, _ = proc.communicate(timeout=30)
-        assert time.monotonic() - t0 < 10, output
+        output, _ = proc.communicate(timeout=60)
+        assert time.monotonic() - t0 < 20, (gap, output)  # generous: the machine running the suite may be busy
         assert proc.returncode == 2, (gap, output)
         report = json.loads((out / "report.json").read_text())
         assert report["interrupted"] is True and report["verdict"] == "NO_GO"
