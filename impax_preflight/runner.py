@@ -298,6 +298,7 @@ def _run_item(run: _Run, item: PlanItem) -> None:
         memo=run.memo(item.target),
         provider=run.plugins.check_provider(chk.id),
         reader=run.readers[host.name] if host else None,
+        readers=run.readers if chk.target == "site" else None,
     )
     if host is not None and chk.target == "host" and host.name in run.host_down:
         run.emit(ctx.error(f"host unreachable: {run.host_down[host.name]}"))

@@ -28,6 +28,7 @@ from .execute import execute_check
 from .inventory import Inventory
 from .model import Finding, RunReport
 from .plugins import PluginSet
+from .probes import HostReader
 from .transports.base import CommandResult, NotCollected, Shell
 
 
@@ -105,11 +106,13 @@ def run_check(
     findings: Iterable[Finding] = (),
     memo: Memo | None = None,
     timeout: float = 30.0,
+    shells: dict[str, Shell] | None = None,
 ) -> list[Finding]:
     """Run one check on one target the way the runner does (timeout, exceptions -> error findings).
 
     Target: the site for site checks; else `host` (default: the first host) and, for database
-    checks, `database` (default: the host's first database).
+    checks, `database` (default: the host's first database). `shells` maps host names to the
+    shells a site check reads those hosts through (`ctx.reading(probe, host=...)`).
     """
     inv = inventory or make_inventory()
     h = d = None
@@ -133,6 +136,7 @@ def run_check(
         memo=memo,
         deadline=time.monotonic() + timeout,
         provider="test",
+        readers={name: HostReader(inv.host(name), (lambda sh=sh: sh), inv.site) for name, sh in (shells or {}).items()},
     )
     return execute_check(ctx, timeout)
 
