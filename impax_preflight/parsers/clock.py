@@ -82,7 +82,7 @@ def parse_wmic_localdatetime(text: str, notes: list[str] | None = None) -> HostT
         s = ln.strip()
         if not s:
             continue
-        if found is None and _CIM.search(s) and (s.startswith("LocalDateTime=") or "=" not in s):
+        if found is None and _CIM.search(s) and (re.match(r"^LocalDateTime\s*=", s) or "=" not in s):
             found = s
         elif notes is not None:
             notes.append(f"ignored line: {s[:120]!r}")
