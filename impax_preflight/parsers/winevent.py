@@ -139,7 +139,8 @@ def _wmic_array(value: str) -> list[str]:
 
 def parse_wmic_ntevent(text: str, notes: list[str] | None = None) -> list[WinEvent]:
     """Events from `wmic ntevent where "..." get ... /value` ("No Instance(s) Available." -> [])."""
-    lines = [ln.rstrip() for ln in lines_of(text)]
+    # redirected wmic ends every line with CR CR LF: one line, not a line and an empty one
+    lines = [ln.rstrip() for ln in lines_of((text or "").replace("\r\r\n", "\n"))]
     body = [ln for ln in lines if ln.strip()]
     if not body or re.match(r"^(No Instance\(s\) Available|Keine Instanz)", body[0].strip(), re.I):
         return []
@@ -157,7 +158,7 @@ def parse_wmic_ntevent(text: str, notes: list[str] | None = None) -> list[WinEve
                 cur = {}
             cur[k] = value.strip()
             last = k
-        elif last == "Message" and "Message" in cur:
+        elif last == "Message" and "Message" in cur and ln.strip():
             cur["Message"] += "\n" + ln.strip()  # a message running over several lines
         elif ln.strip() and notes is not None:
             notes.append(f"unrecognised line: {ln.strip()[:120]!r}")

@@ -39,7 +39,9 @@ def rows_of(text: str, command: str) -> list[dict[str, str]]:
         if not all(isinstance(x, dict) for x in items):
             raise ParseError("ConvertTo-Json output is not an object or a list of objects", command=command, excerpt=text)
         return [{k: _text(v) for k, v in item.items()} for item in items]
-    return parse_wmic(text, command)
+    # redirected wmic ends every line with CR CR LF: one line, not a line and an empty one (which would
+    # split a /value instance after every property)
+    return parse_wmic(stripped.replace("\r\r\n", "\n"), command)
 
 
 def _text(value) -> str:
