@@ -68,6 +68,27 @@ _DISK_WARNINGS_THAT_ARE_ERRORS = {51, 52}
 EVENT_LIMIT = 5000
 
 
+#: what the common events say (their documented messages), for events read without their text (wevtutil XML)
+EVENT_MEANINGS = {
+    ("disk", 7): "the device has a bad block", ("disk", 9): "the device did not respond within the timeout",
+    ("disk", 11): "the driver detected a controller error", ("disk", 15): "the device is not ready for access",
+    ("disk", 51): "an error was detected during a paging operation", ("disk", 52): "the drive predicts its own failure (SMART)",
+    ("disk", 153): "an I/O operation was retried", ("disk", 154): "an I/O operation failed due to a hardware error",
+    ("disk", 157): "the disk has been surprise removed", ("ntfs", 55): "the file system structure on the disk is corrupt",
+    ("ntfs", 57): "the system failed to flush data to the transaction log (delayed write failed)",
+    ("ntfs", 98): "the volume needs to be checked (chkdsk)", ("ntfs", 137): "the transaction resource manager failed",
+    ("eventlog", 6008): "the previous system shutdown was unexpected",
+    ("microsoft-windows-kernel-power", 41): "the system rebooted without cleanly shutting down first",
+}
+
+
+def _meaning(provider: str, event_id: int) -> str:
+    key = provider.lower().replace("microsoft-windows-ntfs", "ntfs")
+    if event_id in (129,):
+        return "a reset was issued to the device (the controller stopped answering)"
+    return EVENT_MEANINGS.get((key, event_id), "")
+
+
 def _xpath(window_ms: str) -> str:
     # errors and warnings of the window, filtered by source here: the event log's XPath rejects
     # long lists of alternatives ("The specified query is invalid")
@@ -156,7 +177,9 @@ def event_log(ctx: CheckContext) -> Iterator[Finding]:
                        (provider.lower() == "disk" and e.event_id in _DISK_WARNINGS_THAT_ARE_ERRORS) for e in evs)
         undated = any(e.time is None for e in evs)
         age_newest = (now - newest) if newest else None
-        sample = next((e.message or "; ".join(e.data) for e in evs if e.message or e.data), "")
+        sample = next((e.message for e in evs if e.message), "") or _meaning(provider, event_id)
+        if not sample:
+            sample = next(("; ".join(d for d in e.data if d) for e in evs if any(e.data)), "")
         when = (f"last {newest:%Y-%m-%d %H:%M} UTC" + (f", first {oldest:%Y-%m-%d}" if oldest and oldest.date() != newest.date() else "")
                 if newest else "date unknown")
         what = "unexpected shutdown" if shutdown else ("error" if is_error else "warning")
