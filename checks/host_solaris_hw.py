@@ -5,7 +5,7 @@ and the Solaris Volume Manager state database replicas (`metadb -i`).
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from typing import Iterator
 
 from impax_preflight.check import CheckContext, check, register_module_checks
@@ -15,6 +15,8 @@ from impax_preflight.parsers.metadb import NOT_CONFIGURED, parse_metadb_i
 from impax_preflight.parsers.prtdiag_env import parse_prtdiag_env
 from impax_preflight.parsers.syslog import date_messages, parse_messages
 from impax_preflight.probes import probe
+
+from ._readings import reference_time
 
 GUIDE_OS = "Checking the operating system"
 OS_REMEDIATION = (
@@ -81,17 +83,6 @@ MESSAGES_OLD = probe("solaris.messages.0", "the rotated system log /var/adm/mess
                      timeout_s=180, absent=r"No such file or directory", absent_note="/var/adm/messages.0 does not exist (not rotated yet)")
 
 
-def _reference(reading) -> tuple[datetime, str]:
-    ctx = reading.context or {}
-    if ctx.get("transport") == "bundle" and ctx.get("collected_at"):
-        try:
-            when = datetime.fromisoformat(str(ctx["collected_at"]).replace("Z", "+00:00"))
-            return (when if when.tzinfo else when.replace(tzinfo=timezone.utc)), "the collection of the bundle"
-        except ValueError:
-            pass
-    return datetime.now(timezone.utc), "now"
-
-
 @check(
     SYSLOG_CHECK,
     "No disk, SCSI transport, ZFS or panic messages in the system log",
@@ -114,7 +105,7 @@ def _reference(reading) -> tuple[datetime, str]:
 def system_log(ctx: CheckContext) -> Iterator[Finding]:
     newest = ctx.reading(MESSAGES)
     older = ctx.reading(MESSAGES_OLD)
-    now, since = _reference(newest)
+    now, since = reference_time(newest)
     messages = (older.value or []) + (newest.value or [])
     if newest.value is None and older.value is None:
         yield ctx.error("neither /var/adm/messages nor messages.0 exists: the system log could not be read (is syslogd writing "

@@ -12,7 +12,7 @@ reads are meant to be shared once those checks use probes too).
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from typing import Any, Iterator
 
 from impax_preflight.check import CheckContext, check, register_module_checks
@@ -31,6 +31,8 @@ from impax_preflight.parsers.winevent import parse_wevtutil_xml, parse_wmic_ntev
 from impax_preflight.parsers.winservices import parse_service_accounts
 from impax_preflight.parsers.winstorage import parse_diskdrives, parse_failure_predict, parse_volumes
 from impax_preflight.probes import ReadError, probe
+
+from ._readings import reference_time
 
 GUIDE_OS = "Checking the operating system"
 OS_REMEDIATION = (
@@ -117,18 +119,6 @@ SYSTEM_EVENTS = probe(
 )
 
 
-def _reference_time(reading) -> tuple[datetime, str]:
-    """The time the read was made: a bundle's collection time, else now (UTC)."""
-    stamp = (reading.context or {}).get("collected_at") if reading.context.get("transport") == "bundle" else None
-    if stamp:
-        try:
-            when = datetime.fromisoformat(str(stamp).replace("Z", "+00:00"))
-            return (when if when.tzinfo else when.replace(tzinfo=timezone.utc)), "the collection of the bundle"
-        except ValueError:
-            pass
-    return datetime.now(timezone.utc), "now"
-
-
 @check(
     EVENT_LOG_CHECK,
     "No disk or controller errors and no unexpected shutdowns in the System event log",
@@ -153,7 +143,7 @@ def _reference_time(reading) -> tuple[datetime, str]:
 def event_log(ctx: CheckContext) -> Iterator[Finding]:
     reading = ctx.reading(SYSTEM_EVENTS)
     events = reading.value or []
-    now, since = _reference_time(reading)
+    now, since = reference_time(reading)
     window = timedelta(days=float(ctx.options.get("window_days", 30)))
     recent = timedelta(days=float(ctx.options.get("recent_days", 7)))
     groups: dict[tuple[str, int, str], list] = {}
