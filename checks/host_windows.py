@@ -92,8 +92,8 @@ def _meaning(provider: str, event_id: int) -> str:
 
 
 def _xpath(window_ms: str) -> str:
-    # errors and warnings of the window, filtered by source here: the event log's XPath rejects
-    # long lists of alternatives ("The specified query is invalid")
+    # errors and warnings of the window, filtered by source here: a query listing ~35 provider
+    # names risks the event log's limits on XPath expressions ("The specified query is invalid")
     return f"*[System[(Level=1 or Level=2 or Level=3) and TimeCreated[timediff(@SystemTime) <= {window_ms}]]]"
 
 
