@@ -20,7 +20,7 @@ from .transports.base import CommandResult, TransportError
 
 if TYPE_CHECKING:  # pragma: no cover
     from .check import Check
-    from .probes import HostReader, Probe
+    from .probes import HostReader, Probe, Reading
     from .db.base import QueryResult, SqlSession
     from .inventory import Database, Host, Inventory, Thresholds
     from .transports.base import Shell
@@ -86,6 +86,7 @@ class CheckContext:
         reader: "HostReader | None" = None,
         output_dir: str | Path | None = None,
         progress: Callable[..., None] | None = None,
+        readers: "dict[str, HostReader] | None" = None,
     ) -> None:
         self.check = check
         self.inventory = inventory
@@ -105,6 +106,8 @@ class CheckContext:
         #: the run's report folder (None when the run writes no files): for a check's own side files
         self.output_dir = Path(output_dir) if output_dir is not None else None
         self._progress = progress
+        #: every host's reader, for site checks that read each host themselves (e.g. its clock)
+        self._readers = readers or {}
 
     # -- what the check may touch ------------------------------------------------------------
     @property
@@ -162,9 +165,15 @@ class CheckContext:
         the thing it reads absent. Raises `ReadError` (the runner makes it an `error` finding with
         the reason). The read is shared: other checks of this host asking for it get the same answer;
         its evidence (and the lines the parser did not understand) join this check's evidence."""
+        return self.reading(probe, timeout).value
+
+    def reading(self, probe: "Probe", timeout: float | None = None, host: str | None = None) -> "Reading":
+        """Like `read`, with where and when the answer was taken (`Reading.context`: transport, a
+        bundle's collection time). `host` names another host of the inventory: a site check reads
+        each host this way (shared with that host's checks); its evidence joins this check's."""
         from .probes import ReadError
 
-        reader = self.reader
+        reader = self.reader if host is None else self._host_reader(host)
         try:
             reading = reader.read(probe, self.remaining(timeout or probe.timeout_s or self.thresholds.command_timeout_s))
         except ReadError as exc:
@@ -173,7 +182,14 @@ class CheckContext:
         self.evidence.extend(reading.evidence)
         for n in reading.notes:
             self.note(n, source=probe.name)
-        return reading.value
+        return reading
+
+    def _host_reader(self, name: str) -> "HostReader":
+        if self.host is not None and name == self.host.name:
+            return self.reader
+        if name not in self._readers:
+            raise TransportError(f"check {self.check.id} cannot read host {name}: no reader for it in this run")
+        return self._readers[name]
 
     def error_from(self, exc: Exception, **kw) -> Finding:
         """An `error` finding for a read (or other) failure a check chose to report itself and go on."""

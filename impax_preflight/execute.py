@@ -17,6 +17,7 @@ from .db.base import DatabaseError
 from .db.readonly import ReadOnlyViolation
 from .model import Finding
 from .parsers import ParseError
+from .probes import ReadError
 from .secrets import SecretError
 from .transports.base import TransportError
 
@@ -27,8 +28,8 @@ def error_message(exc: BaseException) -> tuple[str, bool]:
     text = str(exc) or name
     if isinstance(exc, ReadOnlyViolation):
         return f"refused by the read-only guard: {text}", False
-    if isinstance(exc, (TransportError, DatabaseError)):
-        return text, False
+    if isinstance(exc, (TransportError, DatabaseError, ReadError)):
+        return (getattr(exc, "reason", None) or text), False
     if isinstance(exc, SecretError):
         return f"secret could not be resolved: {text}", False
     if isinstance(exc, ParseError):

@@ -119,4 +119,8 @@ def host_commands(plugins: "PluginSet", inventory: "Inventory", host: "Host") ->
     plan, _ = build_plan(inventory, plugins.checks().values(), hosts=[escape(host.name)])
     for item in plan:
         add(item.check.commands_for(host.os, inventory.site, host))
+    # site checks that read every host through probes (e.g. its clock): their reads are gathered too
+    site_plan, _ = build_plan(inventory, [c for c in plugins.checks().values() if c.target == "site" and c.probes])
+    for item in site_plan:
+        add(item.check.commands_for(host.os, inventory.site, host))
     return out

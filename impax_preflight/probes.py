@@ -191,6 +191,10 @@ class Reading:
     value: Any
     evidence: list[Evidence] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    #: where and when the answer was taken: ``transport`` (ssh, local, bundle...) and, from a bundle,
+    #: ``collected_at`` (ISO 8601, the collection time the bundle records) and ``clock`` (whose clock
+    #: stamped it: "server" for the collector scripts, "impax-preflight" for bundles the tool wrote)
+    context: dict[str, Any] = field(default_factory=dict)
 
 
 def command_missing(res: CommandResult) -> bool:
@@ -305,12 +309,12 @@ class HostReader:
             evidence.append(evidence_from_command(res, self.target))
             text = f"{res.stdout}\n{res.stderr}"
             if p.absent and re.search(p.absent, text, re.I | re.M):
-                return Reading(None, evidence, [p.absent_note] if p.absent_note else [])
+                return Reading(None, evidence, [p.absent_note] if p.absent_note else [], _context_of(res))
             if command_missing(res):
                 if not last:
                     continue
                 if p.missing_ok:
-                    return Reading(None, evidence, [f"`{res.command}` is not installed on this host"])
+                    return Reading(None, evidence, [f"`{res.command}` is not installed on this host"], _context_of(res))
                 raise CommandMissing(
                     f"could not read {p.reads}: `{res.command}` is not installed or not on the PATH of the login used "
                     f"(exit code {res.rc}); check the account's PATH", evidence)
@@ -370,7 +374,11 @@ class HostReader:
             excerpt = exc.excerpt or res.stdout[:300]
             raise Unparsable(f"could not understand the output of `{res.command}` ({p.reads}): {exc} — excerpt: "
                              f"{mask(excerpt)[:300]!r}", evidence) from None
-        return Reading(value, evidence, [f"`{res.command}`: {n}" for n in notes])
+        return Reading(value, evidence, [f"`{res.command}`: {n}" for n in notes], _context_of(res))
+
+
+def _context_of(res: CommandResult) -> dict[str, Any]:
+    return {"transport": res.transport or None, **(res.extra or {})}
 
 
 class _Slot:

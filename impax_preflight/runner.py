@@ -311,6 +311,7 @@ def _run_item(run: _Run, item: PlanItem) -> None:
         reader=run.readers[host.name] if host else None,
         output_dir=run.out_dir,
         progress=_check_progress(run, chk.id, item.target),
+        readers=run.readers if chk.target == "site" else None,
     )
     if host is not None and chk.target == "host" and host.name in run.host_down:
         run.emit(ctx.error(f"host unreachable: {run.host_down[host.name]}"))

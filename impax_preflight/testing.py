@@ -28,6 +28,7 @@ from .execute import execute_check
 from .inventory import Inventory
 from .model import Finding, RunReport
 from .plugins import PluginSet
+from .probes import HostReader
 from .transports.base import CommandResult, NotCollected, Shell
 
 
@@ -107,12 +108,15 @@ def run_check(
     timeout: float = 30.0,
     output_dir: str | Path | None = None,
     progress: Any = None,
+    shells: dict[str, Shell] | None = None,
 ) -> list[Finding]:
     """Run one check on one target the way the runner does (timeout, exceptions -> error findings).
 
     Target: the site for site checks; else `host` (default: the first host) and, for database
     checks, `database` (default: the host's first database). `output_dir` is the report folder a
-    check may write side files to; `progress(message=, done=, total=)` receives `ctx.progress` calls.
+    check may write side files to; `progress(message=, done=, total=)` receives `ctx.progress` calls;
+    `shells` maps host names to the shells a site check reads those hosts through
+    (`ctx.reading(probe, host=...)`).
     """
     inv = inventory or make_inventory()
     h = d = None
@@ -138,6 +142,7 @@ def run_check(
         provider="test",
         output_dir=output_dir,
         progress=progress,
+        readers={name: HostReader(inv.host(name), (lambda sh=sh: sh), inv.site) for name, sh in (shells or {}).items()},
     )
     return execute_check(ctx, timeout)
 

@@ -5,17 +5,22 @@ Every command that the host checks and the fact collector declare for a host's O
 with seeded faults across the hosts: an SMF service in maintenance, an fmadm fault, a degraded
 ZFS pool, disk hard errors, file systems at 98 % and 92 %, a stopped automatic IMPAX service,
 Connectivity Manager 2.1, .NET 3.5 without SP1, a stale appserver backup, a relay config with a
-short URL name. mvf-bk01 (backup PACS) and impax-ng01 are mostly healthy. The files hold plain
+short URL name; and (issue 13) a bad-block disk error and an unexpected shutdown in impax-app01's
+System log, a dirty volume, a pending reboot and no firewall exception for the relay port there, a
+degraded Smart Array, a SQL Server running as a domain account and a clock 7 minutes fast on
+impax-cm01, a failed fan in mvf-db01's prtdiag and a fatal SCSI error in its system log, a state
+database replica with write errors on mvf-bk01. mvf-bk01 (backup PACS) and impax-ng01 are mostly healthy. The files hold plain
 text; ``encoding`` says how the real tool writes it (wmic redirected: UTF-16 LE with a BOM and
 CR CR LF line ends; Windows console: CR LF), and a ``template`` file has dates relative to the day
-the demo is built (the appserver backup is always 41 days old).
+the demo is built (the appserver backup is always 41 days old; {utcnow}, {days_ago_2} ... are UTC
+times around the build, {epoch} its seconds since the epoch).
 """
 
 from __future__ import annotations
 
 import codecs
 import tomllib
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from importlib import resources
 
 from ..transports.bundle import BundleEntry
@@ -36,7 +41,12 @@ def demo_bundle_entries(host_name: str) -> list[BundleEntry]:
         raise KeyError(f"{host_name} is not a demo host")
     spec = tomllib.loads(folder.joinpath("outputs.toml").read_text(encoding="utf-8"))
     stale = datetime.now().replace(second=0, microsecond=0) - timedelta(days=41, hours=3)
-    dates = {"stale": stale, "older": stale - timedelta(days=120)}
+    utc = datetime.now(timezone.utc)
+    dates = {"stale": stale, "older": stale - timedelta(days=120),
+             # the host's clock when the demo is built (impax-cm01's runs 7 minutes fast) and events days before it
+             "utcnow": utc, "utc_fast": utc + timedelta(minutes=7), "epoch": int(utc.timestamp()),
+             "days_ago_2": utc - timedelta(days=2, hours=5), "days_ago_12": utc - timedelta(days=12, hours=2),
+             "days_ago_20": utc - timedelta(days=20, hours=7), "days_ago_45": utc - timedelta(days=45)}
     entries = []
     for out in spec["output"]:
         text = folder.joinpath(out["stdout"]).read_text(encoding="utf-8") if "stdout" in out else ""

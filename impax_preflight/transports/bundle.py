@@ -174,7 +174,9 @@ class BundleShell(Shell):
             duration=float(entry.get("duration_s") or 0.0),
             truncated=truncated,
             transport=self.kind,
-            extra={"collected_at": entry.get("started") or self.collected_at},
+            # the collector scripts stamp with the server's own clock; a bundle impax-preflight wrote
+            # itself says "clock": "impax-preflight" (its stamps are the tool machine's clock)
+            extra={"collected_at": entry.get("started") or self.collected_at, "clock": self.manifest.get("clock") or "server"},
         )
 
     def close(self) -> None:
@@ -224,7 +226,10 @@ def write_bundle(
     collected_at: str | None = None,
     collector: str = "impax-preflight (written by write_bundle)",
 ) -> Path:
-    """Write a bundle folder (used by the demo and tests; the real collector writes the same)."""
+    """Write a bundle folder (used by the demo and tests; the real collector writes the same).
+
+    Stamped with this machine's clock when `collected_at` is not given: the manifest then says
+    ``"clock": "impax-preflight"``, so a host's clock reading in it can be compared with it."""
     root = Path(path)
     (root / "out").mkdir(parents=True, exist_ok=True)
     when = collected_at or datetime.now(timezone.utc).isoformat(timespec="seconds")
@@ -237,5 +242,7 @@ def write_bundle(
             {"command": e.command, "rc": e.rc, "stdout": out_rel, "stderr": err_rel, "started": when, "duration_s": e.duration_s}
         )
     manifest = {"format": FORMAT, "host": host, "os": os_name, "collected_at": when, "collector": collector, "commands": commands}
+    if collected_at is None:
+        manifest["clock"] = "impax-preflight"
     (root / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
     return root

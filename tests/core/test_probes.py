@@ -150,6 +150,9 @@ def test_the_collector_gathers_exactly_the_probes_of_the_checks_that_apply(inven
     for host in inv.hosts:
         plan, _ = build_plan(inv, plugins.checks().values(), hosts=[re.escape(host.name).replace("\\", "")])
         probes = [p for item in plan if item.host is not None and item.host.name == host.name for p in item.check.probes]
+        # site checks that read every host (e.g. the clock) read this one too
+        site_plan, _ = build_plan(inv, [c for c in plugins.checks().values() if c.target == "site"])
+        probes += [p for item in site_plan for p in item.check.probes]
         expected = set(probes_commands(list(FACT_PROBES.get(host.os, ())) + probes, host.os, inv.site, host))
         assert set(host_commands(plugins, inv, host)) == expected, host.name
 
@@ -185,3 +188,16 @@ def test_a_run_reads_each_command_once_per_host(tmp_path):
     assert calls and all(len(c) == len(set(c)) for c in calls.values()), {h: [x for x in c if c.count(x) > 1] for h, c in calls.items()}
     # facts and hw.requirements both need systeminfo on Windows: read once
     assert calls["impax-app01"].count("systeminfo") == 1
+
+
+def test_a_failed_read_is_an_error_finding_with_the_reason_not_a_check_bug():
+    from impax_preflight import check
+    from impax_preflight.testing import run_check
+
+    @check("t.reads", "reads", "blocker", "host", probes=[NUMBERS])
+    def reads(ctx):
+        yield ctx.passed(str(ctx.read(NUMBERS)))
+
+    (f,) = run_check(reads, shell=FakeShell({"numbers": (1, "", "numbers: Permission denied")}))
+    assert f.status.value == "error" and f.message.startswith("could not read the numbers: `numbers` was refused")
+    assert [e.source for e in f.evidence] == ["numbers"]  # the command, no traceback: not the check's own bug

@@ -262,6 +262,15 @@ def test_demo_bundle_end_to_end(tmp_path):
         ("prereq.dotnet35sp1", "impax-app01", None),
         ("backup.appserver_config", "impax-app01", None),
         ("prereq.talkstation", "site", "site (declared)"),
+        # issue 13: the hardware and operating-system faults seeded in the demo
+        ("os.windows.event_log", "impax-app01", "Disk 7 \\Device\\Harddisk1\\DR1"),
+        ("os.windows.disks", "impax-app01", "volume:D:"),
+        ("os.windows.raid", "impax-cm01", "Smart Array P410i in Slot 0 (Embedded): logicaldrive 2"),
+        ("os.windows.raid", "impax-cm01", "Smart Array P410i in Slot 0 (Embedded): physicaldrive 1I:1:4"),
+        ("os.solaris.hardware", "mvf-db01", "fan:SYS/FANBD0/FM1/F0"),
+        ("os.solaris.system_log", "mvf-db01", "disk:sd3"),
+        ("os.solaris.svm_replicas", "mvf-bk01", "replica:/dev/dsk/c0t1d0s7:16"),
+        ("site.clock_skew", "site", "impax-cm01"),
     ]
     for key in expect_fail:
         assert got.get(key) is Status.FAIL, key
@@ -269,7 +278,16 @@ def test_demo_bundle_end_to_end(tmp_path):
     assert got[("os.windows.services", "impax-app01", "AgfaImpaxMessaging")] is Status.WARN
     assert got[("os.solaris.services", "mvf-bk01", None)] is Status.PASS
     assert got[("os.solaris.storage", "mvf-bk01", "svm")] is Status.PASS
-    host_checks = [f for f in rep.findings if f.check_id.startswith(("os.", "hw.", "prereq.dotnet", "prereq.conn", "interlock", "backup.app"))]
+    for key in [("os.windows.event_log", "impax-app01", "EventLog 6008"), ("os.windows.pending_reboot", "impax-app01", "reboot"),
+                ("os.windows.firewall_relay", "impax-app01", "port 8095"), ("os.windows.sql_service_accounts", "impax-cm01", "MSSQLSERVER")]:
+        assert got.get(key) is Status.WARN, key
+    assert got[("os.windows.raid", "impax-ng01", "raid")] is Status.PASS and got[("site.clock_skew", "site", "mvf-db01")] is Status.PASS
+    assert got[("os.solaris.svm_replicas", "mvf-db01", "metadb")] is Status.SKIPPED
+    blockers = {f.check_id for f in rep.blockers()}
+    assert {"os.windows.event_log", "os.windows.disks", "os.windows.raid", "os.solaris.hardware", "os.solaris.system_log",
+            "os.solaris.svm_replicas", "site.clock_skew"} <= blockers
+    host_checks = [f for f in rep.findings if f.check_id.startswith(("os.", "hw.", "prereq.dotnet", "prereq.conn", "interlock", "backup.app",
+                                                                       "site.clock"))]
     assert not [f for f in host_checks if f.status is Status.ERROR], [f.message for f in host_checks if f.status is Status.ERROR]
     assert "AQAAANCMnd8BFdERjHoAwE" not in rep.model_dump_json()
 

@@ -1,0 +1,627 @@
+"""Windows health in depth (guide: "Checking the operating system"; issue 13): the System event log,
+physical disks and volumes, hardware RAID, a pending reboot, the Study Status Relay's firewall
+exception and the SQL Server service accounts.
+
+Every read is a probe whose commands exist on Windows Server 2003 R2 / 2008 / 2008 R2 without
+PowerShell 3 (wmic, reg, netsh, wevtutil on 2008 and later), with a PowerShell `Get-CimInstance`
+fallback where wmic is gone (the newest Windows). The relay configuration and the service list
+are read by probes of this module (the existing checks read them with their own commands; the
+reads are meant to be shared once those checks use probes too).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Any, Iterator
+
+from impax_preflight.check import CheckContext, check, register_module_checks
+from impax_preflight.hookspecs import hookimpl
+from impax_preflight.model import Finding
+from impax_preflight.parsers.netsh import (
+    NOT_AVAILABLE,
+    parse_advfirewall_rules,
+    parse_advfirewall_state,
+    parse_netsh_firewall_config,
+)
+from impax_preflight.parsers.raidtools import parse_hpacucli_config, parse_megacli_ldinfo, parse_megacli_pdlist, parse_omreport
+from impax_preflight.parsers.reg import parse_reg_query
+from impax_preflight.parsers.relay import parse_relay_config, redact
+from impax_preflight.parsers.winevent import parse_wevtutil_xml, parse_wmic_ntevent
+from impax_preflight.parsers.winservices import parse_service_accounts
+from impax_preflight.parsers.winstorage import parse_diskdrives, parse_failure_predict, parse_volumes
+from impax_preflight.probes import ReadError, probe
+
+from ._readings import reference_time
+
+GUIDE_OS = "Checking the operating system"
+OS_REMEDIATION = (
+    "On each server you plan to upgrade (rather than replace), check the Windows operating system to ensure that it is "
+    "healthy, so that bad disk systems or server hardware faults do not affect the upgrade: repair what is listed before "
+    "the upgrade, or plan to replace the server."
+)
+
+
+def _option(site, check_id: str, name: str, default: Any) -> Any:
+    if site is None:
+        return default
+    return (site.options.get(check_id) or {}).get(name, default)
+
+
+# ---- System event log -------------------------------------------------------------------------------
+
+EVENT_LOG_CHECK = "os.windows.event_log"
+#: event sources of disks, file systems, storage controllers (Intel RST, HP Smart Array, LSI /
+#: Dell PERC MegaRAID, SAS, AHCI, NVMe, storport) and the volume manager, as the System log names them
+STORAGE_SOURCES = (
+    "disk", "Disk", "Ntfs", "Microsoft-Windows-Ntfs", "atapi", "storport", "storahci", "stornvme", "volmgr",
+    "iaStor", "iaStorV", "iaStorA", "iaStorAC", "iaStorAV", "iaStorAVC", "iaStorSW",
+    "HpCISSs", "HpCISSs2", "HpCISSs3", "hpsamd", "cpqcissm",
+    "megasas", "megasas2i", "megasas35i", "megasr", "MegaSAS", "LSI_SAS", "LSI_SAS2", "LSI_SAS3", "LSI_SCSI",
+    "percsas", "percsas2i", "percsas3i",
+)
+_STORAGE = {s.lower() for s in STORAGE_SOURCES}
+#: Disk warnings that are failed I/O, not retries: 51 an error during a paging operation, 52 the
+#: drive predicts its own failure (SMART)
+_DISK_WARNINGS_THAT_ARE_ERRORS = {51, 52}
+
+
+#: the newest events wevtutil returns; the window of a server in trouble holds fewer errors and warnings
+EVENT_LIMIT = 5000
+
+
+#: what the common events say (their documented messages), for events read without their text (wevtutil XML)
+EVENT_MEANINGS = {
+    ("disk", 7): "the device has a bad block", ("disk", 9): "the device did not respond within the timeout",
+    ("disk", 11): "the driver detected a controller error", ("disk", 15): "the device is not ready for access",
+    ("disk", 51): "an error was detected during a paging operation", ("disk", 52): "the drive predicts its own failure (SMART)",
+    ("disk", 153): "an I/O operation was retried", ("disk", 154): "an I/O operation failed due to a hardware error",
+    ("disk", 157): "the disk has been surprise removed", ("ntfs", 55): "the file system structure on the disk is corrupt",
+    ("ntfs", 57): "the system failed to flush data to the transaction log (delayed write failed)",
+    ("ntfs", 98): "the volume needs to be checked (chkdsk)", ("ntfs", 137): "the transaction resource manager failed",
+    ("eventlog", 6008): "the previous system shutdown was unexpected",
+    ("microsoft-windows-kernel-power", 41): "the system rebooted without cleanly shutting down first",
+}
+
+
+def _meaning(provider: str, event_id: int) -> str:
+    key = provider.lower().replace("microsoft-windows-ntfs", "ntfs")
+    if event_id in (129,):
+        return "a reset was issued to the device (the controller stopped answering)"
+    return EVENT_MEANINGS.get((key, event_id), "")
+
+
+def _xpath(window_ms: str) -> str:
+    # errors and warnings of the window, filtered by source here: a query listing ~35 provider
+    # names risks the event log's limits on XPath expressions ("The specified query is invalid")
+    return f"*[System[(Level=1 or Level=2 or Level=3) and TimeCreated[timediff(@SystemTime) <= {window_ms}]]]"
+
+
+def _wql() -> str:
+    storage = " or ".join(f"SourceName='{s}'" for s in sorted(_STORAGE))
+    return (f"Logfile='System' and (EventType=1 or EventType=2) and ({storage} or (SourceName='EventLog' and EventCode=6008))")
+
+
+def _window_args(site, host) -> dict[str, str]:
+    days = float(_option(site, EVENT_LOG_CHECK, "window_days", 30))
+    return {"window_ms": str(int(days * 86_400_000))}
+
+
+WEVTUTIL_EVENTS = 'wevtutil qe System /q:"' + _xpath("{window_ms}") + f'" /f:xml /rd:true /c:{EVENT_LIMIT}'
+WMIC_EVENTS = 'wmic ntevent where "' + _wql() + '" get EventCode,EventType,InsertionStrings,Message,SourceName,TimeGenerated /value'
+
+SYSTEM_EVENTS = probe(
+    "windows.system_events",
+    "the disk, controller and unexpected-shutdown events of the System event log",
+    windows=[(WEVTUTIL_EVENTS, parse_wevtutil_xml), (WMIC_EVENTS, parse_wmic_ntevent)],  # wevtutil: 2008+; wmic: 2003
+    arguments=_window_args,
+    timeout_s=300,  # wmic ntevent walks the whole System log on Server 2003
+)
+
+
+@check(
+    EVENT_LOG_CHECK,
+    "No disk or controller errors and no unexpected shutdowns in the System event log",
+    "blocker",
+    "host",
+    os=("windows",),
+    guide=GUIDE_OS,
+    probes=[SYSTEM_EVENTS],
+    remediation=OS_REMEDIATION + " For disk, NTFS or controller errors: find the disk the event names (\\Device\\HarddiskN "
+    "is Disk N in Disk Management), check it with the vendor's tool (HP SSA, Dell OpenManage, MegaRAID Storage Manager) "
+    "and replace it or its cabling / controller; run `chkdsk <volume> /scan` for NTFS errors. For unexpected shutdowns "
+    "(EventLog 6008, Kernel-Power 41): find the cause (power, UPS, a crash dump in C:\\Windows\\Minidump) before the "
+    "upgrade weekend.",
+    description="Reads the System log (wevtutil on Server 2008 and later, wmic ntevent on Server 2003) for events of the "
+    "disk, NTFS, storage-controller and volume-manager sources (disk, Ntfs, atapi, storport, storahci, iaStor*, HP Smart Array "
+    "HpCISSs*, LSI / Dell PERC megasas / LSI_SAS / percsas, volmgr) and for unexpected shutdowns (EventLog 6008, "
+    "Kernel-Power 41) within window_days (30). An error or critical event of a storage source (and Disk 51 paging errors, "
+    "Disk 52 SMART predictions, logged as warnings) in the last recent_days (7) fails: the disk is failing now; older "
+    "ones and storage warnings (retries such as Disk 153) warn; unexpected shutdowns warn. Ages count from the "
+    "collection time for a bundle. Options: window_days, recent_days.",
+)
+def event_log(ctx: CheckContext) -> Iterator[Finding]:
+    reading = ctx.reading(SYSTEM_EVENTS)
+    events = reading.value or []
+    now, since = reference_time(reading)
+    window = timedelta(days=float(ctx.options.get("window_days", 30)))
+    recent = timedelta(days=float(ctx.options.get("recent_days", 7)))
+    groups: dict[tuple[str, int, str], list] = {}
+    older = 0
+    for ev in events:
+        age = (now - ev.time) if ev.time else None
+        if age is not None and age > window:
+            older += 1
+            continue
+        key = (ev.provider, ev.event_id, ev.device or "")
+        groups.setdefault(key, []).append(ev)
+    findings = 0
+    for (provider, event_id, device), evs in sorted(groups.items(), key=lambda kv: kv[0]):
+        newest = max((e.time for e in evs if e.time), default=None)
+        oldest = min((e.time for e in evs if e.time), default=None)
+        shutdown = (provider == "EventLog" and event_id == 6008) or (provider.endswith("Kernel-Power") and event_id == 41)
+        storage = provider.lower() in _STORAGE
+        if not (shutdown or storage):
+            continue
+        is_error = any((e.level is not None and e.level <= 2) or
+                       (provider.lower() == "disk" and e.event_id in _DISK_WARNINGS_THAT_ARE_ERRORS) for e in evs)
+        undated = any(e.time is None for e in evs)
+        age_newest = (now - newest) if newest else None
+        sample = next((e.message for e in evs if e.message), "") or _meaning(provider, event_id)
+        if not sample:
+            sample = next(("; ".join(d for d in e.data if d) for e in evs if any(e.data)), "")
+        when = (f"last {newest:%Y-%m-%d %H:%M} UTC" + (f", first {oldest:%Y-%m-%d}" if oldest and oldest.date() != newest.date() else "")
+                if newest else "date unknown")
+        what = "unexpected shutdown" if shutdown else ("error" if is_error else "warning")
+        text = (f"{len(evs)} {provider} event{'s' if len(evs) > 1 else ''} {event_id} ({what})"
+                + (f" on {device}" if device else "") + f", {when}" + (f": {sample[:200]}" if sample else ""))
+        values = {"source": provider, "event_id": event_id, "count": len(evs), "device": device or None,
+                  "newest": newest.isoformat() if newest else None, "kind": what}
+        subject = f"{provider} {event_id}" + (f" {device}" if device else "")
+        findings += 1
+        if storage and is_error and (undated or (age_newest is not None and age_newest <= recent)):
+            yield ctx.fail(text + f" — within the last {recent.days} days of {since}", subject=subject, values=values)
+        else:
+            yield ctx.warn(text, subject=subject, values=values)
+    if len(events) >= EVENT_LIMIT:
+        ctx.note(f"the newest {EVENT_LIMIT} errors and warnings of the window were read; older ones of the window were not")
+    if not findings:
+        yield ctx.passed(f"no disk, NTFS or controller error and no unexpected shutdown in the System log in the {window.days} days "
+                         f"before {since}" + (f" ({older} older events of those sources ignored)" if older else ""),
+                         values={"window_days": window.days, "older_ignored": older})
+
+
+# ---- physical disks and volumes ----------------------------------------------------------------------
+
+DISKDRIVES = probe(
+    "windows.diskdrives",
+    "the physical disks' status (Win32_DiskDrive)",
+    parse_diskdrives,
+    windows=[
+        "wmic diskdrive get Caption,DeviceID,Index,InterfaceType,Model,SerialNumber,Status /value",
+        'powershell -NoProfile -Command "Get-CimInstance Win32_DiskDrive | '
+        'Select-Object Caption,DeviceID,Index,InterfaceType,Model,SerialNumber,Status | ConvertTo-Json"',
+    ],
+)
+SMART = probe(
+    "windows.smart",
+    "the disks' SMART failure prediction (MSStorageDriver_FailurePredictStatus)",
+    parse_failure_predict,
+    windows=[
+        "wmic /namespace:\\\\root\\wmi path MSStorageDriver_FailurePredictStatus get Active,InstanceName,PredictFailure,Reason /value",
+        'powershell -NoProfile -Command "Get-CimInstance -Namespace root/wmi -ClassName MSStorageDriver_FailurePredictStatus | '
+        'Select-Object Active,InstanceName,PredictFailure,Reason | ConvertTo-Json"',
+    ],
+    # disks behind a RAID controller or in a virtual machine: the class is not supported there
+    absent=r"Not supported|Nicht unterst|0x8004100c",
+    absent_note="SMART failure prediction is not available on this host (disks behind a RAID controller or virtual disks)",
+)
+VOLUMES = probe(
+    "windows.volumes",
+    "the volumes' dirty bit (Win32_Volume)",
+    parse_volumes,
+    windows=[
+        "wmic volume get Capacity,DirtyBitSet,DriveLetter,DriveType,FileSystem,Label,Name /value",
+        'powershell -NoProfile -Command "Get-CimInstance Win32_Volume | '
+        'Select-Object Capacity,DirtyBitSet,DriveLetter,DriveType,FileSystem,Label,Name | ConvertTo-Json"',
+    ],
+)
+
+
+@check(
+    "os.windows.disks",
+    "Physical disks healthy, no SMART failure predicted, no volume marked dirty",
+    "blocker",
+    "host",
+    os=("windows",),
+    guide=GUIDE_OS,
+    probes=[DISKDRIVES, SMART, VOLUMES],
+    remediation=OS_REMEDIATION + " A disk whose status is Pred Fail, Degraded or Error, or whose SMART data predicts a failure, "
+    "must be replaced before the upgrade (in a RAID array: through the controller's tool). A volume marked dirty needs "
+    "`chkdsk <volume> /f` in a maintenance window (it runs at the next restart otherwise and can take hours).",
+    description="Win32_DiskDrive Status (OK passes; Pred Fail, Degraded, Error, NonRecover, No Contact, Lost Comm fail; "
+    "Unknown and other states warn); MSStorageDriver_FailurePredictStatus PredictFailure TRUE fails (not available behind RAID "
+    "controllers or in VMs: noted); Win32_Volume DirtyBitSet TRUE on a fixed volume fails (the flag `fsutil dirty query` "
+    "reads, for every volume in one read: the collector's commands are fixed in advance).",
+)
+def disks(ctx: CheckContext) -> Iterator[Finding]:
+    try:
+        drives = ctx.read(DISKDRIVES) or []
+    except ReadError as exc:
+        yield ctx.error_from(exc, subject="disks")
+    else:
+        bad = [d for d in drives if d.severity]
+        for d in bad:
+            yield (ctx.fail if d.severity == "fail" else ctx.warn)(
+                f"{d.name} ({d.model or d.device_id}) reports status {d.status}", subject=d.name,
+                values={"status": d.status, "model": d.model, "device": d.device_id, "interface": d.interface})
+        if drives and not bad:
+            yield ctx.passed(f"all {len(drives)} physical disks report status OK", subject="disks", values={"disks": len(drives)})
+        elif not drives:
+            yield ctx.error("Win32_DiskDrive listed no disk at all: the answer cannot be right; run the command by hand",
+                            subject="disks")
+    try:
+        smart = ctx.read(SMART)
+    except ReadError as exc:
+        yield ctx.error_from(exc, subject="smart")
+    else:
+        if smart is None or not smart:
+            ctx.note("no disk reports SMART failure prediction to Windows (RAID controller or virtual disks): the disks' health "
+                     "comes from the controller (os.windows.raid)")
+        else:
+            failing = [s for s in smart if s.predict_failure]
+            for s in failing:
+                yield ctx.fail(f"SMART predicts a failure of {s.instance} (reason code {s.reason})", subject=f"smart:{s.instance}",
+                               values={"instance": s.instance, "reason": s.reason})
+            if not failing:
+                yield ctx.passed(f"SMART predicts no failure on {len(smart)} disks", subject="smart", values={"disks": len(smart)})
+    try:
+        volumes = ctx.read(VOLUMES) or []
+    except ReadError as exc:
+        yield ctx.error_from(exc, subject="volumes")
+    else:
+        fixed = [v for v in volumes if v.is_fixed or v.drive_type is None]
+        dirty = [v for v in fixed if v.dirty]
+        unknown = [v for v in fixed if v.dirty is None]
+        for v in dirty:
+            yield ctx.fail(f"volume {v.display} ({v.file_system or 'unknown file system'}) is marked dirty: chkdsk will run at the "
+                           "next restart", subject=f"volume:{v.display}", values={"volume": v.name, "file_system": v.file_system})
+        if unknown:
+            ctx.note(f"DirtyBitSet not reported for {', '.join(v.display for v in unknown)}")
+        if fixed and not dirty:
+            yield ctx.passed(f"no fixed volume is marked dirty ({len(fixed)} checked)", subject="volumes", values={"volumes": len(fixed)})
+        elif not fixed:
+            yield ctx.error("Win32_Volume listed no fixed volume: the answer cannot be right; run the command by hand", subject="volumes")
+
+
+# ---- hardware RAID -----------------------------------------------------------------------------------
+
+RAID_CHECK = "os.windows.raid"
+
+
+def _hp_args(site, host) -> dict[str, str]:
+    return {"hp_cli": str(_option(site, RAID_CHECK, "hp_cli", "hpacucli"))}
+
+
+HP_CONFIG = probe(
+    "raid.hp", "the HP Smart Array configuration (hpacucli / hpssacli / ssacli)", parse_hpacucli_config,
+    windows=["{hp_cli} ctrl all show config", "hpssacli ctrl all show config", "ssacli ctrl all show config"],
+    arguments=_hp_args, missing_ok=True, timeout_s=120,
+)
+DELL_VDISKS = probe("raid.dell.vdisk", "the Dell PERC virtual disks (omreport)", parse_omreport,
+                    windows="omreport storage vdisk", missing_ok=True, timeout_s=120)
+DELL_PDISKS = probe("raid.dell.pdisk", "the Dell PERC physical disks of controller 0 (omreport)", parse_omreport,
+                    windows="omreport storage pdisk controller=0", missing_ok=True, timeout_s=120,
+                    absent=r"Invalid controller value", absent_note="omreport knows no controller 0")
+LSI_LDS = probe("raid.lsi.ld", "the LSI MegaRAID virtual drives (MegaCli)", parse_megacli_ldinfo,
+                windows=["MegaCli64 -LDInfo -Lall -aALL -NoLog", "MegaCli -LDInfo -Lall -aALL -NoLog"], missing_ok=True, timeout_s=120)
+LSI_PDS = probe("raid.lsi.pd", "the LSI MegaRAID physical drives (MegaCli)", parse_megacli_pdlist,
+                windows=["MegaCli64 -PDList -aALL -NoLog", "MegaCli -PDList -aALL -NoLog"], missing_ok=True, timeout_s=120)
+RAID_TOOLS = "hpacucli, hpssacli, ssacli (HP Smart Array), omreport (Dell OpenManage), MegaCli64 / MegaCli (LSI MegaRAID)"
+
+
+@check(
+    RAID_CHECK,
+    "Hardware RAID arrays and their disks healthy (HP, Dell, LSI tools)",
+    "blocker",
+    "host",
+    os=("windows",),
+    guide=GUIDE_OS,
+    probes=[HP_CONFIG, DELL_VDISKS, DELL_PDISKS, LSI_LDS, LSI_PDS],
+    remediation=OS_REMEDIATION + " Replace the failed disk named (hot-swap it in the bay the tool shows) and let the array "
+    "rebuild; wait until the rebuild has finished (the tool shows OK / Optimal / Ready) before the upgrade. A disk with a "
+    "predicted failure should be replaced in the same visit.",
+    description="Reads every vendor tool that is installed: HP Smart Array (hpacucli / hpssacli / ssacli `ctrl all show "
+    "config`; option hp_cli for a full path), Dell OpenManage (`omreport storage vdisk`, `omreport storage pdisk "
+    "controller=0`), LSI MegaRAID (`MegaCli64|MegaCli -LDInfo` / `-PDList`). A failed or degraded array (Failed, Interim "
+    "Recovery Mode, Degraded, Offline) or a failed disk fails: the array has lost its redundancy and one more disk loses the "
+    "archive's data. A rebuilding array or disk, a predicted failure or another transient state warns: redundancy is coming "
+    "back, the upgrade should wait for it. No tool found: skipped, naming the tools looked for.",
+)
+def raid(ctx: CheckContext) -> Iterator[Finding]:
+    found: list[str] = []
+    items = []
+    for p, tool in ((HP_CONFIG, "HP Smart Array"), (DELL_VDISKS, "Dell OpenManage"), (DELL_PDISKS, "Dell OpenManage"),
+                    (LSI_LDS, "LSI MegaRAID"), (LSI_PDS, "LSI MegaRAID")):
+        try:
+            got = ctx.read(p)
+        except ReadError as exc:
+            yield ctx.error_from(exc, subject=p.name)
+            continue
+        if got is None:
+            continue
+        if tool not in found:
+            found.append(tool)
+        items += got
+    if not found:
+        yield ctx.skip(f"no hardware RAID tool found on this host (looked for {RAID_TOOLS}): check the arrays with the "
+                       "controller's own tool or its management processor (iLO, iDRAC)", values={"looked_for": RAID_TOOLS})
+        return
+    bad = [i for i in items if i.severity]
+    for i in bad:
+        what = "array" if i.kind == "array" else "disk"
+        yield (ctx.fail if i.severity == "fail" else ctx.warn)(
+            f"{i.subject} ({what}) is {i.status}", subject=i.subject, values={"tool": i.tool, "kind": i.kind, "status": i.status, **i.details})
+    if not bad:
+        arrays = sum(1 for i in items if i.kind == "array")
+        yield ctx.passed(f"{', '.join(found)}: {arrays} arrays and {len(items) - arrays} disks healthy", subject="raid",
+                         values={"tools": found, "arrays": arrays, "disks": len(items) - arrays})
+
+
+# ---- pending reboot ----------------------------------------------------------------------------------
+
+_REG_MISSING = (r"unable to find the specified registry key|FEHLER: Der angegebene Registrierungsschl|"
+                r"ERREUR : le syst.me n'a pas trouv|Impossibile trovare la chiave|no se encontr")
+CBS_REBOOT = probe(
+    "windows.reboot.cbs", "the Component Based Servicing RebootPending key", parse_reg_query,
+    windows='reg query "HKLM\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Component Based Servicing\\RebootPending"',
+    absent=_REG_MISSING,
+)
+WU_REBOOT = probe(
+    "windows.reboot.wu", "the Windows Update RebootRequired key", parse_reg_query,
+    windows='reg query "HKLM\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\WindowsUpdate\\Auto Update\\RebootRequired"',
+    absent=_REG_MISSING,
+)
+RENAMES = probe(
+    "windows.reboot.renames", "the Session Manager PendingFileRenameOperations value", parse_reg_query,
+    windows='reg query "HKLM\\SYSTEM\\CurrentControlSet\\Control\\Session Manager" /v PendingFileRenameOperations',
+    absent=_REG_MISSING,
+)
+
+
+@check(
+    "os.windows.pending_reboot",
+    "No reboot pending",
+    "warning",
+    "host",
+    os=("windows",),
+    guide=GUIDE_OS,
+    probes=[CBS_REBOOT, WU_REBOOT, RENAMES],
+    remediation="Restart the server in a maintenance window before the upgrade (and check that it comes back healthy): "
+    "installers refuse to run, or leave a half-installed product, while a reboot is pending.",
+    description="A reboot is pending when the registry has HKLM\\...\\Component Based Servicing\\RebootPending (updates or "
+    "roles installed, Server 2008 and later), HKLM\\...\\WindowsUpdate\\Auto Update\\RebootRequired (Windows Update) or a "
+    "non-empty Session Manager PendingFileRenameOperations (files to replace at the next start, all versions).",
+)
+def pending_reboot(ctx: CheckContext) -> Iterator[Finding]:
+    reasons = []
+    for p, what in ((CBS_REBOOT, "Component Based Servicing\\RebootPending exists (updates or roles were installed)"),
+                    (WU_REBOOT, "WindowsUpdate\\Auto Update\\RebootRequired exists (Windows Update installed updates)")):
+        try:
+            keys = ctx.read(p)
+        except ReadError as exc:
+            yield ctx.error_from(exc, subject=p.name)
+            continue
+        if keys:
+            reasons.append(what)
+    try:
+        keys = ctx.read(RENAMES)
+    except ReadError as exc:
+        yield ctx.error_from(exc, subject=RENAMES.name)
+    else:
+        value = next((k.values.get("PendingFileRenameOperations") for k in keys or [] if "PendingFileRenameOperations" in k.values), None)
+        files = [f for f in re.split(r"\\0", value.data) if f.strip()] if value else []
+        if files:
+            reasons.append(f"PendingFileRenameOperations lists {len(files)} entries (e.g. {files[0][:120]})")
+    if reasons:
+        yield ctx.warn("a reboot is pending: " + "; ".join(reasons), subject="reboot", values={"reasons": reasons})
+    else:
+        yield ctx.passed("no reboot pending (no RebootPending / RebootRequired key, no pending file renames)", subject="reboot")
+
+
+# ---- firewall exception for the Study Status Relay ---------------------------------------------------
+
+FIREWALL_CHECK = "os.windows.firewall_relay"
+RELAY_CONFIG_PATH = ("C:\\Program Files\\Agfa\\Impax Business Services\\study-status-signal-relay"
+                     "\\Study.Status.Relay.exe.config")
+
+
+def _relay_args(site, host) -> dict[str, str]:
+    path = _option(site, FIREWALL_CHECK, "config_path", None) or _option(site, "interlock.relay", "config_path", RELAY_CONFIG_PATH)
+    return {"config": str(path)}
+
+
+RELAY_CONFIG = probe(
+    "windows.relay_config", "the Study Status Relay configuration (Study.Status.Relay.exe.config)", parse_relay_config,
+    windows='type "{config}"', arguments=_relay_args, redact=redact,
+    absent=r"cannot find the (path|file) specified", absent_note="the Study Status Relay configuration file does not exist",
+)
+ADV_RULES = probe(
+    "windows.firewall.rules", "the inbound Windows Firewall rules (netsh advfirewall)", parse_advfirewall_rules,
+    windows="netsh advfirewall firewall show rule name=all dir=in verbose",
+    absent=NOT_AVAILABLE.pattern, absent_note="no netsh advfirewall on this Windows (Server 2003): the legacy firewall is read",
+)
+ADV_STATE = probe(
+    "windows.firewall.state", "the active Windows Firewall profiles (netsh advfirewall)", parse_advfirewall_state,
+    windows="netsh advfirewall show currentprofile state", absent=NOT_AVAILABLE.pattern,
+)
+LEGACY_FIREWALL = probe(
+    "windows.firewall.legacy", "the Windows Firewall configuration of Server 2003 (netsh firewall)", parse_netsh_firewall_config,
+    windows="netsh firewall show config", absent=NOT_AVAILABLE.pattern,
+)
+
+
+def _parallel(site, host, db) -> bool | str:
+    """old and new clusters run in parallel (features.parallel_clusters or traveling_server)"""
+    if site.features.parallel_clusters or site.features.traveling_server:
+        return True
+    return "old and new clusters do not run in parallel (features.parallel_clusters / traveling_server)"
+
+
+@check(
+    FIREWALL_CHECK,
+    "Windows Firewall lets the Study Status Relay's port in",
+    "warning",
+    "host",
+    roles=("application",),
+    os=("windows",),
+    when=_parallel,
+    guide="Configuring a firewall exception for the Cross-Cluster Dictation Interlock tool",
+    probes=[RELAY_CONFIG, ADV_RULES, ADV_STATE, LEGACY_FIREWALL],
+    remediation="On this Application Server open Control Panel > Windows Firewall > Exceptions > Add Port (Server 2008 and "
+    "later: Windows Firewall with Advanced Security > Inbound Rules > New Rule > Port), name it Study Status Relay, enter "
+    "the relay's TCP port and click OK; configure the same exception on the Application Server of the remote cluster.",
+    description="The relay's TCP port (option relay_port, else interlock.relay's relay_port, else the *Port setting of "
+    "Study.Status.Relay.exe.config) must be open for inbound TCP in the active firewall profile: on Server 2008 and later an "
+    "enabled inbound Allow rule (netsh advfirewall) whose protocol and local ports cover it, or one for the relay program; "
+    "on Server 2003 an enabled port opening or allowed program (netsh firewall show config) with exceptions allowed. A "
+    "firewall that is off passes (noted); a Block rule for the port fails. The remote cluster's Application Server is "
+    "checked too when it is in the inventory (role application).",
+)
+def firewall_relay(ctx: CheckContext) -> Iterator[Finding]:
+    port = ctx.options.get("relay_port") or (ctx.site.options.get("interlock.relay") or {}).get("relay_port")
+    cfg = None
+    if not port:
+        try:
+            cfg = ctx.read(RELAY_CONFIG)
+        except ReadError as exc:
+            yield ctx.error_from(exc, subject="port")
+            return
+        port = cfg.ports()[0] if cfg is not None and cfg.ports() else None
+    if not port:
+        why = "the relay configuration does not exist" if cfg is None else "the relay configuration has no *Port setting"
+        yield ctx.warn(f"the Study Status Relay's port is unknown ({why}): set [site.options.\"{FIREWALL_CHECK}\"] relay_port to "
+                       "check the firewall exception", subject="port")
+        return
+    port = int(port)
+    rules = ctx.read(ADV_RULES)
+    if rules is not None:
+        yield from _judge_advfirewall(ctx, port, rules)
+        return
+    legacy = ctx.read(LEGACY_FIREWALL)
+    if legacy is None:
+        yield ctx.error("neither netsh advfirewall nor netsh firewall is available on this host: the firewall could not be read",
+                        subject=f"port {port}")
+        return
+    yield from _judge_legacy(ctx, port, legacy)
+
+
+_RELAY_PROGRAM = re.compile(r"Study\.Status\.Relay", re.I)
+
+
+def _judge_advfirewall(ctx: CheckContext, port: int, rules) -> Iterator[Finding]:
+    states = ctx.read(ADV_STATE) or []
+    active = [s for s in states if s.enabled]
+    subject = f"port {port}"
+    if states and not active:
+        ctx.note(f"the Windows Firewall is off in the active profile ({', '.join(s.name for s in states)})")
+        yield ctx.passed(f"the Windows Firewall is off in the active profile ({', '.join(s.name for s in states)}): TCP port {port} is "
+                         "not blocked (if the firewall is turned on, add the Study Status Relay exception)", subject=subject,
+                         values={"port": port, "firewall": "off"})
+        return
+    names = {s.name.lower() for s in active}
+
+    def applies(r) -> bool:
+        profs = {p.lower() for p in r.profiles}
+        return r.enabled and r.direction.lower().startswith("in") and (not names or "any" in profs or "all" in profs or bool(profs & names))
+
+    blocking = [r for r in rules if applies(r) and r.action.lower() == "block" and r.covers_port(port)]
+    allowing = [r for r in rules if applies(r) and r.action.lower() == "allow" and
+                (r.covers_port(port) or (r.program and _RELAY_PROGRAM.search(r.program) and r.local_ports.lower() == "any"))]
+    values = {"port": port, "profiles": [s.name for s in active], "allow_rules": [r.name for r in allowing],
+              "block_rules": [r.name for r in blocking]}
+    if blocking:
+        yield ctx.problem(f"inbound TCP port {port} is blocked by rule(s) {', '.join(r.name for r in blocking)} (a Block rule wins over "
+                          "Allow rules)", subject=subject, values=values)
+    elif allowing:
+        yield ctx.passed(f"inbound TCP port {port} is allowed by rule(s) {', '.join(r.name for r in allowing)}", subject=subject, values=values)
+    else:
+        yield ctx.problem(f"no enabled inbound rule allows TCP port {port} in the active firewall profile "
+                          f"({', '.join(s.name for s in active) or 'unknown'}): the remote cluster's relay cannot reach this one",
+                          subject=subject, values=values)
+
+
+def _judge_legacy(ctx: CheckContext, port: int, fw) -> Iterator[Finding]:
+    subject = f"port {port}"
+    current = fw.current
+    if current and not any(p.enabled for p in current):
+        yield ctx.passed(f"the Windows Firewall is off ({', '.join(p.name for p in current)} profile): TCP port {port} is not blocked",
+                         subject=subject, values={"port": port, "firewall": "off"})
+        return
+    for prof in current:
+        if not prof.exceptions_allowed:
+            yield ctx.problem(f"the {prof.name} profile does not allow exceptions (\"Don't allow exceptions\" is set): TCP port {port} "
+                              "is blocked whatever exceptions exist", subject=subject, values={"port": port, "profile": prof.name})
+            return
+    names = [p.name for p in current]
+    opened = [n for prof in names for (p, proto, on, n) in fw.ports.get(prof, []) if on and p == port and proto == "TCP"]
+    programs = [n for prof in names for (on, n) in fw.programs.get(prof, []) if on and _RELAY_PROGRAM.search(n)]
+    values = {"port": port, "profiles": names, "port_openings": opened, "programs": programs}
+    if opened or programs:
+        yield ctx.passed(f"TCP port {port} is open in the {', '.join(names)} profile ({', '.join(opened + programs)})", subject=subject,
+                         values=values)
+    else:
+        yield ctx.problem(f"no port opening for TCP {port} (nor an allowed relay program) in the {', '.join(names)} firewall profile: "
+                          "the remote cluster's relay cannot reach this one", subject=subject, values=values)
+
+
+# ---- SQL Server service accounts ---------------------------------------------------------------------
+
+SERVICE_ACCOUNTS = probe(
+    "windows.service_accounts", "the Windows services and the accounts they run as", parse_service_accounts,
+    windows=[
+        "wmic service get DisplayName,Name,StartMode,StartName,State /value",
+        'powershell -NoProfile -Command "Get-CimInstance Win32_Service | '
+        'Select-Object DisplayName,Name,StartMode,StartName,State | ConvertTo-Json"',
+    ],
+)
+#: the SQL Server database engine and agent services (default and named instances)
+SQL_SERVICE_PATTERN = r"(?i)^(MSSQLSERVER|MSSQL\$.+|SQLSERVERAGENT|SQLAgent\$.+)$"
+
+
+@check(
+    "os.windows.sql_service_accounts",
+    "SQL Server services run as NT AUTHORITY\\SYSTEM, as the guide installs them",
+    "warning",
+    "host",
+    os=("windows",),
+    guide="Installing SQL Server 2008",
+    probes=[SERVICE_ACCOUNTS],
+    remediation="The guide's installation step sets the SQL Server services to log on as NT AUTHORITY\\SYSTEM (Server "
+    "Configuration > Service Accounts). Set them back in SQL Server Configuration Manager (SQL Server Services > the service > "
+    "Properties > Log On > Built-in account: Local System) and restart the service, or record with the IMPAX support team why "
+    "this site uses another account (it needs the same rights on the data and backup folders).",
+    description="Each SQL Server database engine and agent service (MSSQLSERVER, MSSQL$<instance>, SQLSERVERAGENT, "
+    "SQLAgent$<instance>; option service_pattern) with its StartName: LocalSystem / NT AUTHORITY\\SYSTEM passes, any other "
+    "account warns. No SQL Server service on the host: skipped.",
+)
+def sql_service_accounts(ctx: CheckContext) -> Iterator[Finding]:
+    services = ctx.read(SERVICE_ACCOUNTS) or []
+    pat = re.compile(ctx.options.get("service_pattern", SQL_SERVICE_PATTERN))
+    sql = [s for s in services if pat.search(s.name)]
+    if not sql:
+        yield ctx.skip(f"no SQL Server service on this host among {len(services)} services (option service_pattern)",
+                       values={"services": len(services)})
+        return
+    for s in sql:
+        values = {"account": s.start_name, "state": s.state, "start_mode": s.start_mode, "display_name": s.display_name}
+        if s.runs_as_system:
+            yield ctx.passed(f"{s.display_name or s.name} ({s.name}) runs as {s.start_name}", subject=s.name, values=values)
+        else:
+            yield ctx.warn(f"{s.display_name or s.name} ({s.name}) runs as {s.start_name or 'an unknown account'}, not NT AUTHORITY\\SYSTEM "
+                           "as the guide's installation step sets it", subject=s.name, values=values)
+
+
+@hookimpl
+def impax_register_checks(register):
+    register_module_checks(register, globals())
