@@ -52,7 +52,7 @@ def first_only(doing: str = "saving the partial report") -> Iterator[None]:
     try:
         yield
     finally:
-        # once interrupted, the process only has its exit left: later presses keep being noted, so
-        # the exit code stays the verdict's (2), not a kill by SIGINT
-        if not pressed:
-            signal.signal(signal.SIGINT, old)
+        # once interrupted and its report written, the process only has its exit left: later presses
+        # are ignored (SIG_IGN, which Python keeps through its own shutdown, where it would otherwise
+        # restore the default and die of the signal), so the exit code stays the verdict's (2)
+        signal.signal(signal.SIGINT, signal.SIG_IGN if pressed else old)
