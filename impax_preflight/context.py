@@ -7,7 +7,6 @@ evidence gathered so far (every command and query it ran) so nothing is claimed 
 
 from __future__ import annotations
 
-import threading
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
@@ -15,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 from .hostfacts import HostFacts
 from .model import Evidence, Finding, Severity, Status
 from .secrets import mask
+from .memo import Memo
 from .probes import EXCERPT_CHARS, evidence_from_command
 from .transports.base import CommandResult, TransportError
 
@@ -25,44 +25,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from .inventory import Database, Host, Inventory, Thresholds
     from .transports.base import Shell
 
-
-
-class Memo:
-    """Compute-once values shared by the checks of one target (e.g. one scan of a table).
-
-    Thread-safe: the first caller computes, the others wait for its result (or its exception).
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._slots: dict[Any, "_Slot"] = {}
-
-    def get(self, key: Any, compute: Callable[[], Any]) -> Any:
-        with self._lock:
-            slot = self._slots.get(key)
-            owner = slot is None
-            if owner:
-                slot = self._slots[key] = _Slot()
-        assert slot is not None
-        if owner:
-            try:
-                slot.value = compute()
-            except BaseException as exc:  # noqa: BLE001 - re-raised to every waiter
-                slot.error = exc
-            finally:
-                slot.done.set()
-        else:
-            slot.done.wait()
-        if slot.error is not None:
-            raise slot.error
-        return slot.value
-
-
-class _Slot:
-    def __init__(self) -> None:
-        self.done = threading.Event()
-        self.value: Any = None
-        self.error: BaseException | None = None
 
 
 class CheckContext:

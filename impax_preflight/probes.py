@@ -24,11 +24,11 @@ import dataclasses
 import functools
 import inspect
 import re
-import threading
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 
+from .memo import Memo
 from .model import Evidence
 from .parsers import ParseError
 from .secrets import mask
@@ -246,10 +246,9 @@ class HostReader:
         self._shell = shell
         self._default_timeout = default_timeout_s
         self.target = target or (host.name if host is not None else "host")
-        self._lock = threading.Lock()
-        self._slots: dict[tuple, _Slot] = {}
+        self._readings = Memo()
         #: (command, privileged) -> its result: two probes parsing one command's output run it once
-        self._results: dict[tuple[str, bool], _Slot] = {}
+        self._results = Memo()
 
     @property
     def os(self) -> str:
@@ -259,23 +258,7 @@ class HostReader:
         """The reading of `p` (computed by the first caller, shared with the others); raises ReadError."""
         options = p.parse_options(self.site, self.host) if p.parse_options else {}
         key = (p.name, *p.commands_for(self.os, self.site, self.host), *sorted(options.items()))
-        with self._lock:
-            slot = self._slots.get(key)
-            owner = slot is None
-            if owner:
-                slot = self._slots[key] = _Slot()
-        if owner:
-            try:
-                slot.reading = self._read(p, timeout_s)
-            except BaseException as exc:  # noqa: BLE001 - handed to every caller
-                slot.error = exc
-            finally:
-                slot.done.set()
-        else:
-            slot.done.wait()
-        if slot.error is not None:
-            raise slot.error
-        return slot.reading
+        return self._readings.get(key, lambda: self._read(p, timeout_s))
 
     def _read(self, p: Probe, timeout_s: float | None) -> Reading:
         variants = p.variants_for(self.os)
@@ -341,28 +324,15 @@ class HostReader:
 
     def _run(self, shell: "Shell", command: str, privileged: bool, timeout: float) -> CommandResult:
         """Run a command once per host: a second probe reading the same output gets the same result."""
-        key = (command, privileged)
-        with self._lock:
-            slot = self._results.get(key)
-            owner = slot is None
-            if owner:
-                slot = self._results[key] = _Slot()
-        if owner:
+
+        def run() -> CommandResult:
             started = time.monotonic()
-            try:
-                res = shell.run(command, timeout=timeout, privileged=True) if privileged else shell.run(command, timeout=timeout)
-                if not res.duration:
-                    res.duration = time.monotonic() - started
-                slot.reading = res
-            except BaseException as exc:  # noqa: BLE001 - handed to every caller
-                slot.error = exc
-            finally:
-                slot.done.set()
-        else:
-            slot.done.wait()
-        if slot.error is not None:
-            raise slot.error
-        return slot.reading
+            res = shell.run(command, timeout=timeout, privileged=True) if privileged else shell.run(command, timeout=timeout)
+            if not res.duration:
+                res.duration = time.monotonic() - started
+            return res
+
+        return self._results.get((command, privileged), run)
 
     def _parse(self, p: Probe, v: Variant, res: CommandResult, evidence: list[Evidence]) -> Reading:
         text = res.stdout + ("\n" + res.stderr if v.whole and res.stderr else "")
@@ -379,13 +349,6 @@ class HostReader:
 
 def _context_of(res: CommandResult) -> dict[str, Any]:
     return {"transport": res.transport or None, **(res.extra or {})}
-
-
-class _Slot:
-    def __init__(self) -> None:
-        self.done = threading.Event()
-        self.reading: Any = None
-        self.error: BaseException | None = None
 
 
 def _last_line(text: str) -> str:
