@@ -16,9 +16,11 @@ from impax_preflight.parsers.df import parse_df
 from impax_preflight.parsers.dirlist import PATH_NOT_FOUND, parse_dir
 from impax_preflight.parsers.listing import parse_du_sk, parse_ls_l
 from impax_preflight.parsers.netstat import listening_ports
-from impax_preflight.parsers.relay import SETTINGS, parse_relay_config, redact
+from impax_preflight.parsers.relay import SETTINGS
 from impax_preflight.parsers.sc import parse_sc
 from impax_preflight.probes import ReadError, probe
+
+from ._relay import RELAY_CONFIG, RELAY_SERVICE, RELAY_SETTINGS, config_path  # noqa: F401 - RELAY_CONFIG: the default path, for tests and docs
 
 # ---- application server configuration backup -----------------------------------------------------
 
@@ -172,18 +174,8 @@ def as3000_repository(ctx: CheckContext) -> Iterator[Finding]:
 
 # ---- Cross-Cluster Dictation Interlock --------------------------------------------------------------
 
-RELAY_DIR = "C:\\Program Files\\Agfa\\Impax Business Services\\study-status-signal-relay"
-RELAY_CONFIG = RELAY_DIR + "\\Study.Status.Relay.exe.config"
-RELAY_SERVICE = "StudyStatusRelayService"
 RELAY_STATE = probe("windows.relay_service", "the relay service", None, windows=(f"sc query {RELAY_SERVICE}", parse_sc),
                     absent=r"FAILED 1060")
-RELAY_SETTINGS = probe(
-    "windows.relay_config", "the relay configuration", parse_relay_config, windows='type "{config_path}"',
-    arguments=lambda site, host: {"config_path": ((site.options if site else {}).get("interlock.relay") or {}).get("config_path", RELAY_CONFIG)},
-    absent=r"cannot find the (path|file) specified",
-    # the encrypted password is blanked before the output is parsed or kept: it never reaches a report
-    redact=redact,
-)
 LISTENING = probe("windows.netstat", "the listening ports", listening_ports, windows="netstat -an")
 _IP = re.compile(r"^\d{1,3}(\.\d{1,3}){3}$")
 
@@ -240,7 +232,7 @@ def interlock_relay(ctx: CheckContext) -> Iterator[Finding]:
         else:
             yield ctx.warn(f"{RELAY_SERVICE} is installed but {svc.state}", subject="service", values={"state": svc.state})
 
-    path = ctx.options.get("config_path", RELAY_CONFIG)
+    path = config_path(ctx.site)
     cfg = None
     try:
         cfg = ctx.read(RELAY_SETTINGS)

@@ -15,6 +15,7 @@ import re
 from datetime import timedelta
 from typing import Any, Iterator
 
+from impax_preflight import osprobes
 from impax_preflight.check import CheckContext, check, register_module_checks
 from impax_preflight.hookspecs import hookimpl
 from impax_preflight.model import Finding
@@ -24,15 +25,23 @@ from impax_preflight.parsers.netsh import (
     parse_advfirewall_state,
     parse_netsh_firewall_config,
 )
-from impax_preflight.parsers.raidtools import parse_hpacucli_config, parse_megacli_ldinfo, parse_megacli_pdlist, parse_omreport
+from impax_preflight.parsers.raidtools import (
+    parse_hpacucli_config,
+    parse_megacli_ldinfo,
+    parse_megacli_pdlist,
+    parse_omreport,
+)
 from impax_preflight.parsers.reg import parse_reg_query
-from impax_preflight.parsers.relay import parse_relay_config, redact
 from impax_preflight.parsers.winevent import parse_wevtutil_xml, parse_wmic_ntevent
-from impax_preflight.parsers.winservices import parse_service_accounts
-from impax_preflight.parsers.winstorage import parse_diskdrives, parse_failure_predict, parse_volumes
+from impax_preflight.parsers.winstorage import (
+    parse_diskdrives,
+    parse_failure_predict,
+    parse_volumes,
+)
 from impax_preflight.probes import ReadError, probe
 
 from ._readings import reference_time
+from ._relay import RELAY_SETTINGS
 
 GUIDE_OS = "Checking the operating system"
 OS_REMEDIATION = (
@@ -432,20 +441,6 @@ def pending_reboot(ctx: CheckContext) -> Iterator[Finding]:
 # ---- firewall exception for the Study Status Relay ---------------------------------------------------
 
 FIREWALL_CHECK = "os.windows.firewall_relay"
-RELAY_CONFIG_PATH = ("C:\\Program Files\\Agfa\\Impax Business Services\\study-status-signal-relay"
-                     "\\Study.Status.Relay.exe.config")
-
-
-def _relay_args(site, host) -> dict[str, str]:
-    path = _option(site, FIREWALL_CHECK, "config_path", None) or _option(site, "interlock.relay", "config_path", RELAY_CONFIG_PATH)
-    return {"config": str(path)}
-
-
-RELAY_CONFIG = probe(
-    "windows.relay_config", "the Study Status Relay configuration (Study.Status.Relay.exe.config)", parse_relay_config,
-    windows='type "{config}"', arguments=_relay_args, redact=redact,
-    absent=r"cannot find the (path|file) specified", absent_note="the Study Status Relay configuration file does not exist",
-)
 ADV_RULES = probe(
     "windows.firewall.rules", "the inbound Windows Firewall rules (netsh advfirewall)", parse_advfirewall_rules,
     windows="netsh advfirewall firewall show rule name=all dir=in verbose",
@@ -477,7 +472,7 @@ def _parallel(site, host, db) -> bool | str:
     os=("windows",),
     when=_parallel,
     guide="Configuring a firewall exception for the Cross-Cluster Dictation Interlock tool",
-    probes=[RELAY_CONFIG, ADV_RULES, ADV_STATE, LEGACY_FIREWALL],
+    probes=[RELAY_SETTINGS, ADV_RULES, ADV_STATE, LEGACY_FIREWALL],
     remediation="On this Application Server open Control Panel > Windows Firewall > Exceptions > Add Port (Server 2008 and "
     "later: Windows Firewall with Advanced Security > Inbound Rules > New Rule > Port), name it Study Status Relay, enter "
     "the relay's TCP port and click OK; configure the same exception on the Application Server of the remote cluster.",
@@ -493,7 +488,7 @@ def firewall_relay(ctx: CheckContext) -> Iterator[Finding]:
     cfg = None
     if not port:
         try:
-            cfg = ctx.read(RELAY_CONFIG)
+            cfg = ctx.read(RELAY_SETTINGS)
         except ReadError as exc:
             yield ctx.error_from(exc, subject="port")
             return
@@ -577,14 +572,7 @@ def _judge_legacy(ctx: CheckContext, port: int, fw) -> Iterator[Finding]:
 
 # ---- SQL Server service accounts ---------------------------------------------------------------------
 
-SERVICE_ACCOUNTS = probe(
-    "windows.service_accounts", "the Windows services and the accounts they run as", parse_service_accounts,
-    windows=[
-        "wmic service get DisplayName,Name,StartMode,StartName,State /value",
-        'powershell -NoProfile -Command "Get-CimInstance Win32_Service | '
-        'Select-Object DisplayName,Name,StartMode,StartName,State | ConvertTo-Json"',
-    ],
-)
+SERVICE_ACCOUNTS = osprobes.SERVICES  # one read of the services for every check
 #: the SQL Server database engine and agent services (default and named instances)
 SQL_SERVICE_PATTERN = r"(?i)^(MSSQLSERVER|MSSQL\$.+|SQLSERVERAGENT|SQLAgent\$.+)$"
 

@@ -20,7 +20,8 @@ from .parsers.prtdiag import memory_mb, parse_psrinfo
 from .parsers.reg import MISSING_KEY, parse_reg_query
 from .parsers.release import parse_etc_release, parse_uname
 from .parsers.systeminfo import parse_systeminfo
-from .parsers.wmic import parse_wmic_logical_processors, parse_wmic_logicaldisk, parse_wmic_services
+from .parsers.winservices import parse_service_accounts
+from .parsers.wmic import parse_wmic_logical_processors, parse_wmic_logicaldisk
 from .probes import parse_with, probe
 
 UNINSTALL_KEYS = {
@@ -32,7 +33,9 @@ CIM_DISKS = (
     'powershell -NoProfile -Command "Get-CimInstance Win32_LogicalDisk | '
     'Select-Object DeviceID,DriveType,FreeSpace,Size,VolumeName | ConvertTo-Json"'
 )
-WMIC_SERVICES = "wmic service get DisplayName,Name,StartMode,State"
+WMIC_SERVICES = "wmic service get DisplayName,Name,StartMode,StartName,State /value"
+CIM_SERVICES = ('powershell -NoProfile -Command "Get-CimInstance Win32_Service | '
+                'Select-Object DisplayName,Name,StartMode,StartName,State | ConvertTo-Json"')
 
 
 # ---- parsers for reads that combine a parser with a little interpretation -------------------------
@@ -126,4 +129,5 @@ DISKS = probe(
     linux="df -k",
     windows=[(WMIC_DISKS, partial(_fixed_disks, parse_wmic_logicaldisk)), (CIM_DISKS, partial(_fixed_disks, parse_cim_logicaldisk))],
 )
-SERVICES = probe("windows.services", "the Windows services", parse_wmic_services, windows=WMIC_SERVICES)
+SERVICES = probe("windows.services", "the Windows services and the accounts they run as", parse_service_accounts,
+                 windows=[WMIC_SERVICES, CIM_SERVICES])

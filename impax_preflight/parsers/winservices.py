@@ -30,15 +30,24 @@ class ServiceAccount:
     def runs_as_system(self) -> bool:
         return bool(_SYSTEM.match(self.start_name.strip()))
 
+    @property
+    def auto_start(self) -> bool:
+        return self.start_mode.lower() in ("auto", "automatic", "auto_start")
+
+    @property
+    def running(self) -> bool:
+        return self.state.lower() == "running"
+
 
 def parse_service_accounts(text: str, notes: list[str] | None = None) -> list[ServiceAccount]:
-    """Services and their logon accounts (wmic /value, table or the CIM JSON)."""
+    """Services, their start mode, state and logon account (wmic /value, table or the CIM JSON);
+    StartName is empty when the output does not list it."""
     out = []
     for r in rows_of(text, "wmic service"):
-        if "Name" not in r or "StartName" not in r:
-            raise ParseError("wmic service output needs the Name and StartName properties", command="wmic service", excerpt=str(r))
+        if "Name" not in r or "State" not in r:
+            raise ParseError("wmic service output needs the Name and State properties", command="wmic service", excerpt=str(r))
         out.append(ServiceAccount(name=r["Name"].strip(), display_name=r.get("DisplayName", "").strip(), start_mode=_mode(r.get("StartMode", "")),
-                                  start_name=r["StartName"].strip(), state=_state(r.get("State", ""))))
+                                  start_name=r.get("StartName", "").strip(), state=_state(r.get("State", ""))))
     if not out:
         raise ParseError("no service listed: every Windows host runs services, the output cannot be right", command="wmic service",
                          excerpt=text)

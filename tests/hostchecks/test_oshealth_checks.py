@@ -171,7 +171,7 @@ def test_firewall_relay_port_allowed_missing_off_and_2003():
 
 
 def test_firewall_port_from_the_relay_config_and_unknown_port():
-    cfg_cmd = win.RELAY_CONFIG.commands_for("windows")[0]
+    cfg_cmd = win.RELAY_SETTINGS.commands_for("windows")[0]
     inv = make_inventory({"hosts": [{"name": "app", "os": "windows", "roles": ["application"], "transport": {"kind": "local"}}]},
                          features={"parallel_clusters": True})
     shell = FakeShell({cfg_cmd: (1, "", "The system cannot find the file specified.\r\n")}, os="windows")
