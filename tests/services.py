@@ -17,6 +17,7 @@ Fixtures
 
 from __future__ import annotations
 
+import atexit
 import getpass
 import os
 import re
@@ -90,20 +91,31 @@ def sshd_available() -> bool:
     return os.path.exists(SSHD) and shutil.which("ssh-keygen") is not None
 
 
+_password_user: list[str] = []
+
+
 def _ensure_password_user() -> str | None:
-    """A local user with a known password, for password-auth tests (root only). Returns the password."""
+    """A local user with a known password, for password-auth tests (root only); returns its name.
+
+    The user is this test session's own (a random name, removed at exit): test runs that overlap on
+    one machine must not reset each other's password.
+    """
+    if _password_user:
+        return _password_user[0]
     if os.geteuid() != 0 or not shutil.which("useradd") or not shutil.which("chpasswd"):
         return None
-    password = os.environ.get(SSH_PASSWORD_ENV)
-    if not password:
-        password = "Impax-" + secrets.token_urlsafe(12)
-        os.environ[SSH_PASSWORD_ENV] = password
-    if subprocess.run(["id", PASSWORD_USER], capture_output=True).returncode != 0:
-        r = subprocess.run(["useradd", "-m", "-s", "/bin/sh", PASSWORD_USER], capture_output=True, text=True)
-        if r.returncode != 0:
-            return None
-    r = subprocess.run(["chpasswd"], input=f"{PASSWORD_USER}:{password}\n", capture_output=True, text=True)
-    return password if r.returncode == 0 else None
+    name = PASSWORD_USER + secrets.token_hex(3)
+    password = "Impax-" + secrets.token_urlsafe(12)
+    r = subprocess.run(["useradd", "-m", "-s", "/bin/sh", name], capture_output=True, text=True)
+    if r.returncode != 0:
+        return None
+    atexit.register(subprocess.run, ["userdel", "-r", name], capture_output=True)
+    r = subprocess.run(["chpasswd"], input=f"{name}:{password}\n", capture_output=True, text=True)
+    if r.returncode != 0:
+        return None
+    os.environ[SSH_PASSWORD_ENV] = password
+    _password_user.append(name)
+    return name
 
 
 @dataclass
@@ -211,7 +223,7 @@ class SshdServer:
         host_pub = (root / "ssh_host_ed25519_key.pub").read_text().split()
         known = root / "known_hosts"
         known.write_text(f"[127.0.0.1]:{port} {host_pub[0]} {host_pub[1]}\n")
-        password_user = PASSWORD_USER if _ensure_password_user() else None
+        password_user = _ensure_password_user()
         log_path = root / "sshd.log"
         cfg = root / "sshd_config"
         cfg.write_text(

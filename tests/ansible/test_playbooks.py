@@ -56,7 +56,8 @@ def fleet(sshd_factory, run_ansible, tmp_path_factory):
 
     require_service(ensure_user("impaxops"), "a second local login 'impaxops' (useradd; the tests run as root)")
     s1, s2 = sshd_factory(), sshd_factory()
-    require_service(s1.password_user is not None, "the test login 'impaxtest' (useradd; the tests run as root)")
+    require_service(s1.password_user is not None, "the session's test login (useradd; the tests run as root)")
+    login = s1.password_user  # this test session's own user, shared by both servers
     for server in (s1, s2):
         for name, body in STAND_INS.items():
             server.add_command(name, body + "\n")
@@ -66,11 +67,11 @@ def fleet(sshd_factory, run_ansible, tmp_path_factory):
     north = {"site": {"name": "North Hospital", "impax_version": "6.3.1", "platform": "AS3000"},
              "hosts": [
                  {"name": "north-prod", "address": "127.0.0.1", "os": "solaris", "roles": ["archive"], "tier": "prod",
-                  "backup_pacs": "north-bk", "transport": _ssh(s1, "impaxtest")},
+                  "backup_pacs": "north-bk", "transport": _ssh(s1, login)},
                  {"name": "north-bk", "address": "127.0.0.1", "os": "linux", "roles": ["archive"], "tier": "bk",
                   "transport": _ssh(s2, "impaxops")},
                  {"name": "north-cm", "address": "127.0.0.1", "os": "solaris", "roles": ["application"], "tier": "prod",
-                  "transport": _ssh(s2, "impaxtest")}]}
+                  "transport": _ssh(s2, login)}]}
     import tomllib  # noqa: F401 - the TOML below is written by hand, as an engineer would
 
     toml_lines = ['[site]', 'name = "North Hospital"', 'impax_version = "6.3.1"', 'platform = "AS3000"', '']
@@ -93,7 +94,7 @@ def fleet(sshd_factory, run_ansible, tmp_path_factory):
     # the servers' shared temporary folder (world-writable and sticky, like /var/tmp)
     remote_tmp = Path(tempfile.mkdtemp(prefix="impax-remote-tmp-"))
     remote_tmp.chmod(0o1777)
-    homes = {u: Path(os.path.expanduser(f"~{u}")) for u in ("impaxtest", "impaxops")}
+    homes = {u: Path(os.path.expanduser(f"~{u}")) for u in (login, "impaxops")}
     dot_ansible_before = {u: (h / ".ansible").exists() for u, h in homes.items()}
     out = work / "out"
     extra = {"impax_preflight_command": str(Path(shutil.which("impax-preflight", path=str(Path(os.sys.executable).parent)))),

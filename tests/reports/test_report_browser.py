@@ -118,6 +118,7 @@ def test_blocker_link_reveals_a_filtered_finding(page):
     pg.locator("#f-text").press("Enter")
     pg.locator("#blockers a.b-check", has_text="prereq.dotnet35sp1").click()
     row = pg.locator("tr.row", has_text="prereq.dotnet35sp1")
+    row.wait_for(state="visible", timeout=10_000)  # the click's handler may run a moment later on a busy machine
     assert row.is_visible() and row.locator("details").get_attribute("open") is not None
 
 
