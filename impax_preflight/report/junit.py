@@ -118,6 +118,19 @@ def render_junit(report: RunReport) -> str:
             _testcase(suite, f)
         for k in totals:
             totals[k] += c[k]
+    broken = [p for p in report.plugins if p.status == "broken"]
+    if broken:
+        # a plugin that did not load is a check set that never ran: an error a CI dashboard shows
+        suite = ET.SubElement(root, "testsuite", name="run", timestamp=report.started_at.isoformat(), time="0.000",
+                              tests=str(len(broken)), failures="0", errors=str(len(broken)), skipped="0")
+        for p in broken:
+            case = ET.SubElement(suite, "testcase", classname="impax-preflight.plugins", name=_clean(f"plugin {p.name} loads"))
+            err = ET.SubElement(case, "error", message=_clean(f"plugin {p.name} failed to load: its checks did not run"),
+                                type="plugin")
+            err.text = _clean(p.error or "")
+        ET.SubElement(suite, "system-err").text = _clean("\n".join(report.warnings))
+        totals["tests"] += len(broken)
+        totals["errors"] += len(broken)
     for k, v in totals.items():
         root.set(k, str(v))
     if report.duration_s is not None:
