@@ -10,7 +10,7 @@ from typing import Iterator
 
 from impax_preflight.check import CheckContext, check, register_module_checks
 from impax_preflight.hookspecs import hookimpl
-from impax_preflight.hostfacts import products_for
+from impax_preflight.hostfacts import HostFacts
 from impax_preflight.model import Finding
 from impax_preflight.versions import Version, parse_version
 
@@ -40,8 +40,8 @@ def discovered(ctx: CheckContext, key: str) -> Discovery:
     out = Discovery()
     unreachable = {f.host for f in ctx.findings() if f.host and (f.message or "").startswith("host unreachable")}
     for host in ctx.inventory.hosts:
-        facts = ctx.all_facts.get(host.name) or {"declared": dict(host.facts), **host.facts}
-        v = products_for(facts, ctx.site).get(key)
+        facts = ctx.all_facts.get(host.name) or HostFacts.declared_only(host)
+        v = facts.products(ctx.site).get(key)
         if v:
             out.found[host.name] = v
             continue

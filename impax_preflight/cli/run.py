@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from ..report.writers import DEFAULT_FORMATS as _FORMATS
 from .common import (
     console,
     fail,
@@ -17,8 +18,8 @@ from .common import (
 )
 from .progress import Progress, summary
 
-#: the default of --format (the reporters' names; kept as text so --help imports no reporter)
-DEFAULT_FORMATS = "html,json,markdown,junit"
+#: the default of --format: the built-in reporters (writers.py imports no renderer, --help stays light)
+DEFAULT_FORMATS = ",".join(_FORMATS)
 
 
 def format_list(formats: str) -> list[str]:
