@@ -57,6 +57,14 @@ def discovered(ctx: CheckContext, key: str) -> Discovery:
     return out
 
 
+DECLARED = "site (declared)"  # the subject of a version the inventory's features declare (a stable key)
+
+
+def _on(where: str, feature: str) -> str:
+    """Where a version was seen, in words: "on HOST", or "declared for the site (features.X)"."""
+    return f"declared for the site (features.{feature})" if where == DECLARED else f"on {where}"
+
+
 def _feature_version(ctx: CheckContext, key: str) -> str | None:
     v = getattr(ctx.site.features, key, None)
     if v is None or str(v).strip().lower() in ("", "discover", "discovered", "yes", "true"):
@@ -131,7 +139,7 @@ def source_version(ctx: CheckContext) -> Iterator[Finding]:
 def talkstation(ctx: CheckContext) -> Iterator[Finding]:
     declared = _feature_version(ctx, "talkstation")
     disc = discovered(ctx, "talkstation")
-    versions = ({"site (declared)": declared} if declared else {}) | disc.found
+    versions = ({DECLARED: declared} if declared else {}) | disc.found
     if not versions:
         if disc.not_examined:
             yield ctx.error("TalkStation is not declared in the inventory (features.talkstation) and the installed software "
@@ -144,11 +152,12 @@ def talkstation(ctx: CheckContext) -> Iterator[Finding]:
         v = parse_version(text)
         values = {"version": text, "where": where}
         if v is None:
-            yield ctx.error(f"TalkStation on {where}: version {text!r} could not be read; declare it in features.talkstation", subject=where, values=values)
+            yield ctx.error(f"TalkStation {_on(where, 'talkstation')}: version {text!r} could not be read; declare it in "
+                            "features.talkstation", subject=where, values=values)
         elif v.startswith("3.2") or v.startswith("4.0"):
-            yield ctx.passed(f"TalkStation {text} on {where}", subject=where, values=values)
+            yield ctx.passed(f"TalkStation {text} {_on(where, 'talkstation')}", subject=where, values=values)
         else:
-            yield ctx.fail(f"TalkStation {text} on {where} must be upgraded to 3.2 or 4.0", subject=where, values=values)
+            yield ctx.fail(f"TalkStation {text} {_on(where, 'talkstation')} must be upgraded to 3.2 or 4.0", subject=where, values=values)
 
 
 @check(
@@ -203,7 +212,7 @@ def pacs_broker(ctx: CheckContext) -> Iterator[Finding]:
     f = ctx.site.features
     declared = _feature_version(ctx, "pacs_broker")
     disc = discovered(ctx, "pacs_broker")
-    versions = ({"site (declared)": declared} if declared else {}) | disc.found
+    versions = ({DECLARED: declared} if declared else {}) | disc.found
     if not versions:
         if disc.not_examined:
             yield ctx.error("PACS Broker is not declared in the inventory (features.pacs_broker) and the installed software "
@@ -222,19 +231,19 @@ def pacs_broker(ctx: CheckContext) -> Iterator[Finding]:
         v = parse_version(text)
         values = {"version": text, "where": where, "circumstances": reasons, "su2": su2}
         if v is None:
-            yield ctx.error(f"PACS Broker on {where}: version {text!r} could not be read; declare features.pacs_broker", subject=where, values=values)
+            yield ctx.error(f"PACS Broker {_on(where, 'pacs_broker')}: version {text!r} could not be read; declare features.pacs_broker", subject=where, values=values)
         elif not any(v.startswith(x) for x in ("1.5.3", "1.5.4", "1.5.5")):
-            yield ctx.fail(f"PACS Broker {text} on {where} is not 1.5.3, 1.5.4 or 1.5.5, which the upgrade guide covers: "
+            yield ctx.fail(f"PACS Broker {text} {_on(where, 'pacs_broker')} is not 1.5.3, 1.5.4 or 1.5.5, which the upgrade guide covers: "
                            "migrate to Connectivity Manager 2.2.1 or 2.3", subject=where, values=values)
         elif reasons:
-            yield ctx.fail(f"PACS Broker {text} on {where} must be migrated to Connectivity Manager 2.2.1 or 2.3: " + "; ".join(reasons),
+            yield ctx.fail(f"PACS Broker {text} {_on(where, 'pacs_broker')} must be migrated to Connectivity Manager 2.2.1 or 2.3: " + "; ".join(reasons),
                            subject=where, values=values)
         elif su2 is True:
-            yield ctx.passed(f"PACS Broker {text} on {where} stays, with the PACS Broker DICOM Interface SU2 installed", subject=where, values=values)
+            yield ctx.passed(f"PACS Broker {text} {_on(where, 'pacs_broker')} stays, with the PACS Broker DICOM Interface SU2 installed", subject=where, values=values)
         elif su2 is False:
-            yield ctx.fail(f"PACS Broker {text} on {where} stays: install the PACS Broker DICOM Interface SU2", subject=where, values=values)
+            yield ctx.fail(f"PACS Broker {text} {_on(where, 'pacs_broker')} stays: install the PACS Broker DICOM Interface SU2", subject=where, values=values)
         else:
-            yield ctx.error(f"PACS Broker {text} on {where} stays, but whether the DICOM Interface SU2 is installed is unknown: "
+            yield ctx.error(f"PACS Broker {text} {_on(where, 'pacs_broker')} stays, but whether the DICOM Interface SU2 is installed is unknown: "
                             "set features.pacs_broker_su2", subject=where, values=values)
 
 
