@@ -21,6 +21,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from .check import Check
     from .probes import HostReader, Probe
     from .db.base import QueryResult, SqlSession
+    from .dbwindow import DbWindow
+    from .scans import ScanWatch
     from .inventory import Database, Host, Inventory, Thresholds
     from .transports.base import Shell
 
@@ -83,6 +85,8 @@ class CheckContext:
         deadline: float | None = None,
         provider: str | None = None,
         reader: "HostReader | None" = None,
+        db_window: "DbWindow | None" = None,
+        progress: Callable[..., None] | None = None,
     ) -> None:
         self.check = check
         self.inventory = inventory
@@ -99,6 +103,8 @@ class CheckContext:
         self._sql_factory = sql_factory
         self._findings_so_far = findings_so_far or (lambda: [])
         self._reader = reader
+        self.db_window = db_window
+        self._progress = progress
 
     # -- what the check may touch ------------------------------------------------------------
     @property
@@ -188,6 +194,23 @@ class CheckContext:
         result = session.query(sql, params, timeout=self.remaining(timeout or db_timeout), max_rows=max_rows)
         self.evidence.append(evidence_from_query(result, self.target_name, session.kind))
         return result
+
+    def scan(self, table: str, *, checks: Iterable[str] = (), estimate_s: float | None = None,
+             rows: int | None = None, poll: Callable[[], Any] | None = None) -> "ScanWatch":
+        """A full-table read about to start, as a context manager around its statement.
+
+        Raises `OutsideWindow` (an `error` finding) when the database window is closed, saying when
+        it opens; inside, the run's progress display sees the scan start, run (elapsed against
+        `estimate_s`; `poll()` may return (done, total, units) where the engine reports progress)
+        and end, and the watch records when it ran (`watch.when()`)."""
+        from .scans import OutsideWindow, ScanWatch
+
+        window = self.db_window
+        if window is not None and not window.contains():
+            raise OutsideWindow(f"{table} was not scanned: {window.outside_message()}. Run the database checks inside "
+                                "the window (or change [site.database_window] / --db-window)")
+        return ScanWatch(self.target_name, table, checks=checks or [self.check.id], estimate_s=estimate_s, rows=rows,
+                         window=window, progress=self._progress, poll=poll)
 
     def note(self, text: str, source: str = "note") -> None:
         self.evidence.append(Evidence(kind="note", source=source, output=mask(text)))

@@ -32,6 +32,7 @@ from .sessions import OpenOnce, SessionPool, db_opener, shell_opener
 from .waivers import apply_waiver, load_waivers, split_expired
 
 if TYPE_CHECKING:  # pragma: no cover
+    from .dbwindow import DbWindow
     from .inventory import Host, Inventory
     from .plugins import PluginSet
 
@@ -49,6 +50,8 @@ class _Run:
     waivers: list[Waiver]
     progress: ProgressFn | None
     check_timeout_s: float | None = None
+    #: when full-table scans may start (None: any time)
+    db_window: "DbWindow | None" = None
     findings: list[Finding] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     abort: threading.Event = field(default_factory=threading.Event)
@@ -122,6 +125,7 @@ def run_preflight(
     check_timeout_s: float | None = None,
     progress: ProgressFn | None = None,
     finishing: Callable[[RunReport], RunReport | None] | None = None,
+    db_window: "DbWindow | str | None" = None,
 ) -> RunReport:
     """Run the catalog of `plugins` against a site and return the report. Never raises for a check's problem.
 
@@ -129,8 +133,10 @@ def run_preflight(
     caller's business: see `impax_preflight.report.write_reports`). `bundles` maps host names to
     collected bundles, overriding those hosts' transport. `finishing(report)` runs before the
     ``impax_run_finished`` hook and may return a changed report (the CLI records the run in the
-    history there, so the hook's observers see the trends). (`impax_preflight.run_preflight` is the
-    same with the built-in plugins loaded by default.)
+    history there, so the hook's observers see the trends). `db_window` (a `DbWindow` or its text,
+    "20:00-06:00") replaces the inventory's ``[site.database_window]`` hours: full-table scans start
+    only inside it. (`impax_preflight.run_preflight` is the same with the built-in plugins loaded by
+    default.)
     """
     inventory = _with_bundles(inventory, bundles or {})
     if isinstance(waivers, (str, Path)):
@@ -146,7 +152,7 @@ def run_preflight(
         if ref.is_plain:
             warnings.append(f"{where} holds a literal password (plain:): use env:, file:, keyring: or prompt: instead")
 
-    run = _Run(inventory, plugins, active, progress, check_timeout_s)
+    run = _Run(inventory, plugins, active, progress, check_timeout_s, _window(inventory, db_window))
     if out_dir:
         run.open_results(Path(out_dir))
     if progress:
@@ -207,6 +213,19 @@ def run_preflight(
         report = finishing(report) or report
     plugins.call("impax_run_finished", report=report, inventory=inventory)
     return report
+
+
+def _window(inventory: "Inventory", given: "DbWindow | str | None") -> "DbWindow | None":
+    """The database window of this run: the one given (text is parsed in the inventory's time zone),
+    else the inventory's, else None (scans may start any time). A bad text raises ValueError."""
+    from .dbwindow import DbWindow, parse_window
+
+    configured = inventory.site.database_window
+    if isinstance(given, DbWindow):
+        return given
+    if given:
+        return parse_window(given, configured.timezone if configured else None)
+    return configured.window() if configured else None
 
 
 def _wait_all(pending: set[Future]) -> None:
@@ -298,6 +317,8 @@ def _run_item(run: _Run, item: PlanItem) -> None:
         memo=run.memo(item.target),
         provider=run.plugins.check_provider(chk.id),
         reader=run.readers[host.name] if host else None,
+        db_window=run.db_window,
+        progress=run.progress,
     )
     if host is not None and chk.target == "host" and host.name in run.host_down:
         run.emit(ctx.error(f"host unreachable: {run.host_down[host.name]}"))
@@ -312,8 +333,11 @@ def _run_item(run: _Run, item: PlanItem) -> None:
         if slot is not None:
             slot.release()
 
+    def cancel_statement(reason: str) -> bool:  # a timed-out check's statement ends now, not at its own timeout
+        return bool(session_box) and bool(session_box[0].cancel(reason))
+
     ctx.deadline = time.monotonic() + timeout
-    for f in execute_check(ctx, timeout, on_done=release, abort=run.abort):
+    for f in execute_check(ctx, timeout, on_done=release, abort=run.abort, on_timeout=cancel_statement):
         run.emit(f)
     if run.progress:
         run.progress("done", check_id=chk.id, target=item.target)

@@ -31,3 +31,31 @@ class FakeSql(SqlSession):
                 columns, rows = answer
                 return columns, list(rows)
         raise AssertionError(f"FakeSql has no answer for: {sql}")
+
+
+#: a fragment only the integrity checks' data-dictionary statements contain, per dialect
+DICTIONARY_FRAGMENTS = {
+    "oracle": ("from dba_tables", "from all_tables", "from all_tab_columns", "from all_constraints"),
+    "tsql": ("sys.dm_db_partition_stats", "from sys.partitions p join sys.objects", "from sys.columns c join sys.tables",
+             "from sys.indexes"),
+    "postgres": ("from pg_class", "from pg_attribute", "from pg_index"),
+    "sqlite": ("from sqlite_master", "from pragma_"),
+}
+
+
+def no_dictionary(dialect: str) -> dict[str, Any]:
+    """Answers refusing every data-dictionary statement (a login without the rights to read it):
+    the integrity checks then scan as if the dictionary had said nothing. Put them first."""
+    from impax_preflight.db.base import ObjectMissing
+
+    return {f: ObjectMissing("table or view does not exist (no privilege)") for f in DICTIONARY_FRAGMENTS[dialect]}
+
+
+def is_dictionary(sql: str) -> bool:
+    low = " ".join(sql.lower().split())
+    return any(f in low for frags in DICTIONARY_FRAGMENTS.values() for f in frags)
+
+
+def scans(statements: list[str]) -> list[str]:
+    """The statements that are not data-dictionary questions."""
+    return [s for s in statements if not is_dictionary(s)]
