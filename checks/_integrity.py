@@ -195,6 +195,7 @@ class TableScan:
     when: dict[str, str] = field(default_factory=dict)  # scan_started / scan_finished (ISO)
     span: str = ""  # when it ran, for the message
     estimate_s: float | None = None
+    read_s: float | None = None  # the scan statement alone (what the estimate predicts)
     empty: bool | None = None  # a core table with no row (None: not known)
     spelled: str | None = None  # the table's name as the dictionary spells it
 
@@ -399,7 +400,7 @@ def _scan_null_table(ctx: "CheckContext", table: str) -> TableScan:
     except ObjectMissing as exc:
         raise ObjectMissing(f"{exc}{plan.missing_hint()}") from None
     scan.evidence.append(ev)
-    scan.when, scan.span = watch.when(), watch.span_text()
+    scan.when, scan.span, scan.read_s = watch.when(), watch.span_text(), round(result.duration, 3)
     columns = [c for _, c in plan.remaining]
     if not result.rows or len(result.rows[0]) < len(columns) + 1:
         # an aggregate without GROUP BY always returns one row: none means the answer is unusable
@@ -460,7 +461,7 @@ def _scan_duplicates(ctx: "CheckContext") -> TableScan:
     except ObjectMissing as exc:
         raise ObjectMissing(f"{exc}{plan.missing_hint()}") from None
     scan.evidence.append(ev)
-    scan.when, scan.span = watch.when(), watch.span_text()
+    scan.when, scan.span, scan.read_s = watch.when(), watch.span_text(), round(result.duration, 3)
     scan.duration_s = round(time.monotonic() - start, 4)
     rows = result.dicts()
     if not rows:  # an empty table

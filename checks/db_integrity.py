@@ -57,6 +57,7 @@ def _values(scan: TableScan, check_id: str, **extra) -> dict:
         "examples": [str(e) for e in scan.examples.get(check_id, [])],
         "rows_scanned": scan.rows_scanned,
         "scan_s": scan.duration_s,
+        "read_s": scan.read_s,
         "estimate_s": scan.estimate_s,
         "table": scan.spelled or scan.table,
         "guide_sql": GUIDE_SQL[check_id],

@@ -152,7 +152,7 @@ def run_preflight(
         if ref.is_plain:
             warnings.append(f"{where} holds a literal password (plain:): use env:, file:, keyring: or prompt: instead")
 
-    run = _Run(inventory, plugins, active, progress, check_timeout_s, _window(inventory, db_window))
+    run = _Run(inventory, plugins, active, progress, check_timeout_s, database_window(inventory, db_window))
     if out_dir:
         run.open_results(Path(out_dir))
     if progress:
@@ -215,7 +215,7 @@ def run_preflight(
     return report
 
 
-def _window(inventory: "Inventory", given: "DbWindow | str | None") -> "DbWindow | None":
+def database_window(inventory: "Inventory", given: "DbWindow | str | None" = None) -> "DbWindow | None":
     """The database window of this run: the one given (text is parsed in the inventory's time zone),
     else the inventory's, else None (scans may start any time). A bad text raises ValueError."""
     from .dbwindow import DbWindow, parse_window

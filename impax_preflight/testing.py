@@ -28,6 +28,7 @@ from .execute import execute_check
 from .inventory import Inventory
 from .model import Finding, RunReport
 from .plugins import PluginSet
+from .runner import database_window
 from .transports.base import CommandResult, NotCollected, Shell
 
 
@@ -105,11 +106,14 @@ def run_check(
     findings: Iterable[Finding] = (),
     memo: Memo | None = None,
     timeout: float = 30.0,
+    db_window: Any = None,
+    progress: Any = None,
 ) -> list[Finding]:
     """Run one check on one target the way the runner does (timeout, exceptions -> error findings).
 
     Target: the site for site checks; else `host` (default: the first host) and, for database
-    checks, `database` (default: the host's first database).
+    checks, `database` (default: the host's first database). `db_window` (a DbWindow or its text)
+    replaces the inventory's database window; `progress(event, **data)` sees the scans.
     """
     inv = inventory or make_inventory()
     h = d = None
@@ -133,6 +137,8 @@ def run_check(
         memo=memo,
         deadline=time.monotonic() + timeout,
         provider="test",
+        db_window=database_window(inv, db_window),
+        progress=progress,
     )
     return execute_check(ctx, timeout)
 

@@ -38,17 +38,16 @@ def plan_cmd(inventory, as_json, only, skip, hosts, db_window, check_timeout, no
     of the first 100,000 rows (--no-sample to avoid it). Exit 0; 3 on a bad inventory or arguments
     (with --strict also when a database could not be estimated).
     """
-    from ..dbwindow import WindowError, parse_window
+    from ..dbwindow import WindowError
     from ..estimate import estimate_databases
     from ..plan import build_plan, check_host_globs
+    from ..runner import database_window
     from .run import ask_prompts
 
     inv = load_inventory_or_fail(inventory)
     plugins = load_plugins_or_fail(plugins_dirs, checks_dirs, disable)
-    configured = inv.site.database_window
     try:
-        window = (parse_window(db_window, configured.timezone if configured else None) if db_window
-                  else configured.window() if configured else None)
+        window = database_window(inv, db_window)
     except WindowError as exc:
         fail(f"error: --db-window: {exc}")
     try:

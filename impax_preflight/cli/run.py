@@ -72,11 +72,11 @@ def run(inventory, out_dir, formats, only, skip, hosts, jobs, check_timeout, db_
         fail("error: give either --history PATH or --no-history, not both")
     window = None
     if db_window:
-        from ..dbwindow import WindowError, parse_window
+        from ..dbwindow import WindowError
+        from ..runner import database_window
 
-        configured = inv.site.database_window
         try:
-            window = parse_window(db_window, configured.timezone if configured else None)
+            window = database_window(inv, db_window)
         except WindowError as exc:
             fail(f"error: --db-window: {exc}")
     from ..history import open_history
