@@ -6,13 +6,15 @@ its dialect before a scripted answer is looked up.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from impax_preflight.db.base import SqlSession
 
 
 class FakeSql(SqlSession):
-    """`answers`: {fragment (case-insensitive, first match wins): (columns, rows) | exception}."""
+    """`answers`: {fragment (case-insensitive, first match wins): (columns, rows) | (columns, rows, seconds
+    it takes) | exception}."""
 
     kind = "fake"
 
@@ -28,7 +30,9 @@ class FakeSql(SqlSession):
             if fragment.lower() in low:
                 if isinstance(answer, BaseException) or (isinstance(answer, type) and issubclass(answer, BaseException)):
                     raise answer
-                columns, rows = answer
+                if len(answer) == 3:
+                    time.sleep(answer[2])
+                columns, rows = answer[:2]
                 return columns, list(rows)
         raise AssertionError(f"FakeSql has no answer for: {sql}")
 
