@@ -72,3 +72,26 @@ def test_duplicate_scan_reads_the_table_once():
         # the guide's form names the table twice
     guide = sqlglot.parse_one(_integrity.GUIDE_SQL["integrity.object_document_unique"], read="oracle")
     assert len(list(guide.find_all(sqlglot.exp.Table))) == 2
+
+
+def test_hints_and_comments_pass_the_guard_but_hide_nothing():
+    # the opt-in parallel degree is an optimizer hint (a comment Oracle reads): accepted
+    for sql in ("select /*+ PARALLEL(t, 4) */ count(*) as rows_scanned from DBADMIN.dosr_object t",
+                "select /* a comment */ count(*) from DBADMIN.dosr_object -- and another",
+                "select /*+ FULL(t) PARALLEL(t 8) */ count(*) from DBADMIN.dosr_object t"):
+        ensure_read_only(sql, "oracle")
+    # ... but a comment never hides a second statement, and a hint never makes a write pass
+    for sql in ("select /*+ PARALLEL(t, 4) */ count(*) from dosr_object t; delete from dosr_object",
+                "delete /*+ PARALLEL(t, 4) */ from dosr_object t",
+                "select /*+ PARALLEL(t, 4) */ count(*) from dosr_object t for update"):
+        with pytest.raises(ReadOnlyViolation):
+            ensure_read_only(sql, "oracle")
+
+
+def test_sqlite_reads_its_constraints_through_table_valued_pragmas_only():
+    ensure_read_only("select name, \"notnull\" from pragma_table_info('dosr_object')", "sqlite")
+    ensure_read_only("select il.name from pragma_index_list('dosr_object_document') il", "sqlite")
+    with pytest.raises(ReadOnlyViolation):
+        ensure_read_only("pragma writable_schema = 1", "sqlite")
+    with pytest.raises(ReadOnlyViolation):
+        ensure_read_only("select * from pragma_writable_schema()", "sqlite")
