@@ -166,6 +166,52 @@ def sample_source(table_q: str, columns: list[str], dialect: str, n: int = SAMPL
     return f"({limited(f'select {cols} from {table_q}', dialect, n)}) s"
 
 
+ORACLE_SID_SQL = "select sys_context('USERENV', 'SID') as sid from dual"
+
+
+def oracle_longops_sql(sid: int) -> str:
+    """Oracle's own progress of the operation a session runs (a full scan reports its blocks)."""
+    return limited(f"select sofar, totalwork, units, opname from v$session_longops where sid = {int(sid)} "
+                   "and totalwork > 0 and sofar < totalwork order by last_update_time desc", "oracle", 1)
+
+
+class OracleProgress:
+    """The blocks a serial Oracle scan has read (v$session_longops), read on a spare session of the
+    same database when one is free within the session limit; else the display shows elapsed time
+    against the estimate. With a parallel degree the work is in the slave sessions: not followed."""
+
+    def __init__(self, ctx: "CheckContext", sid: int) -> None:
+        self.ctx, self.sid = ctx, sid
+        self._spare: Any = None
+
+    @classmethod
+    def of(cls, ctx: "CheckContext", options: dict[str, Any]) -> "OracleProgress | None":
+        if _session_dialect(ctx) != "oracle" or options.get("oracle_parallel_degree") not in (None, 0, 1):
+            return None
+        try:
+            sid = int(ctx.sql.query(ORACLE_SID_SQL, timeout=10).scalar())
+        except (DatabaseError, TypeError, ValueError):
+            return None
+        return cls(ctx, sid)
+
+    def __call__(self) -> tuple[float, float, str] | None:
+        if self._spare is None:
+            self._spare = self.ctx.spare_session()
+            if self._spare is None:
+                return None
+        session = self._spare[0]
+        rows = session.query(oracle_longops_sql(self.sid), timeout=5, max_rows=1).dicts()
+        if not rows:
+            return None
+        r = rows[0]
+        return float(r["sofar"]), float(r["totalwork"]), str(r.get("units") or "")
+
+    def close(self) -> None:
+        if self._spare is not None:
+            self._spare[1]()
+            self._spare = None
+
+
 def parallel_hint(options: dict[str, Any], dialect: str) -> tuple[str, str]:
     """(hint, table alias) for the opt-in Oracle parallel degree ([site.options.integrity]
     oracle_parallel_degree = n, 2..64): ("/*+ PARALLEL(t, n) */ ", " t"); ("", "") otherwise."""
@@ -391,7 +437,8 @@ def _scan_null_table(ctx: "CheckContext", table: str) -> TableScan:
         _check_not_empty(ctx, plan, scan)
         return scan
     facts = plan.facts
-    watch = ctx.scan(plan.spelled, checks=[cid for cid, _ in plan.remaining], rows=facts.rows if facts else None)
+    watch = ctx.scan(plan.spelled, checks=[cid for cid, _ in plan.remaining], rows=facts.rows if facts else None,
+                     poll=OracleProgress.of(ctx, options))
     _estimate(ctx, plan, facts.rows if facts else None, options, scan, watch)
     start = time.monotonic()
     try:
@@ -452,7 +499,8 @@ def _scan_duplicates(ctx: "CheckContext") -> TableScan:
         _check_not_empty(ctx, plan, scan)
         return scan
     facts = plan.facts
-    watch = ctx.scan(plan.spelled, checks=[DUPLICATE_CHECK], rows=facts.rows if facts else None)
+    watch = ctx.scan(plan.spelled, checks=[DUPLICATE_CHECK], rows=facts.rows if facts else None,
+                     poll=OracleProgress.of(ctx, options))
     _estimate(ctx, plan, facts.rows if facts else None, options, scan, watch)
     start = time.monotonic()
     try:

@@ -27,11 +27,13 @@ from ._integrity import (
     DUPLICATE_TABLE,
     EXAMPLES,
     NULL_CHECKS,
+    ORACLE_SID_SQL,
     dictionary_questions,
     duplicate_scan_sql,
     exists_sql,
     null_examples_sql,
     null_scan_sql,
+    oracle_longops_sql,
     parallel_hint,
     sample_source,
 )
@@ -249,6 +251,8 @@ def _integrity_planning_statements(dialect: str, schema: str | None) -> list[tup
         out.append(("integrity.object_document_unique", dialect, duplicate_scan_sql(dq + alias, dialect, hint=hint)))
     for table in CORE_TABLES:
         out.append((cid, dialect, exists_sql(qualified(table, schema, dialect), dialect)))
+    if dialect == "oracle":
+        out += [(cid, dialect, ORACLE_SID_SQL), (cid, dialect, oracle_longops_sql(123))]
     return out
 
 

@@ -87,6 +87,7 @@ class CheckContext:
         reader: "HostReader | None" = None,
         db_window: "DbWindow | None" = None,
         progress: Callable[..., None] | None = None,
+        spare_session: "Callable[[], tuple[SqlSession, Callable[[], None]] | None] | None" = None,
     ) -> None:
         self.check = check
         self.inventory = inventory
@@ -105,6 +106,7 @@ class CheckContext:
         self._reader = reader
         self.db_window = db_window
         self._progress = progress
+        self._spare_session = spare_session
 
     # -- what the check may touch ------------------------------------------------------------
     @property
@@ -211,6 +213,12 @@ class CheckContext:
                                 "the window (or change [site.database_window] / --db-window)")
         return ScanWatch(self.target_name, table, checks=checks or [self.check.id], estimate_s=estimate_s, rows=rows,
                          window=window, progress=self._progress, poll=poll)
+
+    def spare_session(self) -> "tuple[SqlSession, Callable[[], None]] | None":
+        """(another read-only session on this database, a function giving it back) when one is free
+        right now within the database's session limit, else None; for a side task such as reading a
+        long scan's progress. Never waits and never exceeds ``sessions_per_database``."""
+        return self._spare_session() if self._spare_session is not None else None
 
     def note(self, text: str, source: str = "note") -> None:
         self.evidence.append(Evidence(kind="note", source=source, output=mask(text)))

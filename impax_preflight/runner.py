@@ -228,6 +228,16 @@ def database_window(inventory: "Inventory", given: "DbWindow | str | None" = Non
     return configured.window() if configured else None
 
 
+def _spare(pool: SessionPool) -> Callable[[], Any]:
+    """A check's way to borrow a free session of its database, if one is free right now."""
+
+    def borrow():
+        s = pool.borrow_spare()
+        return None if s is None else (s, lambda: pool.return_spare(s))
+
+    return borrow
+
+
 def _wait_all(pending: set[Future]) -> None:
     # wait in short slices so Ctrl-C reaches the main thread promptly
     while pending:
@@ -319,6 +329,7 @@ def _run_item(run: _Run, item: PlanItem) -> None:
         reader=run.readers[host.name] if host else None,
         db_window=run.db_window,
         progress=run.progress,
+        spare_session=_spare(pool) if pool is not None else None,
     )
     if host is not None and chk.target == "host" and host.name in run.host_down:
         run.emit(ctx.error(f"host unreachable: {run.host_down[host.name]}"))

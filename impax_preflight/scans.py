@@ -75,11 +75,14 @@ class ScanWatch:
         progress: Callable[..., None] | None = None,
         poll: Callable[[], tuple[float, float, str] | None] | None = None,
     ) -> None:
+        """`poll()`, called from the ticker thread, returns the engine's own progress (done, total,
+        units) or None; an exception stops the polling; its `close()`, if any, runs at the end."""
         self.target, self.table, self.checks = target, table, list(checks)
         self.estimate_s, self.rows = estimate_s, rows
         self.window = window
         self._progress = progress
         self._poll = poll
+        self._poller = poll  # kept to be closed (it may hold a session) even after it failed
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.started_at: datetime | None = None
@@ -112,6 +115,12 @@ class ScanWatch:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(5)
+        close = getattr(self._poller, "close", None)
+        if close is not None:
+            try:
+                close()
+            except Exception:  # noqa: BLE001 - giving back a progress session must not fail the scan
+                pass
         self.finished_at = self._now()
         self.elapsed_s = round(time.monotonic() - self._t0, 3)
         self._emit("end", elapsed_s=self.elapsed_s, ok=exc_type is None)

@@ -129,3 +129,28 @@ def test_wall_time_with_sessions():
     assert wall_seconds([30, 20, 10], 2) == 30
     assert wall_seconds([10, 10, 10, 10], 3) == 20
     assert wall_seconds([], 2) == 0
+
+
+def test_a_spare_session_is_lent_only_within_the_limit():
+    from impax_preflight.sessions import SessionPool
+
+    opened = []
+
+    class S:
+        discarded = None
+
+        def close(self):
+            pass
+
+    pool = SessionPool(lambda: opened.append(S()) or opened[-1], limit=2)
+    assert pool.slots.acquire(blocking=False)  # a check holds one slot and its session
+    mine = pool.take()
+    spare = pool.borrow_spare()
+    assert spare is not None and spare is not mine and len(opened) == 2
+    assert pool.borrow_spare() is None  # the limit: never a third session, never a wait
+    pool.return_spare(spare)
+    again = pool.borrow_spare()
+    assert again is spare and len(opened) == 2  # reused, not opened again
+    pool.return_spare(again)
+    failing = SessionPool(lambda: (_ for _ in ()).throw(RuntimeError("login refused")), limit=2)
+    assert failing.borrow_spare() is None and failing.slots.acquire(blocking=False) and failing.slots.acquire(blocking=False)

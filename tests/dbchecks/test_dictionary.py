@@ -63,6 +63,7 @@ def oracle(columns, unique_rows, *, scan=None, exists=((1,),)):
         "from all_tab_columns": columns,
         "from all_constraints k join": (ORA_UNIQUE_COLS, unique_rows),
         "as any_row": (["ANY_ROW"], list(exists)),
+        "sys_context('userenv', 'sid')": (["SID"], [(123,)]),
     }
     answers.update(scan or {})
     return FakeSql("oracle", answers)
@@ -190,7 +191,7 @@ def test_sql_server_case_sensitive_spelling_is_bracketed():
 
 
 def test_a_table_missing_from_the_dictionary_says_so_in_the_error():
-    sql = FakeSql("oracle", {"from dba_tables": (ORA_TABLES[0], []), "from all_tab_columns": (ORA_COL_COLS, []),
+    sql = FakeSql("oracle", {**no_dictionary("oracle"), "from dba_tables": (ORA_TABLES[0], []), "from all_tab_columns": (ORA_COL_COLS, []),
                              "from all_constraints k join": (ORA_UNIQUE_COLS, []),
                              "from DBADMIN.dosr_study": ObjectMissing("ORA-00942: table or view does not exist")})
     (f,) = run_check(db_integrity.check_study_uid, inventory=inventory(), sql=sql)
@@ -199,7 +200,7 @@ def test_a_table_missing_from_the_dictionary_says_so_in_the_error():
 
 
 def test_no_right_on_the_dictionary_falls_back_and_scans():
-    sql = FakeSql("oracle", {"from dba_tables": ObjectMissing("ORA-00942"),
+    sql = FakeSql("oracle", {"sys_context('userenv', 'sid')": (["SID"], [(123,)]), "from dba_tables": ObjectMissing("ORA-00942"),
                              "from all_tables": (["TABLE_NAME", "NUM_ROWS", "BLOCKS", "LAST_ANALYZED"], [("DOSR_STUDY", 9, 1, None)]),
                              "from all_tab_columns": ObjectMissing("ORA-00942"), "from all_constraints k join": ObjectMissing("x"),
                              "from DBADMIN.dosr_study": (["ROWS_SCANNED", "NULL_0"], [(9, 0)])})
@@ -264,3 +265,35 @@ def test_estimates_from_statistics_and_a_timed_sample():
     assert est["dosr_his_study"].rows is None and "not found in the data dictionary" in est["dosr_his_study"].rows_source
     samples = [s for s in sql.statements if "rownum <= 100000" in s]
     assert len(samples) == 1 and all(ensure_read_only(s, "oracle") is None for s in sql.statements)
+
+
+def test_oracle_scan_progress_comes_from_longops_on_a_spare_session(monkeypatch):
+    """Oracle reports a serial full scan's blocks in v$session_longops: read on another session of the
+    same database, borrowed only if one is free within the limit, and given back when the scan ends."""
+    import impax_preflight.scans as scans_mod
+    from impax_preflight.context import CheckContext
+    from impax_preflight.execute import execute_check
+
+    monkeypatch.setattr(scans_mod, "TICK_S", 0.05)
+    inv = inventory()
+    host = inv.hosts[0]
+    main = FakeSql("oracle", {**no_dictionary("oracle"),
+                              "count(*) as rows_scanned": (["ROWS_SCANNED", "NULL_0"], [(10, 0)], 0.5)})
+    spare = FakeSql("oracle", {"v$session_longops": (["SOFAR", "TOTALWORK", "UNITS", "OPNAME"],
+                                                     [(500, 1000, "Blocks", "Table Scan")])})
+    events, given_back = [], []
+    ctx = CheckContext(db_integrity.check_study_uid, inv, host=host, database=host.databases[0], sql_factory=lambda: main,
+                       progress=lambda e, **d: events.append(d), spare_session=lambda: (spare, lambda: given_back.append(1)))
+    (f,) = execute_check(ctx, 10)
+    assert f.status is Status.PASS
+    running = [e for e in events if e.get("state") == "running"]
+    assert running and running[0]["done"] == 500 and running[0]["total"] == 1000 and running[0]["units"] == "Blocks"
+    assert given_back == [1]
+    assert "where sid = 123" in spare.statements[0] and all(ensure_read_only(s, "oracle") is None for s in spare.statements)
+    # no spare session free: elapsed against the estimate only
+    events.clear()
+    main.statements.clear()
+    ctx = CheckContext(db_integrity.check_study_uid, inv, host=host, database=host.databases[0], sql_factory=lambda: main,
+                       progress=lambda e, **d: events.append(d), spare_session=lambda: None)
+    (f,) = execute_check(ctx, 10)
+    assert f.status is Status.PASS and all("done" not in e for e in events)
