@@ -469,7 +469,7 @@ def read_dictionary(
             for t in d.tables.get(str(r.get("table_name") or "").upper(), []):
                 if t.name == r.get("table_name"):
                     t.rows, t.rows_source = _int(r.get("num_rows")), "count(*) (SQLite keeps no statistics)"
-    rows = ask(columns_sql(dialect, schema, names, columns), "columns and NOT NULL constraints")
+    rows = ask(columns_sql(dialect, schema, names, columns), "columns and NOT NULL constraints") if columns else None
     if rows is not None:
         d.columns_read = True
         wanted = {(t.upper(), c.upper()) for t, cols in tables.items() for c in cols}

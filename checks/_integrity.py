@@ -378,35 +378,43 @@ def scan_statement(plan: TablePlan, options: dict[str, Any], source: str | None 
 
 def estimate_duration(query: Callable[[str], tuple["QueryResult", Evidence]], plan: TablePlan, rows: int | None,
                       options: dict[str, Any], sample: bool) -> tuple[float | None, str, Evidence | None]:
-    """(seconds, how they were obtained, the sample's evidence). A large table is timed on a sample:
-    the scan's own statement over its first SAMPLE_ROWS rows, extrapolated to the dictionary's row
-    count (times log n / log sample for the aggregation, which sorts); a small one, or without a
-    sample, at the rate calibrated here. No row count: unknown, said so."""
+    """(seconds, how they were obtained, the sample's evidence) of the scan a table plan makes."""
+    columns = [c for _, c in plan.remaining]
+    sample_sql = scan_statement(plan, options, sample_source(plan.table_q, columns, plan.dialect))
     kind = "duplicates" if plan.table == DUPLICATE_TABLE else "nulls"
+    return estimate_read(query, kind, rows, sample_sql, options, plan.dialect, sample)
+
+
+def estimate_read(query: Callable[[str], tuple["QueryResult", Evidence]], kind: str, rows: int | None, sample_sql: str,
+                  options: dict[str, Any], dialect: str, sample: bool) -> tuple[float | None, str, Evidence | None]:
+    """(seconds, how they were obtained, the sample's evidence). A large table is timed on a sample:
+    `sample_sql`, the read's own statement over its first SAMPLE_ROWS rows, extrapolated to the
+    dictionary's row count (times log n / log sample for the aggregation, which sorts); a small
+    one, or without a sample, at the rate calibrated here. No row count: unknown, said so.
+    `kind`: "nulls" (a count, returning rows_scanned), "duplicates" (the aggregation), "count"."""
     if rows is None:
         return None, "unknown: the dictionary has no row count for this table", None
-    degree = options.get("oracle_parallel_degree") if plan.dialect == "oracle" else None
+    degree = options.get("oracle_parallel_degree") if dialect == "oracle" else None
     serial = f"; parallel degree {degree} requested: the estimate assumes no speed-up" if degree not in (None, 0, 1) else ""
     if rows < SAMPLE_MIN_ROWS or not sample:
-        rate = CALIBRATED_ROWS_PER_S[kind]
+        rate = CALIBRATED_ROWS_PER_S["duplicates" if kind == "duplicates" else "nulls"]
         why = "small table" if rows < SAMPLE_MIN_ROWS else "no sample taken"
         return rows / rate, (f"{why}: at {rate / 1e6:.1f} M rows/s, the rate calibrated on PostgreSQL here "
                              f"(benchmarks/README.md){serial}"), None
-    columns = [c for _, c in plan.remaining]
-    result, ev = query(scan_statement(plan, options, sample_source(plan.table_q, columns, plan.dialect)))
+    result, ev = query(sample_sql)
     taken = _sample_rows(result, kind) or SAMPLE_ROWS
     seconds = result.duration / max(1, taken) * rows
     if kind == "duplicates" and rows > taken > 1:
         seconds *= math.log(rows) / math.log(taken)
     rate = taken / result.duration if result.duration > 0 else float("inf")
     sorts = "; times log(rows)/log(sample) for the sort" if kind == "duplicates" else ""
-    return seconds, (f"timed sample: the scan's statement over the first {taken:,} rows took {result.duration:.3f} s "
+    return seconds, (f"timed sample: the statement over the first {taken:,} rows took {result.duration:.3f} s "
                      f"({rate / 1e6:.1f} M rows/s){sorts}{serial}"), ev
 
 
 def _sample_rows(result: "QueryResult", kind: str) -> int | None:
     rows = result.dicts()
-    if not rows:
+    if not rows or kind == "count":
         return None
     try:
         if kind == "nulls":
@@ -568,12 +576,7 @@ def estimate_scans(session: "SqlSession", database: "Database", site: "Site", ch
     dialect = getattr(session, "dialect", "sqlite")
     schema = schema_of(database, dialect)
     options = site.options.get("integrity", {})
-    where = getattr(session, "where", database.name)
-
-    def query(sql: str):
-        result = session.query(sql, None, timeout=site.thresholds.statement_timeout_s)
-        return result, evidence_from_query(result, where, getattr(session, "kind", "sql"))
-
+    query = _session_query(session, database, site)
     wanted = set(check_ids)
     d = read_dictionary(query, dialect, schema, dictionary_questions(options), (DUPLICATE_TABLE, DUPLICATE_COLUMN), counts=True)
     out: list[ScanEstimate] = []
@@ -612,7 +615,43 @@ def estimate_scans(session: "SqlSession", database: "Database", site: "Site", ch
     return out
 
 
-def _unknown_table(d: Dictionary, plan: TablePlan) -> str:
+def _session_query(session: "SqlSession", database: "Database", site: "Site"):
+    """query(sql) -> (result, evidence) on a plan's session (guarded, read-only, the site's statement timeout)."""
+    where = getattr(session, "where", database.name)
+
+    def query(sql: str):
+        result = session.query(sql, None, timeout=database.statement_timeout_s or site.thresholds.statement_timeout_s)
+        return result, evidence_from_query(result, where, getattr(session, "kind", "sql"))
+
+    return query
+
+
+def estimate_table_read(session: "SqlSession", database: "Database", site: "Site", table: str, columns: list[str],
+                        statement_of: Callable[[str], str], check_id: str, what: str, sample: bool) -> ScanEstimate:
+    """The estimate of one check's full read of `table` by `statement_of(table or sample)` (another
+    check than the integrity ones, e.g. archive.study_status): rows from the dictionary, a timed sample."""
+    dialect = getattr(session, "dialect", "sqlite")
+    schema = schema_of(database, dialect)
+    query = _session_query(session, database, site)
+    d = read_dictionary(query, dialect, schema, {table: []}, None, counts=True)
+    table_q, note = _table_ref(d, table, schema, dialect)
+    facts = d.table(table)
+    est = ScanEstimate(table=facts.name if facts else table, checks=[check_id], what=what,
+                       rows=facts.rows if facts else None, rows_source=facts.rows_source if facts else _unknown_table(d, None),
+                       size_bytes=facts.size_bytes if facts else None, analysed=facts.analysed if facts else None,
+                       statement=statement_of(table_q), notes=([note] if note else []) + [f"data dictionary: {p}" for p in d.problems])
+    try:
+        seconds, est.rate, _ = estimate_read(query, "count", est.rows, statement_of(sample_source(table_q, columns, dialect)),
+                                             {}, dialect, sample)
+    except QueryCancelled:
+        raise
+    except DatabaseError as exc:
+        seconds, est.rate = None, f"no estimate: the sample could not run ({mask(str(exc))[:300]})"
+    est.seconds = round(seconds, 1) if seconds is not None else None
+    return est
+
+
+def _unknown_table(d: Dictionary, plan: TablePlan | None) -> str:
     if not d.tables_read:
         return "unknown: the data dictionary could not be read"
     return f"not found in the data dictionary (schema {d.schema or 'default'}, any letter case): the scan would fail"

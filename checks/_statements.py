@@ -206,6 +206,13 @@ def all_statements() -> list[tuple[str, str, str]]:
         tq = qualified("dosr_study", schema, dialect)
         out.append(("archive.study_status", dialect, archive_default_sql(tq)))
         out.append(("archive.study_status", dialect, archive_examples_sql(tq, dialect)))
+        out.append(("archive.study_status", dialect, _dictionary.tables_sql(dialect, schema, ["dosr_study"])))
+        out.append(("archive.study_status", dialect, archive_default_sql(sample_source(tq, ["archive_status"], dialect))))
+        fallback = _dictionary.tables_fallback_sql(dialect, schema, ["dosr_study"])
+        if fallback:
+            out.append(("archive.study_status", dialect, fallback))
+        if dialect == "sqlite":
+            out.append(("archive.study_status", dialect, _dictionary.sqlite_counts_sql(["dosr_study"])))
         if dialect != "sqlite":
             out.append(("backup.map_event_audit", dialect, map_event_audit_size_sql(dialect, schema)))
     out.append(("backup.map_event_audit", "oracle", map_event_audit_size_sql("oracle", None)))

@@ -257,7 +257,7 @@ def test_estimates_from_statistics_and_a_timed_sample():
     obj = est["DOSR_OBJECT"]
     assert obj.rows == 50_000_000 and obj.size_bytes == 6 * 1024**3 and "analysed 2026-02-10" in obj.rows_source
     assert 20 <= obj.seconds <= 40  # 0.05 s per 100,000 rows -> ~25 s for 50 M (plus the session's overhead)
-    assert obj.rate.startswith("timed sample: the scan's statement over the first 100,000 rows")
+    assert obj.rate.startswith("timed sample: the statement over the first 100,000 rows")
     assert est["MAP_JOB"].rows is None and est["MAP_JOB"].seconds is None and "never analysed" in est["MAP_JOB"].rows_source
     study = est["DOSR_STUDY"]
     assert not study.scanned and study.seconds is None and "SYS_C9" in study.proved[0]
