@@ -92,9 +92,12 @@ GUIDE_SQL: dict[str, str] = {
 
 # ---- estimates ---------------------------------------------------------------------------------
 
-#: rows of the timed sample, and the table size from which a sample is worth it
+#: rows of the timed sample, and the table size from which a sample is worth it; `plan` times it
+#: SAMPLE_REPEATS times and keeps the fastest (a busy server or client slows one sample, never speeds it
+#: up); a run, which only needs the estimate for its progress display, times it once
 SAMPLE_ROWS = 100_000
 SAMPLE_MIN_ROWS = 1_000_000
+SAMPLE_REPEATS = 3
 #: rows per second of each kind of scan for tables too small to sample, calibrated by
 #: benchmarks/integrity_scale.py on PostgreSQL 15 here (Oracle and SQL Server: not measured)
 CALIBRATED_ROWS_PER_S = {"nulls": 8_000_000, "duplicates": 2_500_000}
@@ -377,16 +380,17 @@ def scan_statement(plan: TablePlan, options: dict[str, Any], source: str | None 
 
 
 def estimate_duration(query: Callable[[str], tuple["QueryResult", Evidence]], plan: TablePlan, rows: int | None,
-                      options: dict[str, Any], sample: bool) -> tuple[float | None, str, Evidence | None]:
+                      options: dict[str, Any], sample: bool, repeats: int = 1) -> tuple[float | None, str, Evidence | None]:
     """(seconds, how they were obtained, the sample's evidence) of the scan a table plan makes."""
     columns = [c for _, c in plan.remaining]
     sample_sql = scan_statement(plan, options, sample_source(plan.table_q, columns, plan.dialect))
     kind = "duplicates" if plan.table == DUPLICATE_TABLE else "nulls"
-    return estimate_read(query, kind, rows, sample_sql, options, plan.dialect, sample)
+    return estimate_read(query, kind, rows, sample_sql, options, plan.dialect, sample, repeats)
 
 
 def estimate_read(query: Callable[[str], tuple["QueryResult", Evidence]], kind: str, rows: int | None, sample_sql: str,
-                  options: dict[str, Any], dialect: str, sample: bool) -> tuple[float | None, str, Evidence | None]:
+                  options: dict[str, Any], dialect: str, sample: bool,
+                  repeats: int = 1) -> tuple[float | None, str, Evidence | None]:
     """(seconds, how they were obtained, the sample's evidence). A large table is timed on a sample:
     `sample_sql`, the read's own statement over its first SAMPLE_ROWS rows, extrapolated to the
     dictionary's row count (times log n / log sample for the aggregation, which sorts); a small
@@ -401,14 +405,16 @@ def estimate_read(query: Callable[[str], tuple["QueryResult", Evidence]], kind: 
         why = "small table" if rows < SAMPLE_MIN_ROWS else "no sample taken"
         return rows / rate, (f"{why}: at {rate / 1e6:.1f} M rows/s, the rate calibrated on PostgreSQL here "
                              f"(benchmarks/README.md){serial}"), None
-    result, ev = query(sample_sql)
+    timed = [query(sample_sql) for _ in range(max(1, repeats))]
+    result, ev = min(timed, key=lambda t: t[0].duration)
     taken = _sample_rows(result, kind) or SAMPLE_ROWS
     seconds = result.duration / max(1, taken) * rows
     if kind == "duplicates" and rows > taken > 1:
         seconds *= math.log(rows) / math.log(taken)
     rate = taken / result.duration if result.duration > 0 else float("inf")
     sorts = "; times log(rows)/log(sample) for the sort" if kind == "duplicates" else ""
-    return seconds, (f"timed sample: the statement over the first {taken:,} rows took {result.duration:.3f} s "
+    best = f"the fastest of {len(timed)} timed samples" if len(timed) > 1 else "timed sample"
+    return seconds, (f"{best}: the statement over the first {taken:,} rows took {result.duration:.3f} s "
                      f"({rate / 1e6:.1f} M rows/s){sorts}{serial}"), ev
 
 
@@ -601,7 +607,7 @@ def estimate_scans(session: "SqlSession", database: "Database", site: "Site", ch
         if plan.remaining:
             est.statement = scan_statement(plan, options)
             try:
-                seconds, est.rate, _ = estimate_duration(query, plan, est.rows, options, sample)
+                seconds, est.rate, _ = estimate_duration(query, plan, est.rows, options, sample, SAMPLE_REPEATS)
             except QueryCancelled:
                 raise
             except DatabaseError as exc:
@@ -642,7 +648,7 @@ def estimate_table_read(session: "SqlSession", database: "Database", site: "Site
                        statement=statement_of(table_q), notes=([note] if note else []) + [f"data dictionary: {p}" for p in d.problems])
     try:
         seconds, est.rate, _ = estimate_read(query, "count", est.rows, statement_of(sample_source(table_q, columns, dialect)),
-                                             {}, dialect, sample)
+                                             {}, dialect, sample, SAMPLE_REPEATS)
     except QueryCancelled:
         raise
     except DatabaseError as exc:
