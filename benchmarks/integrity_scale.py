@@ -52,21 +52,9 @@ from integrity_scan import (  # noqa: E402 - the same database and the same (a) 
     run_minimal,
 )
 
+from impax_preflight.demo.impax_schema import NULL_DEFECTS as NULL_COLUMNS  # noqa: E402 - check id -> (table, column)
+
 PASSWORD_ENV = "IMPAX_SCALE_PG_PASSWORD"
-#: check id -> (table, column) of the NULL checks, and the duplicate table/column
-NULL_COLUMNS = {
-    "integrity.his_study_uid": ("dosr_his_study", "study_uid"),
-    "integrity.study_uid": ("dosr_study", "study_uid"),
-    "integrity.object_sop_instance_uid": ("dosr_object", "sop_instance_uid"),
-    "integrity.object_series_ref": ("dosr_object", "series_ref"),
-    "integrity.map_job_user": ("map_job", "originating_user_id"),
-    "integrity.map_event_user": ("map_event", "user_id"),
-    "integrity.map_event_audit_user": ("map_event_audit", "user_id"),
-    "integrity.folder_name": ("mitra_folder", "folder_name"),
-    "integrity.folder_item_name": ("mitra_folder_item", "item_name"),
-    "integrity.print_params_user": ("mitra_print_params", "user_id"),
-    "integrity.report_access_ae_title": ("agfahc_report_access_config", "ae_title"),
-}
 
 
 class CachedCluster:

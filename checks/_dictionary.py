@@ -325,63 +325,49 @@ _UNIQUE_VIEWS = {"postgres": "pg_index, pg_constraint", "oracle": "all_constrain
 
 
 def _unique_row(dialect: str, r: dict[str, Any], column: str) -> tuple[bool, str] | None:
-    """(proves?, what it is) for one candidate row; None when the row is not about `column`."""
+    """(proves?, what it is) for one candidate row; None when the row is no candidate (not unique,
+    not about `column`). Each engine's rules: the first one the row breaks says why it proves nothing."""
     keys = _int(r.get("key_columns"))
+    alone = (keys != 1, f"has {keys} key columns: proves nothing about {column} alone")
     if dialect == "postgres":
-        name = r.get("constraint_name") or r.get("index_name")
-        kind = {"p": "primary key", "u": "unique constraint"}.get(str(r.get("constraint_type") or ""), "unique index")
         if _int(r.get("is_unique")) != 1:
-            return None  # a plain index: not a candidate
-        if _int(r.get("is_valid")) != 1:
-            return False, f"{kind} {name} is not valid (an interrupted CREATE INDEX CONCURRENTLY): proves nothing"
-        if _int(r.get("is_partial")) != 0:
-            return False, f"{kind} {name} is partial or on an expression: proves nothing"
-        if keys != 1:
-            return False, f"{kind} {name} has {keys} key columns: proves nothing about {column} alone"
-        return True, f"the {kind} {name} (valid, on this column alone)"
-    if dialect == "oracle":
+            return None  # a plain index
+        name = r.get("constraint_name") or r.get("index_name")
+        what = {"p": "primary key", "u": "unique constraint"}.get(str(r.get("constraint_type") or ""), "unique index")
+        rules = [(_int(r.get("is_valid")) != 1, "is not valid (an interrupted CREATE INDEX CONCURRENTLY)"),
+                 (_int(r.get("is_partial")) != 0, "is partial or on an expression"), alone]
+        holds = "valid"
+    elif dialect == "oracle":
         name, kind = r.get("name"), str(r.get("kind") or "").upper()
+        status, state, itype = str(r.get("status") or ""), str(r.get("state") or ""), str(r.get("type") or "")
         if kind == "CONSTRAINT":
-            what = {"P": "primary key", "U": "unique constraint"}.get(str(r.get("type") or ""), "constraint")
-            status, state = str(r.get("status") or ""), str(r.get("state") or "")
-            if status != "ENABLED" or state != "VALIDATED":
-                return False, f"{what} {name} is {status or '?'} {state or '?'}: proves nothing"
-            if keys != 1:
-                return False, f"{what} {name} has {keys} columns: proves nothing about {column} alone"
-            return True, f"the {what} {name} (ENABLED, VALIDATED, on this column alone)"
-        if kind == "INDEX":
-            if str(r.get("state") or "") != "UNIQUE":
-                return None
-            status, itype = str(r.get("status") or ""), str(r.get("type") or "")
-            if status != "VALID":
-                return False, f"unique index {name} has status {status or '?'}: proves nothing"
-            if itype not in ("NORMAL", "NORMAL/REV"):
-                return False, f"unique index {name} is of type {itype or '?'}: proves nothing"
-            if keys != 1:
-                return False, f"unique index {name} has {keys} columns: proves nothing about {column} alone"
-            return True, f"the unique index {name} (VALID, on this column alone)"
-        return None
-    if dialect == "tsql":
-        name, kind = r.get("index_name"), str(r.get("kind") or "index").lower()
+            what = {"P": "primary key", "U": "unique constraint"}.get(itype, "constraint")
+            rules = [(status != "ENABLED" or state != "VALIDATED", f"is {status or '?'} {state or '?'}"), alone]
+            holds = "ENABLED, VALIDATED"
+        elif kind == "INDEX" and state == "UNIQUE":
+            what = "unique index"
+            rules = [(status != "VALID", f"has status {status or '?'}"),
+                     (itype not in ("NORMAL", "NORMAL/REV"), f"is of type {itype or '?'}"), alone]
+            holds = "VALID"
+        else:
+            return None
+    elif dialect == "tsql":
         if _int(r.get("is_unique")) != 1:
             return None
-        if _int(r.get("is_disabled")) != 0:
-            return False, f"{kind} {name} is disabled: proves nothing"
-        if _int(r.get("has_filter")) != 0:
-            return False, f"{kind} {name} is filtered: proves nothing"
-        if keys != 1:
-            return False, f"{kind} {name} has {keys} key columns: proves nothing about {column} alone"
-        return True, f"the {kind} {name} (enabled, not filtered, on this column alone)"
-    # sqlite
-    if str(r.get("column_name") or "").upper() != column.upper() or _int(r.get("is_unique")) != 1:
-        return None
-    name = r.get("index_name")
-    kind = {"pk": "primary key", "u": "unique constraint"}.get(str(r.get("kind") or ""), "unique index")
-    if _int(r.get("is_partial")) != 0:
-        return False, f"{kind} {name} is partial: proves nothing"
-    if keys != 1:
-        return False, f"{kind} {name} has {keys} columns: proves nothing about {column} alone"
-    return True, f"the {kind} {name} (on this column alone)"
+        name, what = r.get("index_name"), str(r.get("kind") or "index").lower()
+        rules = [(_int(r.get("is_disabled")) != 0, "is disabled"), (_int(r.get("has_filter")) != 0, "is filtered"), alone]
+        holds = "enabled, not filtered"
+    else:  # sqlite
+        if str(r.get("column_name") or "").upper() != column.upper() or _int(r.get("is_unique")) != 1:
+            return None
+        name = r.get("index_name")
+        what = {"pk": "primary key", "u": "unique constraint"}.get(str(r.get("kind") or ""), "unique index")
+        rules = [(_int(r.get("is_partial")) != 0, "is partial"), alone]
+        holds = "not partial"
+    broken = next((why for bad, why in rules if bad), None)
+    if broken is not None:
+        return False, f"{what} {name} {broken}" + ("" if broken.endswith(" alone") else ": proves nothing")
+    return True, f"the {what} {name} ({holds}, on this column alone)"
 
 
 def _folded(name: str, dialect: str) -> str:
