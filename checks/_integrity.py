@@ -94,10 +94,12 @@ GUIDE_SQL: dict[str, str] = {
 
 #: rows of the timed sample, and the table size from which a sample is worth it; `plan` times it
 #: SAMPLE_REPEATS times and keeps the fastest (a busy server or client slows one sample, never speeds it
-#: up); a run, which only needs the estimate for its progress display, times it once
+#: up); a run, which only needs the estimate for its progress display, times it RUN_SAMPLE_REPEATS
+#: times (the first read of a table in a new session also pays for loading its catalog entries)
 SAMPLE_ROWS = 100_000
 SAMPLE_MIN_ROWS = 1_000_000
 SAMPLE_REPEATS = 3
+RUN_SAMPLE_REPEATS = 2
 #: rows per second of each kind of scan for tables too small to sample, calibrated by
 #: benchmarks/integrity_scale.py on PostgreSQL 15 here (Oracle and SQL Server: not measured)
 CALIBRATED_ROWS_PER_S = {"nulls": 8_000_000, "duplicates": 2_500_000}
@@ -546,7 +548,8 @@ def _scan_duplicates(ctx: "CheckContext") -> TableScan:
 def _estimate(ctx: "CheckContext", plan: TablePlan, rows: int | None, options: dict[str, Any], scan: TableScan, watch) -> None:
     """The scan's estimate for its progress display and its finding (a failed sample only loses the estimate)."""
     try:
-        seconds, how, ev = estimate_duration(lambda sql: run_shared(ctx, sql), plan, rows, options, sample=True)
+        seconds, how, ev = estimate_duration(lambda sql: run_shared(ctx, sql), plan, rows, options, sample=True,
+                                             repeats=RUN_SAMPLE_REPEATS)
     except QueryCancelled:
         raise
     except DatabaseError as exc:

@@ -105,8 +105,10 @@ def _window_data(window, longest_wall_s) -> dict | None:
 def _print(data: dict) -> None:
     echo = click.echo
     n_targets = len(data["targets"])
+    read = any(not (d["error"] or "").startswith("not connected") for d in data["databases"])
+    how = "nothing was run; the databases' data dictionaries were read" if read else "nothing was run or read"
     echo(f"Plan for {data['site']}: {data['checks_planned']} checks on {n_targets} target{'s' if n_targets != 1 else ''}, "
-         f"{len(data['not_run'])} not run (nothing was run; the databases' dictionaries were read)\n")
+         f"{len(data['not_run'])} not run ({how})\n")
     echo("What runs where")
     width = max([len(t["target"]) for t in data["targets"]] + [10])
     for t in data["targets"]:
@@ -166,8 +168,8 @@ def _print_database(d: dict) -> None:
             echo(f"    {'':<{width}}    note: {note}")
     small = [s for s in d["scans"] if s["scanned"] and s["seconds"] is not None and s["seconds"] < 1]
     if small:
-        echo(f"    ({len(small)} table{'s' if len(small) != 1 else ''} under 1 s each: rows from {small[0]['rows_source']}; "
-             f"duration {small[0]['rate']})")
+        echo(f"    ({len(small)} table{'s' if len(small) != 1 else ''} estimated under 1 s each; --json says how each figure "
+             "was obtained)")
     if d["total_s"] is not None:
         unknown = f"; unknown for {', '.join(d['unknown'])}" if d["unknown"] else ""
         echo(f"    total: {_duration(d['total_s'])} of reading one after another, {_about(d['wall_s'])} with "

@@ -50,7 +50,7 @@ class Progress:
             self._bar.update(self._task, total=data["total"], count=f"0/{data['total']}")
         elif event == "done" and self._bar is not None:
             self._bar.update(self._task, advance=1, description=f"{data['check_id']} @ {data['target']}")
-            task = self._bar.tasks[0]
+            task = next(t for t in self._bar.tasks if t.id == self._task)
             self._bar.update(self._task, count=f"{int(task.completed)}/{int(task.total or 0)}")
         elif event == "scan":
             self._scan(data)
