@@ -419,6 +419,10 @@ def read_dictionary(
     as without it); a cancelled statement (Ctrl-C, a check's timeout) is raised. `counts`: count the
     rows of SQLite tables, which keep no statistics (the plan wants them; a run scans anyway)."""
     d = Dictionary(dialect, schema)
+    if dialect not in ("oracle", "tsql", "postgres", "sqlite"):
+        # an ODBC source whose engine is not known: no dictionary to ask, the tables are scanned
+        d.problems.append(f"no data dictionary is known for the {dialect} dialect (declare `dialect` for this database)")
+        return d
     names = list(tables)
     columns = sorted({c for cols in tables.values() for c in cols}, key=str.lower)
 

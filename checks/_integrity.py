@@ -448,7 +448,7 @@ def _scan_null_table(ctx: "CheckContext", table: str) -> TableScan:
     d = dictionary(ctx)
     plan = plan_null_table(d, table, schema, options, dialect)
     scan = TableScan(table, None, {cid: 0 for cid, _ in NULL_CHECKS[table]}, list(d.evidence), 0.0,
-                     notes=list(plan.notes), proofs=dict(plan.proofs), spelled=plan.spelled)
+                     notes=plan.notes + _problems(d), proofs=dict(plan.proofs), spelled=plan.spelled)
     if not plan.remaining:  # every column proved: nothing of the table is read
         _check_not_empty(ctx, plan, scan)
         return scan
@@ -510,7 +510,7 @@ def _scan_duplicates(ctx: "CheckContext") -> TableScan:
     d = dictionary(ctx)
     plan = plan_duplicates(d, schema, dialect)
     scan = TableScan(DUPLICATE_TABLE, None, {DUPLICATE_CHECK: 0, "duplicated_refs": 0}, list(d.evidence), 0.0,
-                     notes=list(plan.notes), proofs=dict(plan.proofs), spelled=plan.spelled)
+                     notes=plan.notes + _problems(d), proofs=dict(plan.proofs), spelled=plan.spelled)
     if not plan.remaining:
         _check_not_empty(ctx, plan, scan)
         return scan
@@ -543,6 +543,11 @@ def _scan_duplicates(ctx: "CheckContext") -> TableScan:
     scan.counts[DUPLICATE_CHECK] = int(first["duplicate_rows"] or 0)
     scan.counts["duplicated_refs"] = int(first["duplicated_refs"] or 0)
     return scan
+
+
+def _problems(d: Dictionary) -> list[str]:
+    """What the dictionary would not answer: said in each finding (the table was then scanned as before)."""
+    return [f"data dictionary not read: {p}; the table was scanned without it" for p in d.problems]
 
 
 def _estimate(ctx: "CheckContext", plan: TablePlan, rows: int | None, options: dict[str, Any], scan: TableScan, watch) -> None:
@@ -620,7 +625,7 @@ def estimate_scans(session: "SqlSession", database: "Database", site: "Site", ch
             est.notes.append(f"{plan.spelled} has no row per the dictionary: is this the IMPAX database and schema?")
         out.append(est)
     if out and d.problems:
-        out[0].notes += [f"data dictionary: {p}" for p in d.problems]
+        out[0].notes += [f"data dictionary not read: {p}" for p in d.problems]
     return out
 
 
@@ -648,7 +653,7 @@ def estimate_table_read(session: "SqlSession", database: "Database", site: "Site
     est = ScanEstimate(table=facts.name if facts else table, checks=[check_id], what=what,
                        rows=facts.rows if facts else None, rows_source=facts.rows_source if facts else _unknown_table(d, None),
                        size_bytes=facts.size_bytes if facts else None, analysed=facts.analysed if facts else None,
-                       statement=statement_of(table_q), notes=([note] if note else []) + [f"data dictionary: {p}" for p in d.problems])
+                       statement=statement_of(table_q), notes=([note] if note else []) + [f"data dictionary not read: {p}" for p in d.problems])
     try:
         seconds, est.rate, _ = estimate_read(query, "count", est.rows, statement_of(sample_source(table_q, columns, dialect)),
                                              {}, dialect, sample, SAMPLE_REPEATS)

@@ -297,3 +297,10 @@ def test_oracle_scan_progress_comes_from_longops_on_a_spare_session(monkeypatch)
                        progress=lambda e, **d: events.append(d), spare_session=lambda: None)
     (f,) = execute_check(ctx, 10)
     assert f.status is Status.PASS and all("done" not in e for e in events)
+
+
+def test_an_odbc_source_of_unknown_engine_is_scanned_without_asking_a_dictionary():
+    sql = FakeSql("generic", {"count(*) as rows_scanned": (["rows_scanned", "null_0"], [(40, 0)])})
+    (f,) = run_check(db_integrity.check_study_uid, inventory=inventory("odbc"), sql=sql)
+    assert f.status is Status.PASS and len(sql.statements) == 1
+    assert any("no data dictionary is known for the generic dialect" in e.output for e in f.evidence if e.kind == "note")
