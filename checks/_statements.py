@@ -19,14 +19,23 @@ from impax_preflight.sql import (
     sql_literal,
 )
 
+from . import _dictionary
 from ._integrity import (
+    CORE_TABLES,
     DEFAULT_EXAMPLE_KEYS,
+    DUPLICATE_COLUMN,
     DUPLICATE_TABLE,
     EXAMPLES,
     NULL_CHECKS,
+    ORACLE_SID_SQL,
+    dictionary_questions,
     duplicate_scan_sql,
+    exists_sql,
     null_examples_sql,
     null_scan_sql,
+    oracle_longops_sql,
+    parallel_hint,
+    sample_source,
 )
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -188,13 +197,22 @@ def all_statements() -> list[tuple[str, str, str]]:
             for cid, col in pairs:
                 out.append((cid, dialect, null_scan_sql(tq, cols)))
                 out.append((cid, dialect, null_examples_sql(tq, DEFAULT_EXAMPLE_KEYS[table], [col], dialect, EXAMPLES)))
-        out.append(("integrity.object_document_unique", dialect, duplicate_scan_sql(qualified(DUPLICATE_TABLE, schema, dialect), dialect)))
+        dq = qualified(DUPLICATE_TABLE, schema, dialect)
+        out.append(("integrity.object_document_unique", dialect, duplicate_scan_sql(dq, dialect)))
+        out += _integrity_planning_statements(dialect, schema)
         out.append(("db.version", dialect, VERSION_SQL[dialect]))
         out.append(("cm.report_source", dialect, report_source_sql(qualified("mcf_service_request", schema, dialect))))
         out.append(("prereq.mig_schema", dialect, mig_schema_sql(dialect, schema, ["MIG_STUDY", "MIG_SERIES"])))
         tq = qualified("dosr_study", schema, dialect)
         out.append(("archive.study_status", dialect, archive_default_sql(tq)))
         out.append(("archive.study_status", dialect, archive_examples_sql(tq, dialect)))
+        out.append(("archive.study_status", dialect, _dictionary.tables_sql(dialect, schema, ["dosr_study"])))
+        out.append(("archive.study_status", dialect, archive_default_sql(sample_source(tq, ["archive_status"], dialect))))
+        fallback = _dictionary.tables_fallback_sql(dialect, schema, ["dosr_study"])
+        if fallback:
+            out.append(("archive.study_status", dialect, fallback))
+        if dialect == "sqlite":
+            out.append(("archive.study_status", dialect, _dictionary.sqlite_counts_sql(["dosr_study"])))
         if dialect != "sqlite":
             out.append(("backup.map_event_audit", dialect, map_event_audit_size_sql(dialect, schema)))
     out.append(("backup.map_event_audit", "oracle", map_event_audit_size_sql("oracle", None)))
@@ -208,6 +226,40 @@ def all_statements() -> list[tuple[str, str, str]]:
     out.append(("mirroring.state", "tsql", mssql_mirroring_sql("mvf")))
     out.append(("mirroring.principal_on_primary", "tsql", mssql_mirroring_sql("mvf")))
     out.append(("prereq.sqlserver_version", "tsql", MSSQL_SERVERPROPERTY_SQL))
+    return out
+
+
+def _integrity_planning_statements(dialect: str, schema: str | None) -> list[tuple[str, str, str]]:
+    """The data dictionary questions, the timed samples, the emptiness probes and (Oracle) the
+    parallel-hinted scans of the integrity checks, as they are sent with the default settings."""
+    cid = "integrity.study_uid"  # the dictionary statements serve every integrity check
+    questions = dictionary_questions({})
+    tables = list(questions)
+    columns = sorted({c for cols in questions.values() for c in cols}, key=str.lower)
+    out = [(cid, dialect, _dictionary.tables_sql(dialect, schema, tables)),
+           (cid, dialect, _dictionary.columns_sql(dialect, schema, tables, columns)),
+           ("integrity.object_document_unique", dialect, _dictionary.unique_sql(dialect, schema, DUPLICATE_TABLE, DUPLICATE_COLUMN))]
+    fallback = _dictionary.tables_fallback_sql(dialect, schema, tables)
+    if fallback:
+        out.append((cid, dialect, fallback))
+    if dialect == "sqlite":
+        out.append((cid, dialect, _dictionary.sqlite_counts_sql(tables)))
+    for table, pairs in NULL_CHECKS.items():
+        tq = qualified(table, schema, dialect)
+        cols = [c for _, c in pairs]
+        out.append((pairs[0][0], dialect, null_scan_sql(sample_source(tq, cols, dialect), cols)))
+        if dialect == "oracle":
+            hint, alias = parallel_hint({"oracle_parallel_degree": 4}, dialect)
+            out.append((pairs[0][0], dialect, null_scan_sql(tq + alias, cols, hint)))
+    dq = qualified(DUPLICATE_TABLE, schema, dialect)
+    out.append(("integrity.object_document_unique", dialect, duplicate_scan_sql(sample_source(dq, [DUPLICATE_COLUMN], dialect), dialect)))
+    if dialect == "oracle":
+        hint, alias = parallel_hint({"oracle_parallel_degree": 4}, dialect)
+        out.append(("integrity.object_document_unique", dialect, duplicate_scan_sql(dq + alias, dialect, hint=hint)))
+    for table in CORE_TABLES:
+        out.append((cid, dialect, exists_sql(qualified(table, schema, dialect), dialect)))
+    if dialect == "oracle":
+        out += [(cid, dialect, ORACLE_SID_SQL), (cid, dialect, oracle_longops_sql(123))]
     return out
 
 

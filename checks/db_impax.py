@@ -12,9 +12,10 @@ from impax_preflight.check import CheckContext, check, register_module_checks
 from impax_preflight.db.base import DatabaseError, ObjectMissing
 from impax_preflight.hookspecs import hookimpl
 from impax_preflight.probes import probe
+from impax_preflight.scans import ScanEstimate
 from impax_preflight.sql import identifier, qualified, schema_of
 
-from ._integrity import EXAMPLES
+from ._integrity import EXAMPLES, estimate_table_read
 from ._statements import (
     ARCHIVE_DEFAULT_WHERE,
     archive_default_sql,
@@ -91,7 +92,8 @@ def _archive_tool(ctx: CheckContext):
         rx = re.compile(pattern)
     except re.error as exc:
         return ctx.error(f"count_regex {pattern!r} is not a valid regular expression: {exc}")
-    output = ctx.read(ARCHIVE_REPORT, timeout=float(opts.get("timeout_s", 600)))
+    with ctx.scan("mig-study-archive-report"):  # the tool reads the database: only inside the database window
+        output = ctx.read(ARCHIVE_REPORT, timeout=float(opts.get("timeout_s", 600)))
     assumed = "" if opts.get("count_regex") else f" (count parsed with the assumed pattern {pattern!r}: set count_regex to the tool's wording)"
     m = rx.search(output)
     if not m:
@@ -130,19 +132,22 @@ def study_status(ctx: CheckContext):
     dialect = ctx.sql.dialect
     custom = opts.get("query")
     if custom:
-        res = ctx.query(str(custom))
+        with ctx.scan("site query (archive.study_status)") as watch:  # a site's query may read whole tables too
+            res = ctx.query(str(custom))
         n = res.scalar()
         if n is None or not str(n).strip().lstrip("-").isdigit():
             return ctx.error(f"the configured query returned {n!r}: it must return the number of studies not archived "
                              "in its first column")
         n = int(n)
-        values = {"not_archived": n, "mode": "query", "assumed": False}
+        values = {"not_archived": n, "mode": "query", "assumed": False, **watch.when()}
         msg = "(site-configured query)"
         examples = []
     else:
         table_q = qualified("dosr_study", schema_of(ctx.database, dialect), dialect)
+        watch = ctx.scan("dosr_study")  # a full read: only inside the database window
         try:
-            n = int(ctx.query(archive_default_sql(table_q)).scalar() or 0)
+            with watch:
+                n = int(ctx.query(archive_default_sql(table_q)).scalar() or 0)
         except DatabaseError as exc:  # missing table or column (ORA-00904 is not ObjectMissing): the assumption failed
             return ctx.error(f"the assumed query could not run ({exc}): set [site.options.\"archive.study_status\"] "
                              "query to the site's count of studies not archived, or mode = \"tool\"")
@@ -151,7 +156,7 @@ def study_status(ctx: CheckContext):
             ex = ctx.query(archive_examples_sql(table_q, dialect), max_rows=EXAMPLES)
             examples = [f"{r[0]} (accession {r[1]}, {r[2] or 'no status'})" for r in ex.rows]
         values = {"not_archived": n, "mode": "query", "assumed": True, "examples": examples,
-                  "assumed_condition": ARCHIVE_DEFAULT_WHERE}
+                  "assumed_condition": ARCHIVE_DEFAULT_WHERE, **watch.when()}
         msg = (f"(ASSUMED query: dosr_study where {ARCHIVE_DEFAULT_WHERE}; the IMPAX schema is not public — confirm it "
                "or configure the site's query, or mode = \"tool\")")
     if n:
@@ -160,6 +165,20 @@ def study_status(ctx: CheckContext):
         shown = f"; examples: {'; '.join(examples[:3])}{more}" if examples else ""
         return ctx.fail(f"{n:,} studies are not archived {msg}{shown}", values=values)
     return ctx.passed(f"no study waits for archiving {msg}", values=values)
+
+
+@hookimpl
+def impax_estimate_scans(check_ids, site, database, session, sample):
+    """archive.study_status reads DOSR_STUDY whole (the assumed query): its rows and duration for `plan`."""
+    if "archive.study_status" not in check_ids:
+        return None
+    opts = site.options.get("archive.study_status", {})
+    if opts.get("mode") == "tool" or opts.get("query"):
+        what = "the archive report tool on the database host" if opts.get("mode") == "tool" else "the site's own count query"
+        return [ScanEstimate(table="dosr_study", checks=["archive.study_status"], what=what,
+                             rows_source="not estimated: what it reads is not known here", rate="unknown")]
+    return [estimate_table_read(session, database, site, "dosr_study", ["archive_status"], archive_default_sql,
+                                "archive.study_status", "count of the studies not archived (the assumed query)", sample)]
 
 
 # ---- prereq.mig_schema -----------------------------------------------------------------------------

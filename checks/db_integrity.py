@@ -1,11 +1,15 @@
 """The guide's twelve data-integrity queries ("Checking the integrity of database data"), read-only.
 
-Any count above zero is a blocker: the guide says to contact Agfa support. Checks reading the same
-table share ONE scan of it (`_dbsql.scan_null_table` / `scan_duplicates`, computed once per
-database through `ctx.memo`): the two `dosr_object` checks cost one pass, and the duplicated
-`object_ref`s are found by a single aggregation instead of the guide's IN (subquery), which reads
-`dosr_object_document` twice. Each finding carries the count, up to 10 example keys, the SQL that
-ran, the rows scanned and the time the scan took.
+Any count above zero is a blocker: the guide says to contact Agfa support. The data dictionary is
+asked first: a validated NOT NULL constraint, or a primary key / unique constraint / unique index
+on OBJECT_REF alone, proves the count is 0 without reading the table, and the finding names the
+constraint (`_integrity`, `_dictionary`). Checks reading the same table share ONE scan of it
+(`scan_null_table` / `scan_duplicates`, computed once per database through `ctx.memo`): the two
+`dosr_object` checks cost one pass, and the duplicated `object_ref`s are found by a single
+aggregation instead of the guide's IN (subquery), which reads `dosr_object_document` twice. Scans
+start only inside the database window. Each finding carries the count, up to 10 example keys, the
+SQL that ran, the rows scanned, when the scan ran and how long it took against its estimate. An
+empty DOSR_STUDY, DOSR_OBJECT or DOSR_OBJECT_DOCUMENT is a warning: the wrong database or schema.
 
 Portable: Oracle, SQL Server, PostgreSQL (ODBC) and SQLite. The table owner comes from the
 inventory's `schema` (Oracle DBADMIN, SQL Server dbo).
@@ -17,12 +21,15 @@ from impax_preflight.check import Check, CheckContext, check, register_module_ch
 from impax_preflight.hookspecs import hookimpl
 
 from ._integrity import (
+    CORE_TABLES,
+    DUPLICATE_CHECK,
     DUPLICATE_COLUMN,
     GUIDE_INTEGRITY,
     GUIDE_SQL,
     INTEGRITY_REMEDIATION,
     NULL_CHECKS,
     TableScan,
+    estimate_scans,
     scan_duplicates,
     scan_null_table,
 )
@@ -44,13 +51,18 @@ _TITLES = {
 
 
 def _values(scan: TableScan, check_id: str, **extra) -> dict:
+    proof = scan.proofs.get(check_id)
     return {
         "count": scan.counts[check_id],
         "examples": [str(e) for e in scan.examples.get(check_id, [])],
         "rows_scanned": scan.rows_scanned,
         "scan_s": scan.duration_s,
-        "table": scan.table,
+        "read_s": scan.read_s,
+        "estimate_s": scan.estimate_s,
+        "table": scan.spelled or scan.table,
         "guide_sql": GUIDE_SQL[check_id],
+        **scan.when,
+        **({"proved_by": proof.values()} if proof else {}),
         **extra,
     }
 
@@ -62,20 +74,45 @@ def _attach(ctx: CheckContext, scan: TableScan) -> None:
         ctx.note(note, source="integrity")
 
 
+def _scanned(scan: TableScan) -> str:
+    if scan.rows_scanned is None:
+        return "rows scanned unknown"
+    return f"{scan.rows_scanned:,} rows scanned" + (f" {scan.span}" if scan.span else "")
+
+
+def _empty_table(ctx: CheckContext, scan: TableScan, values: dict):
+    """A core IMPAX table without a row: not a pass, the database or the schema is probably the wrong one."""
+    db = ctx.database
+    schema = f"schema {db.schema}" if db is not None and db.schema else "the login's default schema"
+    return ctx.warn(
+        f"{scan.spelled or scan.table} is empty (0 rows), so nothing in it could be checked: an IMPAX archive database "
+        f"holds its studies, objects and documents in {', '.join(CORE_TABLES)}, so this is probably not the IMPAX "
+        f"database, or not its table owner ({schema}): check `database`/`dsn` and `schema` of {ctx.target_name} in the "
+        "inventory", values={**values, "empty_table": True},
+        remediation="Point the inventory at the IMPAX (MVF) database and its table owner (Oracle DBADMIN, SQL Server dbo), "
+        "then run again.")
+
+
 def _null_check(check_id: str, table: str, column: str) -> Check:
     def run(ctx: CheckContext):
         scan = scan_null_table(ctx, table)
         _attach(ctx, scan)
         if scan.error:
             return ctx.error(f"NULL {column} in {table} not checked: {scan.error}", values={"table": table, "guide_sql": GUIDE_SQL[check_id]})
-        n = scan.counts[check_id]
         values = _values(scan, check_id, column=column)
-        scanned = f"{scan.rows_scanned:,} rows scanned" if scan.rows_scanned is not None else "rows scanned unknown"
+        if scan.empty:
+            return _empty_table(ctx, scan, values)
+        proof = scan.proofs.get(check_id)
+        if proof is not None:
+            also = f" ({_scanned(scan)} for its other checks)" if scan.rows_scanned is not None else ""
+            return ctx.passed(f"no NULL {column} in {table}: proved by {proof.text}, without reading the table{also}",
+                              values=values)
+        n = scan.counts[check_id]
         if n == 0:
-            return ctx.passed(f"no NULL {column} in {table} ({scanned})", values=values)
+            return ctx.passed(f"no NULL {column} in {table} ({_scanned(scan)})", values=values)
         ex = values["examples"]
         shown = f"; examples ({scan.example_key or 'key'}): {', '.join(ex)}" if ex else ""
-        return ctx.fail(f"{n:,} row(s) of {table} have a NULL {column} ({scanned}){shown}", values=values)
+        return ctx.fail(f"{n:,} row(s) of {table} have a NULL {column} ({_scanned(scan)}){shown}", values=values)
 
     run.__doc__ = f"{GUIDE_SQL[check_id]}: any row is a blocker."
     return check(
@@ -86,8 +123,8 @@ def _null_check(check_id: str, table: str, column: str) -> Check:
         db_purposes=["impax"],
         guide=GUIDE_INTEGRITY,
         remediation=INTEGRITY_REMEDIATION,
-        description=f"Rows of {table} whose {column} is NULL (the guide: {GUIDE_SQL[check_id]}). "
-        f"Every checked column of {table} is counted in one scan of the table.",
+        description=f"Rows of {table} whose {column} is NULL (the guide: {GUIDE_SQL[check_id]}). A validated NOT NULL "
+        f"constraint proves 0 without a scan; otherwise every checked column of {table} is counted in one scan of the table.",
     )(run)
 
 
@@ -99,21 +136,27 @@ def _null_check(check_id: str, table: str, column: str) -> Check:
     db_purposes=["impax"],
     guide=GUIDE_INTEGRITY,
     remediation=INTEGRITY_REMEDIATION,
-    description="Rows of DOSR_OBJECT_DOCUMENT whose OBJECT_REF occurs more than once (the guide's number), found by "
-    "one aggregation over the table (GROUP BY ROLLUP ... HAVING) instead of the guide's IN (subquery) that reads it twice.",
+    description="Rows of DOSR_OBJECT_DOCUMENT whose OBJECT_REF occurs more than once (the guide's number). A valid primary "
+    "key, unique constraint or unique index on OBJECT_REF alone proves 0 without a scan; otherwise one aggregation over "
+    "the table (GROUP BY ROLLUP ... HAVING) instead of the guide's IN (subquery) that reads it twice.",
 )
 def object_document_unique(ctx: CheckContext):
     scan = scan_duplicates(ctx)
     _attach(ctx, scan)
-    cid = "integrity.object_document_unique"
+    cid = DUPLICATE_CHECK
     n = scan.counts[cid]
     values = _values(scan, cid, column=DUPLICATE_COLUMN, duplicated_refs=scan.counts.get("duplicated_refs", 0))
-    scanned = f"{scan.rows_scanned:,} rows scanned" if scan.rows_scanned is not None else "rows scanned unknown"
+    if scan.empty:
+        return _empty_table(ctx, scan, values)
+    proof = scan.proofs.get(cid)
+    if proof is not None:
+        return ctx.passed(f"every OBJECT_REF of dosr_object_document is unique: proved by {proof.text}, without reading "
+                          "the table", values=values)
     if n == 0:
-        return ctx.passed(f"every OBJECT_REF of dosr_object_document is unique ({scanned})", values=values)
+        return ctx.passed(f"every OBJECT_REF of dosr_object_document is unique ({_scanned(scan)})", values=values)
     return ctx.fail(
         f"{n:,} rows of dosr_object_document share an OBJECT_REF with another row "
-        f"({values['duplicated_refs']:,} duplicated OBJECT_REFs; {scanned}); examples: {', '.join(values['examples'])}",
+        f"({values['duplicated_refs']:,} duplicated OBJECT_REFs; {_scanned(scan)}); examples: {', '.join(values['examples'])}",
         values=values,
     )
 
@@ -128,3 +171,12 @@ del _table, _pairs, _cid, _col
 @hookimpl
 def impax_register_checks(register):
     register_module_checks(register, globals())
+
+
+@hookimpl
+def impax_estimate_scans(check_ids, site, host, database, session, sample):
+    """The integrity scans planned on this database: rows, sizes and proofs from the dictionary, a timed sample."""
+    ours = [c for c in check_ids if c in GUIDE_SQL]
+    if not ours:
+        return None
+    return estimate_scans(session, database, site, ours, sample)

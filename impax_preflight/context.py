@@ -22,6 +22,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from .check import Check
     from .probes import HostReader, Probe, Reading
     from .db.base import QueryResult, SqlSession
+    from .dbwindow import DbWindow
+    from .scans import ScanWatch
     from .inventory import Database, Host, Inventory, Thresholds
     from .transports.base import Shell
 
@@ -49,6 +51,8 @@ class CheckContext:
         output_dir: str | Path | None = None,
         progress: Callable[..., None] | None = None,
         readers: "dict[str, HostReader] | None" = None,
+        db_window: "DbWindow | None" = None,
+        spare_session: "Callable[[], tuple[SqlSession, Callable[[], None]] | None] | None" = None,
     ) -> None:
         self.check = check
         self.inventory = inventory
@@ -67,9 +71,12 @@ class CheckContext:
         self._reader = reader
         #: the run's report folder (None when the run writes no files): for a check's own side files
         self.output_dir = Path(output_dir) if output_dir is not None else None
+        #: the run's progress display: progress(event, **data) ("check_progress", "scan")
         self._progress = progress
         #: every host's reader, for site checks that read each host themselves (e.g. its clock)
         self._readers = readers or {}
+        self.db_window = db_window
+        self._spare_session = spare_session
 
     # -- what the check may touch ------------------------------------------------------------
     @property
@@ -181,9 +188,33 @@ class CheckContext:
         if self._progress is None:
             return
         try:
-            self._progress(message=mask(message), done=done, total=total)
+            self._progress("check_progress", check_id=self.check.id, target=self.target_name, message=mask(message),
+                           done=done, total=total)
         except Exception:  # noqa: BLE001 - a display problem must not fail the check
             pass
+
+    def scan(self, table: str, *, checks: Iterable[str] = (), estimate_s: float | None = None,
+             rows: int | None = None, poll: Callable[[], Any] | None = None) -> "ScanWatch":
+        """A full-table read about to start, as a context manager around its statement.
+
+        Raises `OutsideWindow` (an `error` finding) when the database window is closed, saying when
+        it opens; inside, the run's progress display sees the scan start, run (elapsed against
+        `estimate_s`; `poll()` may return (done, total, units) where the engine reports progress)
+        and end, and the watch records when it ran (`watch.when()`)."""
+        from .scans import OutsideWindow, ScanWatch
+
+        window = self.db_window
+        if window is not None and not window.contains():
+            raise OutsideWindow(f"{table} was not scanned: {window.outside_message()}. Run the database checks inside "
+                                "the window (or change [site.database_window] / --db-window)")
+        return ScanWatch(self.target_name, table, checks=checks or [self.check.id], estimate_s=estimate_s, rows=rows,
+                         window=window, progress=self._progress, poll=poll)
+
+    def spare_session(self) -> "tuple[SqlSession, Callable[[], None]] | None":
+        """(another read-only session on this database, a function giving it back) when one is free
+        right now within the database's session limit, else None; for a side task such as reading a
+        long scan's progress. Never waits and never exceeds ``sessions_per_database``."""
+        return self._spare_session() if self._spare_session is not None else None
 
     def note(self, text: str, source: str = "note") -> None:
         self.evidence.append(Evidence(kind="note", source=source, output=mask(text)))

@@ -47,11 +47,14 @@ def execute_check(
     timeout: float,
     on_done: Callable[[], None] | None = None,
     abort: threading.Event | None = None,
+    on_timeout: Callable[[str], bool] | None = None,
 ) -> list[Finding]:
     """Run one check on one target with a timeout. Never raises: problems become `error` findings.
 
-    The check runs in its own daemon thread; on timeout it is abandoned (the call returns an error
-    finding) and `on_done` (which releases the session slot) runs only when the thread really ends.
+    The check runs in its own daemon thread; on timeout `on_timeout(reason)` cancels what it is
+    running on the server (its database statement: True when one was running), the check is
+    abandoned (the call returns an error finding) and `on_done` (which releases the session slot)
+    runs only when the thread really ends.
     """
     produced: list[Finding] = []
     failure: list[BaseException] = []
@@ -79,10 +82,18 @@ def execute_check(
     elapsed = time.monotonic() - start
     findings = list(produced)
     if t.is_alive():
+        cancelled = False
+        if on_timeout is not None:
+            try:
+                cancelled = on_timeout(f"check {ctx.check.id} timed out after {timeout:g}s")
+            except Exception:  # noqa: BLE001 - a driver's cancel must not cost the finding
+                cancelled = False
+        what = "its running statement was cancelled on the server" if cancelled else "it was abandoned"
         findings.append(
             ctx.error(
-                f"timed out after {timeout:g}s and was abandoned; raise thresholds.check_timeout_s or look at the "
-                "evidence for the command or query that hung"
+                f"timed out after {timeout:g}s and {what}; raise thresholds.check_timeout_s (and statement_timeout_s "
+                "for long scans: `impax-preflight plan` estimates them) or look at the evidence for the command or "
+                "query that hung"
             )
         )
     elif failure:

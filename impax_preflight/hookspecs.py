@@ -14,9 +14,11 @@ if TYPE_CHECKING:  # pragma: no cover
     import click
 
     from .check import Check
-    from .inventory import Host, Inventory, Site
+    from .db.base import SqlSession
+    from .inventory import Database, Host, Inventory, Site
     from .model import Finding, RunReport
     from .probes import Probe
+    from .scans import ScanEstimate
     from .transports.base import Shell
 
 PROJECT = "impax_preflight"
@@ -107,6 +109,24 @@ def impax_run_finished(report: "RunReport", inventory: "Inventory") -> None:
     settings, e.g. ``site.notify``; secrets as references); an implementation may leave it out of
     its signature. An implementation may add run warnings (``report.warnings.append(...)``): the
     reporters write them. Returns nothing; an exception is logged and ignored.
+    """
+
+
+@hookspec
+def impax_estimate_scans(
+    check_ids: list[str], site: "Site", host: "Host", database: "Database", session: "SqlSession", sample: bool
+) -> list["ScanEstimate"] | None:
+    """Estimate, before a run, the full-table reads that some of your checks would make on one database.
+
+    Called by ``impax-preflight plan`` once per database of the inventory, with the ids of the
+    checks planned there (answer only for your own). ``session`` is a read-only session on that
+    database: every statement passes the read-only guard and runs in a rolled-back read-only
+    transaction, exactly as in a run. Read the data dictionary (row counts, sizes, when the table
+    was last analysed; constraints that make a scan unnecessary) and, when ``sample`` is true, you
+    may time a small bounded read to measure the throughput; never read a whole table here.
+    Returns a list of `impax_preflight.scans.ScanEstimate` (one per table read, saying how its rows
+    and duration were obtained, or why they are unknown), or None. An exception is reported as
+    this database's estimate problem; the plan goes on.
     """
 
 

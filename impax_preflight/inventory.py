@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from .dbwindow import DbWindow, parse_window
 from .documents import DocumentError, read_document, validation_problems
 from .secrets import SecretRef
 from .vocabulary import DbKind, DbPurpose, OsName, Platform, Role, Tier
@@ -260,6 +261,21 @@ class Notify(_Strict):
     mail: MailNotification | None = None
 
 
+class DatabaseWindow(_Strict):
+    """[site.database_window]: the hours in which full-table scans of the databases may start."""
+
+    hours: str | list[str] = Field(description='e.g. "20:00-06:00" (may cross midnight) or a list of such spans')
+    timezone: str | None = Field(default=None, description="IANA zone, e.g. Europe/Brussels; default: this machine's clock")
+
+    @model_validator(mode="after")
+    def _valid(self) -> "DatabaseWindow":
+        self.window()  # WindowError is a ValueError: reported with file, line and field
+        return self
+
+    def window(self) -> "DbWindow":
+        return parse_window(self.hours, self.timezone)
+
+
 class Site(_Strict):
     name: str
     impax_version: str = Field(description="installed (source) IMPAX version, e.g. 6.3.1")
@@ -279,6 +295,8 @@ class Site(_Strict):
     upgrade_date: date | None = Field(default=None, description="the planned upgrade weekend (burn-down target)")
     history: HistorySettings = Field(default_factory=HistorySettings)
     notify: Notify = Field(default_factory=Notify)
+    database_window: DatabaseWindow | None = Field(
+        default=None, description="full-table scans start only inside these hours (default: any time)")
 
     @field_validator("impax_version", "target_version", mode="before")
     @classmethod

@@ -34,6 +34,7 @@ from .transports.base import cancel_all
 from .waivers import apply_waiver, load_waivers, split_expired
 
 if TYPE_CHECKING:  # pragma: no cover
+    from .dbwindow import DbWindow
     from .inventory import Host, Inventory
     from .plugins import PluginSet
 
@@ -51,6 +52,8 @@ class _Run:
     waivers: list[Waiver]
     progress: ProgressFn | None
     check_timeout_s: float | None = None
+    #: when full-table scans may start (None: any time)
+    db_window: "DbWindow | None" = None
     findings: list[Finding] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     abort: threading.Event = field(default_factory=threading.Event)
@@ -127,6 +130,7 @@ def run_preflight(
     check_timeout_s: float | None = None,
     progress: ProgressFn | None = None,
     finishing: Callable[[RunReport], RunReport | None] | None = None,
+    db_window: "DbWindow | str | None" = None,
 ) -> RunReport:
     """Run the catalog of `plugins` against a site and return the report. Never raises for a check's problem.
 
@@ -134,8 +138,10 @@ def run_preflight(
     caller's business: see `impax_preflight.report.write_reports`). `bundles` maps host names to
     collected bundles, overriding those hosts' transport. `finishing(report)` runs before the
     ``impax_run_finished`` hook and may return a changed report (the CLI records the run in the
-    history there, so the hook's observers see the trends). (`impax_preflight.run_preflight` is the
-    same with the built-in plugins loaded by default.)
+    history there, so the hook's observers see the trends). `db_window` (a `DbWindow` or its text,
+    "20:00-06:00") replaces the inventory's ``[site.database_window]`` hours: full-table scans start
+    only inside it. (`impax_preflight.run_preflight` is the same with the built-in plugins loaded by
+    default.)
     """
     inventory = _with_bundles(inventory, bundles or {})
     if isinstance(waivers, (str, Path)):
@@ -151,7 +157,7 @@ def run_preflight(
         if ref.is_plain:
             warnings.append(f"{where} holds a literal password (plain:): use env:, file:, keyring: or prompt: instead")
 
-    run = _Run(inventory, plugins, active, progress, check_timeout_s)
+    run = _Run(inventory, plugins, active, progress, check_timeout_s, database_window(inventory, db_window))
     if out_dir:
         run.open_results(Path(out_dir))
     if progress:
@@ -218,6 +224,29 @@ def run_preflight(
         report = finishing(report) or report
     plugins.call("impax_run_finished", report=report, inventory=inventory)
     return report
+
+
+def database_window(inventory: "Inventory", given: "DbWindow | str | None" = None) -> "DbWindow | None":
+    """The database window of this run: the one given (text is parsed in the inventory's time zone),
+    else the inventory's, else None (scans may start any time). A bad text raises ValueError."""
+    from .dbwindow import DbWindow, parse_window
+
+    configured = inventory.site.database_window
+    if isinstance(given, DbWindow):
+        return given
+    if given:
+        return parse_window(given, configured.timezone if configured else None)
+    return configured.window() if configured else None
+
+
+def _spare(pool: SessionPool) -> Callable[[], Any]:
+    """A check's way to borrow a free session of its database, if one is free right now."""
+
+    def borrow():
+        s = pool.borrow_spare()
+        return None if s is None else (s, lambda: pool.return_spare(s))
+
+    return borrow
 
 
 def _wait_all(pending: set[Future]) -> None:
@@ -310,8 +339,10 @@ def _run_item(run: _Run, item: PlanItem) -> None:
         provider=run.plugins.check_provider(chk.id),
         reader=run.readers[host.name] if host else None,
         output_dir=run.out_dir,
-        progress=_check_progress(run, chk.id, item.target),
+        progress=run.progress,
         readers=run.readers if chk.target == "site" else None,
+        db_window=run.db_window,
+        spare_session=_spare(pool) if pool is not None else None,
     )
     if host is not None and chk.target == "host" and host.name in run.host_down:
         run.emit(ctx.error(f"host unreachable: {run.host_down[host.name]}"))
@@ -326,19 +357,12 @@ def _run_item(run: _Run, item: PlanItem) -> None:
         if slot is not None:
             slot.release()
 
+    def cancel_statement(reason: str) -> bool:  # a timed-out check's statement ends now, not at its own timeout
+        return bool(session_box) and bool(session_box[0].cancel(reason))
+
     ctx.deadline = time.monotonic() + timeout
-    for f in execute_check(ctx, timeout, on_done=release, abort=run.abort):
+    for f in execute_check(ctx, timeout, on_done=release, abort=run.abort, on_timeout=cancel_statement):
         run.emit(f)
     if run.progress:
         run.progress("done", check_id=chk.id, target=item.target)
 
-
-def _check_progress(run: _Run, check_id: str, target: str) -> Callable[..., None] | None:
-    """A long check's own progress (``ctx.progress``), passed on to the display as a ``check_progress`` event."""
-    if run.progress is None:
-        return None
-
-    def report(message: str, done: int | None = None, total: int | None = None) -> None:
-        run.progress("check_progress", check_id=check_id, target=target, message=message, done=done, total=total)
-
-    return report

@@ -106,6 +106,22 @@ class SessionPool:
                 return
             self._free.append(s)
 
+    def borrow_spare(self) -> Any | None:
+        """Another session for a side task (the progress of a long scan) only if one is free right now
+        within the limit: never waits, never opens beyond `limit`; None otherwise. Give it back with
+        `return_spare`."""
+        if not self.slots.acquire(blocking=False):
+            return None
+        try:
+            return self.take()
+        except BaseException:  # noqa: BLE001 - no spare then; the error stays remembered for the checks
+            self.slots.release()
+            return None
+
+    def return_spare(self, s: Any) -> None:
+        self.give_back(s)
+        self.slots.release()
+
     def cancel_all(self) -> None:
         """Interrupt every statement running on this database's sessions (Ctrl-C)."""
         for s in self.sessions():

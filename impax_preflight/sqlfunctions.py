@@ -133,9 +133,12 @@ _TSQL = frozenset("""
     type_name type_id col_name col_length
 """.split())
 
+#: pragma_table_info/index_list/index_info: SQLite offers table-valued PRAGMA functions only for pragmas
+#: that return results and have no side effect (the integrity checks read constraints with them)
 _SQLITE = frozenset("""
     total group_concat string_agg ifnull iif length substr substring instr printf format hex quote typeof char unicode
     date time datetime julianday strftime unixepoch sqlite_version nth_value
+    pragma_table_info pragma_index_list pragma_index_info
 """.split())
 
 ALLOWED: dict[str, frozenset[str]] = {

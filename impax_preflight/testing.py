@@ -29,6 +29,7 @@ from .inventory import Inventory
 from .model import Finding, RunReport
 from .plugins import PluginSet
 from .probes import HostReader
+from .runner import database_window
 from .transports.base import CommandResult, NotCollected, Shell
 
 
@@ -109,14 +110,16 @@ def run_check(
     output_dir: str | Path | None = None,
     progress: Any = None,
     shells: dict[str, Shell] | None = None,
+    db_window: Any = None,
 ) -> list[Finding]:
     """Run one check on one target the way the runner does (timeout, exceptions -> error findings).
 
     Target: the site for site checks; else `host` (default: the first host) and, for database
     checks, `database` (default: the host's first database). `output_dir` is the report folder a
-    check may write side files to; `progress(message=, done=, total=)` receives `ctx.progress` calls;
-    `shells` maps host names to the shells a site check reads those hosts through
-    (`ctx.reading(probe, host=...)`).
+    check may write side files to; `progress(event, **data)` sees what the run's progress display
+    would (``check_progress`` from `ctx.progress`, ``scan`` from the scans); `shells` maps host names
+    to the shells a site check reads those hosts through (`ctx.reading(probe, host=...)`);
+    `db_window` (a DbWindow or its text) replaces the inventory's database window.
     """
     inv = inventory or make_inventory()
     h = d = None
@@ -143,6 +146,7 @@ def run_check(
         output_dir=output_dir,
         progress=progress,
         readers={name: HostReader(inv.host(name), (lambda sh=sh: sh), inv.site) for name, sh in (shells or {}).items()},
+        db_window=database_window(inv, db_window),
     )
     return execute_check(ctx, timeout)
 

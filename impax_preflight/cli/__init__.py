@@ -17,6 +17,7 @@ from .catalog import checks_cmd, plugins_cmd
 from .collect import collect_cmd
 from .common import setup_logging
 from .history import history_cmd
+from .plan import plan_cmd
 from .reports import diff_cmd, report_cmd, schema
 from .run import demo, run
 from .validate import validate
@@ -35,7 +36,7 @@ def cli(verbose: int, log_file: str | None) -> None:
     setup_logging(verbose, log_file)
 
 
-for _command in (run, checks_cmd, plugins_cmd, validate, collect_cmd, report_cmd, diff_cmd, history_cmd, demo, schema):
+for _command in (run, plan_cmd, checks_cmd, plugins_cmd, validate, collect_cmd, report_cmd, diff_cmd, history_cmd, demo, schema):
     cli.add_command(_command)
 
 

@@ -39,6 +39,9 @@ def format_list(formats: str) -> list[str]:
               help="Checks run at once across the site (each host and database also has its own session limit).")
 @click.option("--timeout", "check_timeout", type=click.FloatRange(0.1, 86400),
               help="Per-check timeout in seconds (default: inventory threshold).")
+@click.option("--db-window", metavar="HH:MM-HH:MM",
+              help="Full-table database scans start only inside these hours (e.g. 20:00-06:00; replaces "
+                   "[site.database_window] hours); outside, their checks are errors saying when the window opens.")
 @click.option("--waivers", type=click.Path(exists=True, dir_okay=False), help="Waivers file (TOML or YAML).")
 @click.option("--bundle", "bundles", multiple=True, metavar="HOST=PATH", help="Answer HOST's commands from a collected bundle.")
 @click.option("--baseline", type=click.Path(exists=True, dir_okay=False), help="A previous report.json: the report shows what changed.")
@@ -47,7 +50,7 @@ def format_list(formats: str) -> list[str]:
               help="Record the run in this history store (default: [site.history] path, else the user's data folder).")
 @click.option("--no-history", is_flag=True, help="Do not record the run (the report then has no trends).")
 @plugin_options
-def run(inventory, out_dir, formats, only, skip, hosts, jobs, check_timeout, waivers, bundles, baseline, progress,
+def run(inventory, out_dir, formats, only, skip, hosts, jobs, check_timeout, db_window, waivers, bundles, baseline, progress,
         history_path, no_history, plugins_dirs, checks_dirs, disable):
     """Run the check catalog against the site in INVENTORY and write the reports."""
     from ..report.writers import unknown_formats
@@ -75,12 +78,21 @@ def run(inventory, out_dir, formats, only, skip, hosts, jobs, check_timeout, wai
             fail(f"error: --baseline: {exc}")
     if history_path and no_history:
         fail("error: give either --history PATH or --no-history, not both")
+    window = None
+    if db_window:
+        from ..dbwindow import WindowError
+        from ..runner import database_window
+
+        try:
+            window = database_window(inv, db_window)
+        except WindowError as exc:
+            fail(f"error: --db-window: {exc}")
     from ..history import open_history
 
     ask_prompts(inv)
     report = execute(inv, plugins, out_dir, fmt_list, baseline=old_report, progress=progress, only=only, skip=skip,
                      hosts=hosts, jobs=jobs, check_timeout_s=check_timeout, waivers=waiver_list, bundles=bundle_map,
-                     history=open_history(inv, history_path, no_history))
+                     db_window=window, history=open_history(inv, history_path, no_history))
     sys.exit(report.exit_code)
 
 

@@ -29,6 +29,10 @@ class QueryCancelled(DatabaseError):
     """A running statement was cancelled on request (`SqlSession.cancel`, e.g. Ctrl-C)."""
 
 
+#: why a statement was cancelled when the caller says nothing more
+CANCELLED_BY_INTERRUPT = "the run was interrupted"
+
+
 @dataclass
 class QueryResult:
     sql: str
@@ -94,9 +98,10 @@ class SqlSession:
         """Run one guarded statement: (column names, rows), fetching at most max_rows + 1 rows."""
         raise NotImplementedError
 
-    def cancel(self) -> bool:
-        """Interrupt the statement running now; callable from any thread (Ctrl-C). The interrupted
-        `query` raises QueryCancelled. True when a statement was running."""
+    def cancel(self, reason: str | None = None) -> bool:
+        """Interrupt the statement running now; callable from any thread (Ctrl-C, a check's timeout).
+        The interrupted `query` raises QueryCancelled saying `reason` (default: the run was
+        interrupted). True when a statement was running."""
         return False
 
     def close(self) -> None:

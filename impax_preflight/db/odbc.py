@@ -24,6 +24,7 @@ from .base import (
     MissingDriver,
     ObjectMissing,
     QueryCancelled,
+    CANCELLED_BY_INTERRUPT,
     QueryTimeout,
     SqlSession,
 )
@@ -160,6 +161,7 @@ class OdbcSession(SqlSession):
         self._cursor_lock = threading.Lock()
         self._cursor: Any = None
         self._cancelled = False
+        self._cancel_reason = CANCELLED_BY_INTERRUPT
         self._driver_timeout: bool | None = None
         try:
             # autocommit while we set the session up (a session setting must outlive a transaction)
@@ -223,7 +225,7 @@ class OdbcSession(SqlSession):
                 if switched:
                     raise self._discard(switched) from None
                 if self._cancelled:
-                    raise QueryCancelled(f"{self.where}: the statement was cancelled (the run was interrupted)") from None
+                    raise QueryCancelled(f"{self.where}: the statement was cancelled ({self._cancel_reason})") from None
                 if fired.is_set():
                     raise QueryTimeout(f"{self.where}: the query was cancelled after {timeout:.0f}s (statement "
                                        "timeout); raise the database's statement_timeout_s if it is merely slow") from None
@@ -257,17 +259,18 @@ class OdbcSession(SqlSession):
                 cur.close()
         return columns, rows
 
-    def cancel(self) -> bool:
+    def cancel(self, reason: str | None = None) -> bool:
         """SQLCancel on the running statement (pyodbc Cursor.cancel), from any thread."""
-        return self._cancel_cursor(None)
+        return self._cancel_cursor(None, reason)
 
-    def _cancel_cursor(self, fired: threading.Event | None) -> bool:
+    def _cancel_cursor(self, fired: threading.Event | None, reason: str | None = None) -> bool:
         """Cancel the running statement: on request (fired None) or at its timeout (the watchdog)."""
         with self._cursor_lock:
             if self._cursor is None:
                 return False  # the statement just finished
             if fired is None:
                 self._cancelled = True
+                self._cancel_reason = reason or CANCELLED_BY_INTERRUPT
             else:
                 fired.set()
             try:

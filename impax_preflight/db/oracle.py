@@ -22,6 +22,7 @@ from .base import (
     MissingDriver,
     ObjectMissing,
     QueryCancelled,
+    CANCELLED_BY_INTERRUPT,
     QueryTimeout,
     SqlSession,
 )
@@ -122,6 +123,7 @@ class OracleSession(SqlSession):
         self._state_lock = threading.Lock()  # guards _running/_cancelled, taken by cancel() from other threads
         self._running = False
         self._cancelled = False
+        self._cancel_reason = CANCELLED_BY_INTERRUPT
 
     @classmethod
     def for_database(cls, db: "Database", host: "Host") -> "OracleSession":
@@ -180,16 +182,17 @@ class OracleSession(SqlSession):
                     self._conn.rollback()  # the read-only transaction ends here: rolled back, never committed
             except oracledb.Error as exc:
                 if self._cancelled:
-                    raise QueryCancelled(f"{self.where}: the statement was cancelled (the run was interrupted)") from None
+                    raise QueryCancelled(f"{self.where}: the statement was cancelled ({self._cancel_reason})") from None
                 raise map_oracle_error(exc, self.where, timeout) from None
         return columns, rows
 
-    def cancel(self) -> bool:
+    def cancel(self, reason: str | None = None) -> bool:
         """Break the running call (python-oracledb Connection.cancel, meant for another thread)."""
         with self._state_lock:
             if not self._running:
                 return False
             self._cancelled = True
+            self._cancel_reason = reason or CANCELLED_BY_INTERRUPT
             try:
                 self._conn.cancel()
             except Exception:  # noqa: BLE001 - the statement may just have finished

@@ -7,7 +7,7 @@ import threading
 import time
 from pathlib import Path
 
-from .base import DatabaseError, ObjectMissing, QueryCancelled, QueryTimeout, SqlSession
+from .base import CANCELLED_BY_INTERRUPT, DatabaseError, ObjectMissing, QueryCancelled, QueryTimeout, SqlSession
 
 
 class SqliteSession(SqlSession):
@@ -27,6 +27,7 @@ class SqliteSession(SqlSession):
             raise DatabaseError(f"cannot open SQLite database {self.path}: {exc}") from None
         self._lock = threading.Lock()
         self._cancelled = False
+        self._cancel_reason = CANCELLED_BY_INTERRUPT
         self._running = False
         self._state_lock = threading.Lock()
         if not self._query_only():
@@ -72,7 +73,7 @@ class SqliteSession(SqlSession):
     def _mapped(self, exc: sqlite3.OperationalError, timeout: float | None) -> DatabaseError:
         text = str(exc)
         if "interrupted" in text and self._cancelled:
-            return QueryCancelled(f"SQLite database {self.path}: the statement was cancelled (the run was interrupted)")
+            return QueryCancelled(f"SQLite database {self.path}: the statement was cancelled ({self._cancel_reason})")
         if "interrupted" in text:
             return QueryTimeout(f"query cancelled after {timeout or 0:.0f}s")
         if "no such table" in text or "no such column" in text:
@@ -86,12 +87,13 @@ class SqliteSession(SqlSession):
             return False  # cannot tell: treated as not read-only
         return bool(row and row[0] == 1)
 
-    def cancel(self) -> bool:
+    def cancel(self, reason: str | None = None) -> bool:
         """sqlite3 Connection.interrupt(): safe from any thread."""
         with self._state_lock:
             if not self._running:
                 return False
             self._cancelled = True
+            self._cancel_reason = reason or CANCELLED_BY_INTERRUPT
             self._conn.interrupt()
             return True
 

@@ -56,7 +56,8 @@ def test_qualified_names_per_dialect():
 
 def test_dosr_object_checks_share_one_statement():
     sqls = {sql for cid, d, sql in STATEMENTS if d == "oracle" and cid in
-            ("integrity.object_sop_instance_uid", "integrity.object_series_ref") and "count(*) as rows_scanned" in sql}
+            ("integrity.object_sop_instance_uid", "integrity.object_series_ref") and "count(*) as rows_scanned" in sql
+            and sql.endswith("from DBADMIN.dosr_object")}  # the scan itself (not its sample nor its parallel form)
     assert len(sqls) == 1
     (sql,) = sqls
     assert "count(*) - count(sop_instance_uid)" in sql and "count(*) - count(series_ref)" in sql
@@ -71,3 +72,26 @@ def test_duplicate_scan_reads_the_table_once():
         # the guide's form names the table twice
     guide = sqlglot.parse_one(_integrity.GUIDE_SQL["integrity.object_document_unique"], read="oracle")
     assert len(list(guide.find_all(sqlglot.exp.Table))) == 2
+
+
+def test_hints_and_comments_pass_the_guard_but_hide_nothing():
+    # the opt-in parallel degree is an optimizer hint (a comment Oracle reads): accepted
+    for sql in ("select /*+ PARALLEL(t, 4) */ count(*) as rows_scanned from DBADMIN.dosr_object t",
+                "select /* a comment */ count(*) from DBADMIN.dosr_object -- and another",
+                "select /*+ FULL(t) PARALLEL(t 8) */ count(*) from DBADMIN.dosr_object t"):
+        ensure_read_only(sql, "oracle")
+    # ... but a comment never hides a second statement, and a hint never makes a write pass
+    for sql in ("select /*+ PARALLEL(t, 4) */ count(*) from dosr_object t; delete from dosr_object",
+                "delete /*+ PARALLEL(t, 4) */ from dosr_object t",
+                "select /*+ PARALLEL(t, 4) */ count(*) from dosr_object t for update"):
+        with pytest.raises(ReadOnlyViolation):
+            ensure_read_only(sql, "oracle")
+
+
+def test_sqlite_reads_its_constraints_through_table_valued_pragmas_only():
+    ensure_read_only("select name, \"notnull\" from pragma_table_info('dosr_object')", "sqlite")
+    ensure_read_only("select il.name from pragma_index_list('dosr_object_document') il", "sqlite")
+    with pytest.raises(ReadOnlyViolation):
+        ensure_read_only("pragma writable_schema = 1", "sqlite")
+    with pytest.raises(ReadOnlyViolation):
+        ensure_read_only("select * from pragma_writable_schema()", "sqlite")

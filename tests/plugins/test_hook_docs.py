@@ -29,6 +29,7 @@ HOOK_TESTS = {
     "impax_finding": ("test_hooks.py", "test_hook_impax_finding"),
     "impax_run_finished": ("test_hooks.py", "test_hook_impax_run_finished"),
     "impax_register_commands": ("test_hooks.py", "test_hook_impax_register_commands"),
+    "impax_estimate_scans": ("test_hooks.py", "test_hook_impax_estimate_scans"),
 }
 
 

@@ -239,6 +239,40 @@ def test_hook_impax_run_finished():
     assert seen.run_id == report.run_id and seen.verdict == report.verdict and len(seen.findings) == 3
 
 
+def test_hook_impax_estimate_scans(tmp_path):
+    """A vendor's check that reads a whole table tells `plan` what it would read and how long it would take."""
+    from impax_preflight.estimate import estimate_databases
+    from impax_preflight.plan import build_plan
+    from impax_preflight.scans import ScanEstimate
+
+    seen: dict = {}
+
+    class StudyScan:
+        @hookimpl
+        def impax_estimate_scans(self, check_ids, database, session, sample):
+            if "site.test.study_rows" not in check_ids:
+                return None
+            seen.update(check_ids=check_ids, sample=sample, database=database.name)
+            rows = session.query("select count(*) from dosr_study").scalar()  # guarded, read-only
+            return [ScanEstimate(table="dosr_study", checks=["site.test.study_rows"], what="count of the studies",
+                                 rows=rows, rows_source="count(*)", seconds=rows * 10.0, rate="10 s a row, assumed")]
+
+        @hookimpl
+        def impax_register_checks(self, register):
+            register(study_rows)
+
+    db = tmp_path / "mvf.db"
+    sqlite_session("create table dosr_study (study_ref integer); insert into dosr_study values (1), (2), (3);", db).close()
+    inv = make_inventory({"hosts": [{"name": "db1", "os": "linux", "roles": ["database"], "transport": {"kind": "local"},
+                                     "databases": [{"name": "mvf", "kind": "sqlite", "path": str(db)}]}]})
+    ps = fresh_plugins(StudyScan(), builtin_checks=False)
+    plan, _ = build_plan(inv, ps.checks().values())
+    (est,) = estimate_databases(ps, inv, plan, sample=False)
+    assert seen == {"check_ids": ["site.test.study_rows"], "sample": False, "database": "mvf"}
+    (scan,) = est.scans
+    assert est.error is None and scan.rows == 3 and est.total_s == 30.0 and est.wall_s == 30.0
+
+
 def test_hook_impax_register_commands():
     class Commands:
         @hookimpl

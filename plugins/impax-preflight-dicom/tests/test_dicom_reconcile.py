@@ -44,7 +44,7 @@ def test_seeded_differences_are_found_once_each_with_csv_beside_the_report(archi
     out = tmp_path / "report"
     seen = []
     (f,) = run_check(dicom_study_reconcile, inventory=inventory(archives, tmp_path / "state"), output_dir=out,
-                     progress=lambda **kw: seen.append(kw))
+                     progress=lambda event, **kw: seen.append(kw))
     pair = archives.pair
     assert f.status is Status.FAIL, f.message  # missing studies block
     assert f.severity.value == "blocker" and f.subject == "OLD_ARCH vs NEW_ARCH"
@@ -110,7 +110,7 @@ def test_resumes_where_it_stopped_and_repairs_a_half_written_csv(archives, tmp_p
     out1, out2, whole = tmp_path / "r1", tmp_path / "r2", tmp_path / "whole"
     days1, days2 = [], []
     (f1,) = run_check(dicom_study_reconcile, inventory=inventory(archives, state, max_days_per_run=2), output_dir=out1,
-                      progress=lambda **kw: days1.append(kw["message"][:10]))
+                      progress=lambda event, **kw: days1.append(kw["message"][:10]))
     assert f1.values["days_done"] == 2 and f1.values["complete"] is False
     assert f1.status in (Status.FAIL, Status.ERROR)
     assert "incomplete: 2 of 5 days reconciled" in f1.message and "resumes at 2026-11-16" in f1.message
@@ -121,7 +121,7 @@ def test_resumes_where_it_stopped_and_repairs_a_half_written_csv(archives, tmp_p
         f.write("missing,2026-11-16,9.9.9.9,,,,,,,,,half-written\n")
 
     (f2,) = run_check(dicom_study_reconcile, inventory=inventory(archives, state), output_dir=out2,
-                      progress=lambda **kw: days2.append(kw["message"][:10]))
+                      progress=lambda event, **kw: days2.append(kw["message"][:10]))
     assert days1 == ["2026-11-14", "2026-11-15"]
     assert days2 == ["2026-11-16", "2026-11-17", "2026-11-18"]  # the first two days were not queried again
     assert f2.values["complete"] is True and f2.values["days_done"] == 5
