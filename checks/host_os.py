@@ -10,9 +10,11 @@ from __future__ import annotations
 import re
 from typing import Iterator
 
+from impax_preflight import options
 from impax_preflight.check import CheckContext, check, register_module_checks
 from impax_preflight.hookspecs import hookimpl
 from impax_preflight.model import Finding
+from impax_preflight.patterns import compile_pattern
 from impax_preflight.transports.base import CommandResult
 
 from ._hostkit import CIM_DISKS, WMIC_DISKS, command_missing, disk_usages, parse_or_error, real_filesystems, unusable
@@ -268,6 +270,7 @@ _DISK_COMMANDS = {"solaris": ["df -k"], "linux": ["df -k"], "windows": [WMIC_DIS
     commands=_DISK_COMMANDS,
     remediation="Free space on the file system (old logs, exports, core files) or grow it before the upgrade.",
     description=_DISK_DESCRIPTION.format(fail=97),
+    options={"exclude_mounts": options.regex_list()},
 )
 def disk_space(ctx: CheckContext) -> Iterator[Finding]:
     yield from _disk_findings(ctx, critical=False)
@@ -283,6 +286,7 @@ def disk_space(ctx: CheckContext) -> Iterator[Finding]:
     remediation="Free space on the file system (old logs, exports, core files) or grow it before the upgrade: "
     "a nearly full file system can stop the database or the archive during the upgrade.",
     description="The blocker half of os.disk_space: each file system or fixed disk at or above disk_fail_pct (97 %) fails.",
+    options={"exclude_mounts": options.regex_list()},
 )
 def disk_space_critical(ctx: CheckContext) -> Iterator[Finding]:
     yield from _disk_findings(ctx, critical=True)
@@ -309,6 +313,7 @@ DEFAULT_SERVICE_PATTERN = (
     "stopped; if it is not needed, set it to manual with the IMPAX support team's agreement.",
     description="Services whose name or display name matches the pattern (option service_pattern; default: Agfa, "
     "IMPAX, MVF, Mitra, Oracle, SQL Server engine and agent) with StartMode Auto and a State other than Running.",
+    options={"service_pattern": options.regex()},
 )
 def windows_services(ctx: CheckContext) -> Iterator[Finding]:
     from impax_preflight.parsers.wmic import parse_wmic_services
@@ -326,7 +331,9 @@ def windows_services(ctx: CheckContext) -> Iterator[Finding]:
         yield ctx.error(f"`{res.command}` listed no service at all: the output cannot be right (every Windows host runs "
                         "services); run it by hand on the server")
         return
-    pat = re.compile(ctx.options.get("service_pattern", DEFAULT_SERVICE_PATTERN))
+    # a site's pattern runs on RE2 (linear time, checked when the inventory loads); ours on re
+    custom = ctx.options.get("service_pattern")
+    pat = compile_pattern(custom) if custom else re.compile(DEFAULT_SERVICE_PATTERN)
     watched = [s for s in services if pat.search(s.name) or pat.search(s.display_name)]
     auto = [s for s in watched if s.auto_start]
     if not auto:

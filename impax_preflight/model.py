@@ -8,8 +8,9 @@ from __future__ import annotations
 from datetime import date, datetime, timezone
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, computed_field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, computed_field, field_validator, model_validator
 
+from .fields import FreeText, Name
 from .vocabulary import EXIT_USAGE, Severity, Status, Verdict
 
 __all__ = ["EXIT_USAGE", "SCHEMA_VERSION", "CheckInfo", "Evidence", "Finding", "NotRun", "PluginInfo", "RunReport",
@@ -44,14 +45,20 @@ class Evidence(_Model):
 class Waiver(_Model):
     """An accepted risk: matches a finding by stable key or check-id glob."""
 
-    match: str
-    reason: str
-    approved_by: str
-    expires: str | None = None  # ISO date; past it, the waiver no longer applies
+    match: Name
+    reason: FreeText
+    approved_by: Name
+    expires: Name | None = None  # ISO date; past it, the waiver no longer applies
     cover_errors: bool = Field(
         default=False,
         description="also cover findings that could not be evaluated (status error); off by default: unverified is not accepted",
     )
+
+    @field_validator("expires", mode="before")
+    @classmethod
+    def _date_as_text(cls, v: Any) -> Any:
+        # a TOML or YAML date (expires = 2026-12-31, unquoted) is the same date written as text
+        return v.isoformat() if isinstance(v, date) and not isinstance(v, datetime) else v
 
 
 class Finding(_Model):
