@@ -75,6 +75,9 @@ class Applicability:
         if self.platforms and site.platform not in self.platforms:
             return f"platform {site.platform} (applies to {', '.join(self.platforms)})"
         src = parse_version((host.impax_version if host and host.impax_version else None) or site.impax_version)
+        for bound in (self.min_source_version, self.max_source_version):
+            if bound and parse_version(bound) is None:  # a plugin's declaration; files are checked when they load
+                return f"the check's source-version bound {bound!r} is not a version"
         if self.min_source_version and src is not None and src < self.min_source_version:
             return f"source version {src} below {self.min_source_version}"
         if self.max_source_version and src is not None and src > self.max_source_version:

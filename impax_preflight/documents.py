@@ -24,7 +24,7 @@ from pydantic import ValidationError
 
 #: limits every document meets before any field is looked at (fields have tighter ones of their
 #: own, see `impax_preflight.fields`); real inventories, waivers and check files are a few KB
-MAX_DOCUMENT_BYTES = 4 * 1024 * 1024
+MAX_DOCUMENT_BYTES = 2 * 1024 * 1024
 MAX_DEPTH = 32
 MAX_KEY_CHARS = 255
 MAX_STRING_CHARS = 64 * 1024  # 64 KB
@@ -303,7 +303,14 @@ def long_number_line(text: str) -> int:
 #: a table header: [a.b] or [[a.b]], then nothing but a comment (each part is linear to match)
 _HEADER = re.compile(r"^\s*(\[\[?)([^\]\n]*)\]")
 _HEADER_END = re.compile(r"\]?\s*(#.*)?$")
-_KEY = re.compile(r"^\s*([A-Za-z0-9_\-\.\"']+)\s*=")
+_KEY = re.compile(r"^\s*((?:[A-Za-z0-9_\-]+|\"[^\"\n]*\"|\'[^\'\n]*\')(?:\s*\.\s*(?:[A-Za-z0-9_\-]+|\"[^\"\n]*\"|\'[^\'\n]*\'))*)\s*=")
+_DOTTED_PART = re.compile(r'\s*(?:"([^"\n]*)"|\'([^\'\n]*)\'|([^.\s"\']+))\s*(?:\.|$)')
+
+
+def _dotted_keys(text: str) -> list[str]:
+    """a."b.c".d -> ["a", "b.c", "d"] (quoted parts may hold dots)."""
+    return [m.group(1) if m.group(1) is not None else m.group(2) if m.group(2) is not None else m.group(3)
+            for m in _DOTTED_PART.finditer(text) if m.group(0).strip(" .")]
 _MULTILINE_QUOTES = re.compile(r'"""|\'\'\'')
 
 
@@ -320,7 +327,7 @@ def _toml_lines(text: str, data: Any) -> dict[tuple, int]:
             continue
         m = _HEADER.match(raw)
         if m and _HEADER_END.match(raw, m.end()):
-            keys = [k.strip().strip('"\'') for k in m.group(2).split(".")]
+            keys = _dotted_keys(m.group(2))
             # resolve array-of-tables parents to their latest index
             resolved: list = []
             for i, k in enumerate(keys):
@@ -341,7 +348,7 @@ def _toml_lines(text: str, data: Any) -> dict[tuple, int]:
             continue
         k = _KEY.match(raw)
         if k:
-            parts = [p.strip().strip('"\'') for p in k.group(1).split(".")]
+            parts = _dotted_keys(k.group(1))
             out.setdefault(current + tuple(parts), no)
         quotes = _MULTILINE_QUOTES.findall(raw)
         if len(quotes) % 2 == 1:

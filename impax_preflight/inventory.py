@@ -504,8 +504,8 @@ def _exists(path: str) -> bool:
         return False
 
 
-class InventoryError(DocumentError):
-    """A malformed inventory."""
+class InventoryError(DocumentError, ValueError):
+    """A malformed inventory: `path`, and `problems`, one ``file:line: field: what`` line each."""
 
 
 def load_inventory(path: str | Path) -> Inventory:

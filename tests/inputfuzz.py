@@ -322,8 +322,30 @@ def _located(exc: Exception, path: str) -> None:
         raise Expected(f"{type(exc).__name__}.path is {file!r}, not the file loaded")
     problems = getattr(exc, "problems", None) or [str(exc)]
     for p in problems:
-        if not re.match(rf"{re.escape(path)}:\d+: ", p):
+        # file:line: field: what -- or, for a check id defined twice, the file and both lines
+        if not (re.match(rf"{re.escape(path)}:\d+: ", p) or re.match(rf"{re.escape(path)}: .*line \d+", p)
+                or re.match(rf"{re.escape(path)}: \.\.\. and \d+ more", p)):
             raise Expected(f"{type(exc).__name__} problem without file:line: {p[:300]!r}")
+
+
+def _sane(inv) -> None:
+    """A clean load means usable values: every number finite, every port a port, every timeout a timeout."""
+    import math
+
+    stack = [((), inv.model_dump())]
+    while stack:
+        loc, value = stack.pop()
+        if isinstance(value, dict):
+            stack.extend((loc + (k,), v) for k, v in value.items())
+        elif isinstance(value, list):
+            stack.extend((loc + (i,), v) for i, v in enumerate(value))
+        elif isinstance(value, float) and not math.isfinite(value):
+            raise AssertionError(f"{loc}: {value} loaded")
+        elif loc and isinstance(loc[-1], str) and value is not None and not isinstance(value, bool):
+            if loc[-1] == "port" and not 1 <= value <= 65535:
+                raise AssertionError(f"{loc}: port {value} loaded")
+            if loc[-1].endswith("timeout_s") and not 0 < value <= 86_400:
+                raise AssertionError(f"{loc}: timeout {value} loaded")
 
 
 class Loaders:
@@ -345,7 +367,7 @@ class Loaders:
 
     def inventory(self, path: str) -> str:
         from impax_preflight.inventory import InventoryError, connection_problems, load_inventory
-        from impax_preflight.plan import build_plan
+        from impax_preflight.plan import build_plan, inventory_problems
 
         try:
             inv = load_inventory(path)
@@ -353,12 +375,13 @@ class Loaders:
             _located(exc, path)
             return "error"
         # what validate and the start of a run do with a valid inventory
-        problems = getattr(self.plugins, "option_problems", None)
-        if problems is not None:
-            problems(inv)
+        for problem in inventory_problems(inv, self.plugins):
+            if not re.match(rf"{re.escape(path)}:\d+: ", problem):
+                raise Expected(f"a setting problem without file:line: {problem[:300]!r}")
         connection_problems(inv)
         inv.summary()
         build_plan(inv, self.plugins.checks().values())
+        _sane(inv)
         return "loaded"
 
     def waivers(self, path: str) -> str:

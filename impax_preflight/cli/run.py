@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from .common import console, fail, load_inventory_or_fail, load_plugins_or_fail, load_waivers_or_fail, plugin_options
+from .common import check_inventory_or_fail, console, fail, load_inventory_or_fail, load_plugins_or_fail, load_waivers_or_fail, plugin_options
 from .progress import Progress, summary
 
 #: the default of --format (the reporters' names; kept as text so --help imports no reporter)
@@ -46,6 +46,7 @@ def run(inventory, out_dir, formats, only, skip, hosts, jobs, check_timeout, wai
 
     inv = load_inventory_or_fail(inventory)
     plugins = load_plugins_or_fail(plugins_dirs, checks_dirs, disable)
+    check_inventory_or_fail(inv, plugins)
     fmt_list = format_list(formats)
     unknown = unknown_formats(plugins, fmt_list)
     if unknown:  # before the run, not after it
