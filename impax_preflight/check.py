@@ -154,6 +154,8 @@ class Check:
     #: the settings it reads from ``[site.options."<id>"]``, typed (`impax_preflight.options`): checked
     #: by `validate` and before a run; empty means not declared (then nothing is checked)
     options: Mapping[str, "OptionType"] = field(default_factory=dict)
+    #: where it is declared when that is a file of the user's (a declarative check: file:line)
+    source: str | None = None
 
     def commands_for(self, os_name: str, site: "Site | None" = None, host: "Host | None" = None) -> tuple[str, ...]:
         """Every command the check may run on a host of this OS: its probes' and its own."""

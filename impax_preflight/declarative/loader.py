@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Callable
 
@@ -77,7 +78,7 @@ def load_declarative_checks(*paths: str | Path) -> list[Check]:
                     first_bad = first_bad or str(f)
                     continue
                 where[spec.id] = f"{f}:{line}"
-                built.append(build_check(spec, source=f))
+                built.append(replace(build_check(spec, source=f), source=f"{f}:{line}"))
     if problems:
         raise DeclarativeError(problems, path=first_bad)
     return built
