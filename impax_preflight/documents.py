@@ -135,7 +135,7 @@ def limit_findings(data: Any, limits: Limits = Limits()) -> list[tuple[tuple, st
         for key, item in (value.items() if isinstance(value, dict) else enumerate(value)):
             if type(key) is str and (len(key) > limits.key_chars or not (key.isascii() or _valid_unicode(key))):
                 what = f"a key of {len(key):,} characters" if len(key) > limits.key_chars else "a key that is not valid Unicode text"
-                out.append((loc, what, f"keys are at most {limits.key_chars} characters, in UTF-8"))
+                out.append((loc + (key,), what, f"keys are at most {limits.key_chars} characters, in UTF-8"))
                 continue
             kind = type(item)
             if kind is str:  # the common case, first and cheap
@@ -215,11 +215,12 @@ def field_name(loc: tuple) -> str:
 
 def _shown_key(key: str) -> str:
     """A key as an error shows it: printable (no terminal escapes), and not 5,000 characters long."""
+    dotted = "." in key  # a check id as a key: site.options."os.disk_space"
     if len(key) > 60:
         key = f"{key[:40]}...({len(key):,} characters)"
     if not key.isprintable():
         return repr(key)
-    return f'"{key}"' if "." in key else key  # a check id as a key: site.options."os.disk_space"
+    return f'"{key}"' if dotted else key
 
 
 def _describe(path: Path, lines: dict[tuple, int], err: dict) -> str:
@@ -373,13 +374,14 @@ def _parse_yaml(path: Path, text: str) -> tuple[Any, dict[tuple, int]]:
         return DocumentError(str(path), [f"{path}:{line}: {what}"])
 
     try:
-        _check_yaml_events(path, text, loader_class)
         loader = loader_class(text)
         try:
+            # composing does not expand aliases (an aliased node is one shared object) and libyaml
+            # stops at 1,000 levels; the walk below refuses a shared node before anything expands it
             node = loader.get_single_node()
-            lines, duplicates = _yaml_lines(node)
-            if duplicates:
-                raise DocumentError(str(path), [f"{path}:{line}: {what}" for line, what in duplicates])
+            lines, problems = _yaml_lines(node)
+            if problems:
+                raise DocumentError(str(path), [f"{path}:{line}: {what}" for line, what in problems])
             try:
                 data = loader.construct_document(node) if node is not None else None
             except (ValueError, TypeError, OverflowError, RecursionError) as exc:
@@ -397,38 +399,29 @@ def _parse_yaml(path: Path, text: str) -> tuple[Any, dict[tuple, int]]:
     return data, lines
 
 
-def _check_yaml_events(path: Path, text: str, loader_class: Any) -> None:
-    import yaml
-
-    depth = count = 0
-    for ev in yaml.parse(text, Loader=loader_class):
-        line = ev.start_mark.line + 1 if ev.start_mark else 1
-        if isinstance(ev, yaml.AliasEvent) or getattr(ev, "anchor", None) is not None:
-            raise DocumentError(str(path), [
-                f"{path}:{line}: YAML anchors and aliases (&name, *name) are not accepted (hint: write the values out "
-                "in full; an alias can make a small file expand without bound)"])
-        if isinstance(ev, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
-            depth += 1
-            if depth > MAX_DEPTH:
-                raise DocumentError(str(path), [
-                    f"{path}:{line}: nested more than {MAX_DEPTH} levels deep (hint: no setting is nested this deep)"])
-        elif isinstance(ev, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
-            depth -= 1
-        count += 1
-        if count > 2 * MAX_VALUES:
-            raise DocumentError(str(path), [f"{path}:{line}: more than {MAX_VALUES:,} values (hint: is this the right file?)"])
-
-
 def _yaml_lines(root: Any) -> tuple[dict[tuple, int], list[tuple[int, str]]]:
-    """(field path -> line, [(line, duplicate key)]) from the node tree, without recursion."""
+    """(field path -> line, [(line, problem)]) from the node tree, without recursion. Problems: a
+    duplicate key, an alias (a node met twice), nesting past MAX_DEPTH, more than MAX_VALUES nodes."""
     import yaml
 
     out: dict[tuple, int] = {}
     duplicates: list[tuple[int, str]] = []
+    seen_nodes: set[int] = set()
     stack: list[tuple[Any, tuple]] = [(root, ())] if root is not None else []
     while stack:
         n, loc = stack.pop()
-        out.setdefault(loc, n.start_mark.line + 1)
+        line = n.start_mark.line + 1
+        if id(n) in seen_nodes:  # an alias: the shared node's own marks are those of its anchor
+            line = out.get(loc) or out.get(loc[:-1]) or line
+            return out, [(line, f"{field_name(loc)}: YAML aliases (*name) are not accepted (hint: write the values out "
+                                "in full; an alias can make a small file expand without bound)")]
+        seen_nodes.add(id(n))
+        if len(loc) > MAX_DEPTH:
+            return out, [(line, f"nested more than {MAX_DEPTH} levels deep (hint: no setting is nested this deep)")]
+        if len(seen_nodes) > MAX_VALUES:
+            return out, [(line, f"more than {MAX_VALUES:,} values (hint: is this the right file?)")]
+        out.setdefault(loc, line)
+        children: list[tuple[Any, tuple]] = []
         if isinstance(n, yaml.MappingNode):
             seen: dict[tuple[str, str], int] = {}
             for k, v in n.value:
@@ -442,10 +435,10 @@ def _yaml_lines(root: Any) -> tuple[dict[tuple, int], list[tuple[int, str]]]:
                     seen[(k.tag, k.value)] = line
                 key = loc + (k.value,)
                 out[key] = line
-                stack.append((v, key))
+                children.append((v, key))
         elif isinstance(n, yaml.SequenceNode):
-            for i, v in enumerate(n.value):
-                stack.append((v, loc + (i,)))
+            children = [(v, loc + (i,)) for i, v in enumerate(n.value)]
+        stack.extend(reversed(children))  # visited in document order: the alias is the second sighting
     return out, sorted(duplicates)
 
 
