@@ -57,6 +57,7 @@ HOSTILE: list = [
     "user@host:99999", "user@host:0", "user@host:-1", "user@[::1", "@", "ops@bastion:22:33", "user@host:1e3",
     "sudo -n; rm -rf /", "pfexec\n", "rm -rf /", "env:", "plain:x", "env:" + "E" * 300, "prompt:", "file:",
     "*", "?*", "[!a]*", "**", "x.*", "a;b=c", "{}", "LoginTimeout", "PWD", "2026-02-30", "9999-12-31", "0000-00-00",
+    "2026-11-30T00:00:00", "2026-11-30", "0001-01-01T00:00:00Z", "9999-12-31T23:59:59+14:00", "24:00",
     "select 1; drop table x", "select * from t where x = '\\'", "{value} {value!r} {0} {__class__}", "{value.__class__}",
     # containers where a scalar belongs, and the reverse
     [], [1, 2], ["a"] * 3, {}, {"a": 1}, {"__class__": 1}, [[[]]],
@@ -133,6 +134,26 @@ def _hostile(rng: random.Random, fmt: str) -> str:
     return render(rng.choice(HOSTILE), fmt, rng)
 
 
+#: values of the same kind as the one replaced: they pass the type check and test the range check
+_LIKE = {
+    "moment": ["2026-11-30T00:00:00", "2026-11-30", "0001-01-01T00:00:00Z", "9999-12-31T23:59:59+14:00",
+               "2026-02-30T00:00:00Z", "2026-11-30T25:00:00Z", "1970-01-01T00:00:00-23:59"],
+    "number": [0, -1, -0.0, 1e-300, 1e300, 2**53 + 1, 2**63, Raw("nan"), Raw("inf"), Raw("1e999"), 86_401, 65_536, True],
+    "text": ["", " ", "x" * 256, "\u202e", "a\tb", "../x", "*", "6.5.1.", ".", "-1", "None", "null"],
+}
+
+
+def _hostile_like(old: str, rng: random.Random, fmt: str) -> str:
+    text = old.strip().rstrip(",").strip("\"'")
+    if re.match(r"\d{4}-\d{2}-\d{2}", text):
+        kind = "moment"
+    elif re.fullmatch(r"-?\d+(\.\d+)?([eE][-+]?\d+)?", text):
+        kind = "number"
+    else:
+        kind = "text"
+    return render(rng.choice(_LIKE[kind]), fmt, rng)
+
+
 def mutate_once(text: str, kind: str, rng: random.Random) -> str:
     fmt = _fmt(kind)
     lines = text.splitlines()
@@ -144,8 +165,13 @@ def mutate_once(text: str, kind: str, rng: random.Random) -> str:
         "long_key", "nest", "control", "truncate", "bytes", "repeat", "yaml", "case",
     ])
     if op == "replace" and assigns:
-        i = rng.choice(assigns)
-        lines[i] = _set_value(lines[i], fmt, _hostile(rng, fmt))
+        # sometimes a top-level field (a report's run-level fields), sometimes any
+        top = min(len(lines[j]) - len(lines[j].lstrip()) for j in assigns)
+        shallow = [j for j in assigns if len(lines[j]) - len(lines[j].lstrip()) <= top + 2]
+        i = rng.choice(shallow if rng.random() < 0.3 else assigns)
+        old = _ASSIGN[fmt].match(lines[i]).group(2)
+        token = _hostile_like(old, rng, fmt) if rng.random() < 0.5 else _hostile(rng, fmt)
+        lines[i] = _set_value(lines[i], fmt, token)
     elif op == "delete":
         del lines[rng.randrange(len(lines))]
     elif op == "duplicate":
