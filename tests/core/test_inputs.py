@@ -359,3 +359,25 @@ def test_read_document_gives_lines_for_every_field(tmp_path):
     assert read_document(q, "test")[0] == [1, 2]
     with pytest.raises(DocumentError, match="cannot read test"):
         read_document(tmp_path / ("x" * 300 + ".toml"), "test")
+
+
+def test_a_report_time_without_a_time_zone_is_read_as_utc(tmp_path, report_json):
+    """`report` merged a hand-edited report.json (a naive time) with a run's: TypeError, traceback."""
+    data = json.loads(report_json)
+    data.update(run_id="edited", started_at="2026-11-30T00:00:00", finished_at="2026-11-30T00:00:05")
+    edited = tmp_path / "edited.json"
+    edited.write_text(json.dumps(data), encoding="utf-8")
+    original = tmp_path / "run.json"
+    original.write_text(report_json, encoding="utf-8")
+    assert read_report_file(edited).started_at.tzinfo is not None
+    res = CliRunner().invoke(cli, ["report", str(original), str(edited), "-o", str(tmp_path / "out"), "--no-history"])
+    assert res.exit_code == 0 and res.exception is None, res.output
+
+
+def test_collect_names_what_it_cannot_write(tmp_path):
+    name = "h" * 250  # a valid name; collect-<name>.sh is not a valid file name
+    p = tmp_path / "inv.toml"
+    p.write_text(INV.replace('name = "db1"', f'name = "{name}"'))
+    res = CliRunner().invoke(cli, ["collect", str(p), "--host", name, "-o", str(tmp_path / "c")])
+    assert res.exit_code == 3 and "cannot write the collector" in res.output and res.exception is not None
+    assert isinstance(res.exception, SystemExit)
