@@ -412,13 +412,11 @@ class Loaders:
 
     def waivers(self, path: str) -> str:
         from impax_preflight.model import Finding, Severity, Status
-        from impax_preflight.waivers import apply_waiver, load_waivers, split_expired
+        from impax_preflight.waivers import WaiverError, apply_waiver, load_waivers, split_expired
 
         try:
             waivers = load_waivers(path)
-        except Exception as exc:  # noqa: BLE001 - the type is checked below
-            if type(exc).__name__ != "WaiverError":
-                raise
+        except WaiverError as exc:
             _located(exc, path)
             return "error"
         active, _ = split_expired(waivers)
@@ -457,15 +455,13 @@ class Loaders:
 
     def report(self, path: str) -> str:
         from impax_preflight.report.diff import diff_reports
-        from impax_preflight.report.json import read_report_file
+        from impax_preflight.report.json import ReportFileError, read_report_file
         from impax_preflight.report.markdown import render_markdown
         from impax_preflight.report.merge import MergeError, merge_reports
 
         try:
             rep = read_report_file(path)
-        except Exception as exc:  # noqa: BLE001 - the type is checked below
-            if type(exc).__name__ != "ReportFileError":
-                raise
+        except ReportFileError as exc:
             _located(exc, path)
             return "error"
         base = self.base_report()
