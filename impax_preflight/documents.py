@@ -4,7 +4,7 @@ Inventories, waivers, declarative checks and plugin settings are all read here: 
 returns the data and a map from field paths to line numbers, and `validation_problems` turns a
 pydantic error into ``file:line: field: what is wrong (hint)`` lines. Nothing here knows what the
 documents mean, but every document meets the same limits before its fields are looked at: size,
-nesting depth, key and text length, integer size, finite numbers, no YAML anchors or aliases, no
+nesting depth, key and text length, integer size, finite numbers, no YAML aliases, no
 duplicate keys. A parser's own failure (RecursionError, an integer past 4,300 digits, a date that
 does not exist) becomes a `DocumentError` with the line, never a traceback.
 """
@@ -52,7 +52,7 @@ def read_document(path: str | Path, what: str) -> tuple[Any, dict[tuple, int]]:
 
     Used for inventories, waivers and declarative checks alike. Raises `DocumentError` naming the
     file and line for unreadable files, syntax errors and documents past the limits above (size,
-    nesting, key and text length, integer size, inf/nan, YAML anchors and aliases, duplicate keys).
+    nesting, key and text length, integer size, inf/nan, YAML aliases, duplicate keys).
     """
     path = Path(path)
     text = read_text_file(path, what, MAX_DOCUMENT_BYTES)
@@ -364,8 +364,8 @@ def _toml_lines(text: str, data: Any) -> dict[tuple, int]:
 
 
 def _parse_yaml(path: Path, text: str) -> tuple[Any, dict[tuple, int]]:
-    """YAML through its event stream first (no anchors or aliases, nesting within MAX_DEPTH: an
-    alias bomb never expands), then the node tree (lines, duplicate keys), then the values."""
+    """YAML as a node tree first (lines, duplicate keys, no alias, nesting within MAX_DEPTH: an alias
+    bomb is refused before anything expands it), then the values."""
     import yaml
 
     loader_class = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: much faster
