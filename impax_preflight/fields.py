@@ -16,7 +16,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BeforeValidator, Field
 
-from .patterns import compile_pattern, PatternError
+from .patterns import PatternError, compile_pattern
 from .versions import parse_version
 
 MAX_NAME_CHARS = 255
