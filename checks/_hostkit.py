@@ -17,7 +17,9 @@ PSEUDO_FS = re.compile(r"^(proc|mnttab|swap|objfs|sharefs|ctfs|fd|devfs|tmpfs|de
 
 
 def real_filesystems(usages: list[DiskUsage], extra_exclude: list[str] | None = None) -> list[DiskUsage]:
-    extra = [re.compile(x) for x in (extra_exclude or [])]
+    from impax_preflight.patterns import compile_pattern  # a site's patterns: RE2, linear time
+
+    extra = [compile_pattern(x) for x in (extra_exclude or [])]
     out = []
     for u in usages:
         if u.size_kb <= 0 or PSEUDO_MOUNTS.match(u.mount) or PSEUDO_FS.match(u.filesystem):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 
+from impax_preflight import options
 from impax_preflight.check import CheckContext, check, register_module_checks
 from impax_preflight.db.base import ObjectMissing
 from impax_preflight.hookspecs import hookimpl
@@ -154,6 +155,7 @@ _EXPORT_HOWTO = (
     description="Size as the guide measures it (Oracle user_segments/dba_segments; SQL Server the reserved pages that "
     "sp_spaceused reports, read from sys.allocation_units because EXEC is refused) and, when export_dir is set and the "
     "database host has a shell, the free space there (df -k / dir).",
+    options={"export_dir": options.remote_path()},
 )
 def map_event_audit(ctx: CheckContext):
     dialect = ctx.sql.dialect

@@ -6,13 +6,13 @@ Where the IMPAX schema or a vendor tool's output is not public, these checks are
 
 from __future__ import annotations
 
-import re
-
+from impax_preflight import options
 from impax_preflight.check import CheckContext, check, register_module_checks
 from impax_preflight.db.base import DatabaseError, ObjectMissing
 from impax_preflight.hookspecs import hookimpl
 from impax_preflight.probes import probe
 from impax_preflight.scans import ScanEstimate
+from impax_preflight.patterns import PatternError, compile_pattern
 from impax_preflight.sql import identifier, qualified, schema_of
 
 from ._integrity import EXAMPLES, estimate_table_read
@@ -89,9 +89,9 @@ def _archive_tool(ctx: CheckContext):
         return ctx.error(f"no archive report command for OS {os_name}: set [site.options.\"archive.study_status\"] command")
     pattern = opts.get("count_regex") or DEFAULT_COUNT_REGEX
     try:
-        rx = re.compile(pattern)
-    except re.error as exc:
-        return ctx.error(f"count_regex {pattern!r} is not a valid regular expression: {exc}")
+        rx = compile_pattern(pattern)  # RE2: a site's pattern matches in linear time
+    except PatternError as exc:
+        return ctx.error(f"count_regex {pattern!r} cannot be used: {exc}")
     with ctx.scan("mig-study-archive-report"):  # the tool reads the database: only inside the database window
         output = ctx.read(ARCHIVE_REPORT, timeout=float(opts.get("timeout_s", 600)))
     assumed = "" if opts.get("count_regex") else f" (count parsed with the assumed pattern {pattern!r}: set count_regex to the tool's wording)"
@@ -124,6 +124,8 @@ def _archive_tool(ctx: CheckContext):
     "public) — set [site.options.\"archive.study_status\"] query to a site's own count query, or mode = \"tool\" to run "
     "the archive report tool on the database host and parse its count with count_regex.",
     probes=[ARCHIVE_REPORT],
+    options={"mode": options.choice("query", "tool"), "query": options.text(65_536, "a SQL query"),
+             "count_regex": options.regex(), "command": options.text(4096, "a command line"), "timeout_s": options.seconds()},
 )
 def study_status(ctx: CheckContext):
     opts = ctx.options
@@ -195,6 +197,7 @@ def impax_estimate_scans(check_ids, site, database, session, sample):
     "./build-impax-mig-schema.",
     description="Probes the objects listed in [site.options.\"prereq.mig_schema\"] objects (and optional schema); the "
     "objects build-impax-mig-schema creates are not public, so without that list the check cannot decide.",
+    options={"objects": options.identifiers(), "schema": options.identifier()},
 )
 def mig_schema(ctx: CheckContext):
     opts = ctx.options

@@ -6,6 +6,7 @@ added with monitor_add in 2000 MB files) and "Cleaning up RMAN backup files".
 
 from __future__ import annotations
 
+from impax_preflight import options
 from impax_preflight.check import CheckContext, check, register_module_checks
 from impax_preflight.db.base import ObjectMissing
 from impax_preflight.hookspecs import hookimpl
@@ -41,6 +42,7 @@ _DBA_PRIVILEGE = (
     db_purposes=["impax"],
     guide="Increasing the tablespace size",
     remediation=_TABLESPACE_FIX,
+    options={"tablespaces": options.identifiers(one_or_many=False)},
 )
 def tablespace_free(ctx: CheckContext):
     """Usable space (free now + autoextend headroom up to MAXBYTES) per tablespace vs tablespace_min_gb / _warn_gb."""
@@ -98,6 +100,7 @@ def tablespace_free(ctx: CheckContext):
         "As the oracle (Solaris) or AgfaService (Windows) user: rman target / ; list backupset; note the BS Key of "
         "each old backup set (listed in the evidence) and run: delete backupset <BS Key>; answer YES."
     ),
+    options={"old_backup_days": options.number(0, 3650, "a number of days", lo_open=True)},
 )
 def recovery_area(ctx: CheckContext):
     """(space_used - space_reclaimable) / space_limit of v$recovery_file_dest vs fra_max_used_pct."""

@@ -9,6 +9,7 @@ import re
 from datetime import datetime, timedelta
 from typing import Iterator
 
+from impax_preflight import options
 from impax_preflight.check import CheckContext, check, register_module_checks
 from impax_preflight.hookspecs import hookimpl
 from impax_preflight.model import Finding
@@ -19,6 +20,7 @@ from impax_preflight.parsers.netstat import listening_ports
 from impax_preflight.parsers.relay import SETTINGS
 from impax_preflight.parsers.sc import parse_sc
 from impax_preflight.probes import ReadError, probe
+from impax_preflight.patterns import compile_pattern
 
 from ._relay import RELAY_CONFIG, RELAY_SERVICE, RELAY_SETTINGS, config_path  # noqa: F401 - RELAY_CONFIG: the default path, for tests and docs
 
@@ -71,6 +73,7 @@ def stamp_of(name: str) -> datetime | None:
     "appserver_backup_max_age_days old. Its age comes from the stamp in the folder name (YYYYMMDDhhmmss and "
     "similar), or from the folder's date in the listing when the name holds none (option date_order = MDY|DMY "
     "for ambiguous listings).",
+    options={"date_order": options.choice("MDY", "DMY")},
 )
 def appserver_backup(ctx: CheckContext) -> Iterator[Finding]:
     listing = ctx.read(BACKUPS)
@@ -128,6 +131,7 @@ DEFAULT_MEDIA = {"IMPAX 6.5.1 AS3000 server media": r"(?i)impax|as3000|mvf", "Or
     description="/agfa/repository exists and holds entries matching the IMPAX media and the Oracle software "
     "(option media = {label: regex}; the defaults are guesses at the media's folder names, said in the finding), "
     "at least min_size_gb (option, default 2) of content, and repository_min_free_gb free on its file system.",
+    options={"media": options.regex_map(), "min_size_gb": options.number(0, 1_000_000, "a size in GB")},
 )
 def as3000_repository(ctx: CheckContext) -> Iterator[Finding]:
     entries = ctx.read(REPO_LISTING)
@@ -137,7 +141,8 @@ def as3000_repository(ctx: CheckContext) -> Iterator[Finding]:
     names = [e.name for e in entries]
     media = ctx.options.get("media") or DEFAULT_MEDIA
     assumed = "media" not in ctx.options
-    missing = [label for label, rx in media.items() if not any(re.search(rx, n) for n in names)]
+    # the site's patterns run on RE2 (linear time; checked when the inventory loads), like ours
+    missing = [label for label, rx in media.items() if not any(compile_pattern(rx).search(n) for n in names)]
     values = {"entries": names[:50], "missing": missing, "patterns_assumed": assumed}
     hint = " (entry names matched with built-in guesses; set [site.options.\"as3000.repository\"] media to be exact)" if assumed else ""
     if not names:
@@ -217,6 +222,7 @@ def _is_fqdn_url(url: str) -> tuple[bool, str]:
     description="StudyStatusRelayService installed and running; the config has UserPassword set, the three service "
     "URLs fully qualified and RemoteSignalHost set; the relay port (option relay_port, else a *Port setting of the "
     "config) listens. Options: config_path.",
+    options={"config_path": options.remote_path(), "relay_port": options.port()},
 )
 def interlock_relay(ctx: CheckContext) -> Iterator[Finding]:
     try:

@@ -21,6 +21,8 @@ from impax_preflight.parsers.metastat import TRANSIENT_STATES, parse_metastat
 from impax_preflight.parsers.svcs import parse_svcs_xv
 from impax_preflight.parsers.zpool import parse_zpool_status
 from impax_preflight.probes import ReadError, Variant, probe
+from impax_preflight import options
+from impax_preflight.patterns import compile_pattern
 
 from ._hostkit import real_filesystems
 
@@ -235,6 +237,7 @@ def _disk_findings(ctx: CheckContext, critical: bool) -> Iterator[Finding]:
     probes=[osprobes.DISKS],
     remediation="Free space on the file system (old logs, exports, core files) or grow it before the upgrade.",
     description=_DISK_DESCRIPTION.format(fail=97),
+    options={"exclude_mounts": options.regex_list()},
 )
 def disk_space(ctx: CheckContext) -> Iterator[Finding]:
     yield from _disk_findings(ctx, critical=False)
@@ -250,6 +253,7 @@ def disk_space(ctx: CheckContext) -> Iterator[Finding]:
     remediation="Free space on the file system (old logs, exports, core files) or grow it before the upgrade: "
     "a nearly full file system can stop the database or the archive during the upgrade.",
     description="The blocker half of os.disk_space: each file system or fixed disk at or above disk_fail_pct (97 %) fails.",
+    options={"exclude_mounts": options.regex_list()},
 )
 def disk_space_critical(ctx: CheckContext) -> Iterator[Finding]:
     yield from _disk_findings(ctx, critical=True)
@@ -275,6 +279,7 @@ DEFAULT_SERVICE_PATTERN = (
     "stopped; if it is not needed, set it to manual with the IMPAX support team's agreement.",
     description="Services whose name or display name matches the pattern (option service_pattern; default: Agfa, "
     "IMPAX, MVF, Mitra, Oracle, SQL Server engine and agent) with StartMode Auto and a State other than Running.",
+    options={"service_pattern": options.regex()},
 )
 def windows_services(ctx: CheckContext) -> Iterator[Finding]:
     services = ctx.read(osprobes.SERVICES)
@@ -282,7 +287,9 @@ def windows_services(ctx: CheckContext) -> Iterator[Finding]:
         yield ctx.error(f"`{WMIC_SERVICES}` listed no service at all: the output cannot be right (every Windows host runs "
                         "services); run it by hand on the server")
         return
-    pat = re.compile(ctx.options.get("service_pattern", DEFAULT_SERVICE_PATTERN))
+    # a site's pattern runs on RE2 (linear time, checked when the inventory loads); ours on re
+    custom = ctx.options.get("service_pattern")
+    pat = compile_pattern(custom) if custom else re.compile(DEFAULT_SERVICE_PATTERN)
     watched = [s for s in services if pat.search(s.name) or pat.search(s.display_name)]
     auto = [s for s in watched if s.auto_start]
     if not auto:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import inspect
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 
 from . import dialects as _dialects
 from .versions import parse_version
@@ -19,6 +19,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .context import CheckContext, Memo, as_findings, evidence_from_command, evidence_from_query
     from .inventory import Database, Host, Inventory, Site
     from .model import CheckInfo, Finding
+    from .options import OptionType
     from .probes import Probe
 
 #: the context and its helpers, importable from here too (loaded on first use: this module stays
@@ -74,6 +75,9 @@ class Applicability:
         if self.platforms and site.platform not in self.platforms:
             return f"platform {site.platform} (applies to {', '.join(self.platforms)})"
         src = parse_version((host.impax_version if host and host.impax_version else None) or site.impax_version)
+        for bound in (self.min_source_version, self.max_source_version):
+            if bound and parse_version(bound) is None:  # a plugin's declaration; files are checked when they load
+                return f"the check's source-version bound {bound!r} is not a version"
         if self.min_source_version and src is not None and src < self.min_source_version:
             return f"source version {src} below {self.min_source_version}"
         if self.max_source_version and src is not None and src > self.max_source_version:
@@ -147,6 +151,11 @@ class Check:
     timeout_s: float | None = None
     #: the reads of its host the check makes (`ctx.read`): their commands are what a collector gathers
     probes: tuple["Probe", ...] = ()
+    #: the settings it reads from ``[site.options."<id>"]``, typed (`impax_preflight.options`): checked
+    #: by `validate` and before a run; empty means not declared (then nothing is checked)
+    options: Mapping[str, "OptionType"] = field(default_factory=dict)
+    #: where it is declared when that is a file of the user's (a declarative check: file:line)
+    source: str | None = None
 
     def commands_for(self, os_name: str, site: "Site | None" = None, host: "Host | None" = None) -> tuple[str, ...]:
         """Every command the check may run on a host of this OS: its probes' and its own."""
@@ -190,6 +199,7 @@ def check(
     description: str | None = None,
     commands: dict[str, Iterable[str]] | None = None,
     probes: Iterable["Probe"] = (),
+    options: Mapping[str, "OptionType"] | None = None,
     timeout_s: float | None = None,
     roles: Iterable[str] = (),
     os: Iterable[str] = (),
@@ -231,6 +241,7 @@ def check(
             commands={k: tuple(v) for k, v in (commands or {}).items()},
             timeout_s=timeout_s,
             probes=tuple(probes),
+            options=dict(options or {}),
         )
 
     return wrap

@@ -16,6 +16,7 @@ import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Iterator
 
+from .patterns import PatternError, compile_pattern
 from .versions import parse_version
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -29,6 +30,8 @@ DEFAULT_SOFTWARE_PATTERNS: dict[str, str] = {
     "pacs_broker_su2": r"(?i)pacs\s*broker.*dicom\s*interface.*su\s*2",
     "impax": r"(?i)^(agfa\s+)?impax(?!.*(client|migration|installation server))\b",
 }
+
+_BUILT_IN_PATTERNS = frozenset(DEFAULT_SOFTWARE_PATTERNS.values())
 
 #: keys of HostFacts that are bookkeeping, not facts about the host
 _META = ("declared", "errors")
@@ -47,8 +50,9 @@ def match_products(software: list[dict[str, Any]], patterns: dict[str, str]) -> 
     out: dict[str, str] = {}
     for key, rx in patterns.items():
         try:
-            pat = re.compile(rx)
-        except re.error:
+            # ours may use look-ahead (re); a site's run on RE2, in linear time (checked when the inventory loads)
+            pat = re.compile(rx) if rx in _BUILT_IN_PATTERNS else compile_pattern(rx)
+        except (re.error, PatternError):
             continue
         hits = [s for s in software if s.get("name") and pat.search(s["name"])]
         with_v = [(v, s) for v, s in ((parse_version(s.get("version") or ""), s) for s in hits) if v is not None]

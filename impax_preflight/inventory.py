@@ -6,46 +6,117 @@ message names the file, the line and the field, with a hint: never a traceback.
 
 from __future__ import annotations
 
+import os
 import re
 from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
+from . import dialects
 from .dbwindow import DbWindow, parse_window
-from .documents import DocumentError, read_document, validation_problems
+from .documents import DocumentError, locate, read_document, validation_problems
+from .fields import (
+    DAY_S,
+    Days,
+    FreeText,
+    Gigabytes,
+    Hours,
+    Line,
+    Name,
+    PathText,
+    Percent,
+    Port,
+    Regex,
+    Seconds,
+    VersionLabel,
+    VersionText,
+    count,
+    is_file,
+    number,
+    text,
+)
 from .secrets import SecretRef
-from .vocabulary import DbKind, DbPurpose, OsName, Platform, Role, Tier
+from .versions import parse_version
+from .vocabulary import PRIVILEGE_PREFIXES, DbKind, DbPurpose, OsName, Platform, Role, Tier
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
+def split_jump(spec: str) -> tuple[str | None, str, int]:
+    """'user@host[:port]' -> (user or None, host, port); IPv6 goes in brackets: user@[::1]:2222.
+    Raises ValueError saying what is wrong (checked when the inventory loads, used when connecting)."""
+    form = "write user@host or user@host:port (an IPv6 address in brackets: user@[fe80::1]:22)"
+    user, _, rest = spec.strip().rpartition("@")
+    if rest.startswith("["):
+        host, closed, tail = rest[1:].partition("]")
+        if not closed or (tail and not tail.startswith(":")):
+            raise ValueError(f"jump host {spec!r} is not of the form user@host[:port]: {form}")
+        has_port, port_text = bool(tail), tail[1:]
+    elif rest.count(":") == 1:
+        host, _, port_text = rest.partition(":")
+        has_port = True
+    else:
+        host, has_port, port_text = rest, False, ""  # a name, an IPv4 address or a bare IPv6 address
+    if not host or any(c.isspace() or c in "/@" for c in host) or any(c.isspace() for c in user):
+        raise ValueError(f"jump host {spec!r} is not of the form user@host[:port]: {form}")
+    port = 22
+    if has_port:
+        if not (port_text.isdigit() and len(port_text) <= 5 and 1 <= int(port_text) <= 65535):
+            raise ValueError(f"jump host {spec!r}: the port {port_text[:20]!r} is not a number from 1 to 65535")
+        port = int(port_text)
+    return user or None, host, port
+
+
+#: connection-string keywords an inventory may not set in odbc_options: a password there would be
+#: a literal in the file, outside the secret references (and never masked)
+_ODBC_SECRET_KEYS = ("PWD", "PASSWORD")
+_ODBC_KEY = re.compile(r"[A-Za-z][A-Za-z0-9 _-]{0,63}")
+
+
+def odbc_option_problem(key: str, value: str) -> str | None:
+    """Why an odbc_options entry cannot be used, or None."""
+    if not _ODBC_KEY.fullmatch(key):
+        return f"{key[:60]!r} is not an ODBC connection keyword (a letter, then letters, digits, space, _ or -; at most 64)"
+    if key.strip().upper() in _ODBC_SECRET_KEYS:
+        return (f"{key} may not be set in odbc_options: give the password as `password` with a secret reference "
+                "(env:, file:, keyring:, prompt:), so that it is never written in the file or shown")
+    if key == "LoginTimeout":
+        try:
+            seconds = float(value)
+        except ValueError:
+            seconds = float("nan")
+        if not 0 < seconds <= 3600:
+            return f"LoginTimeout {value[:20]!r} is not a number of seconds from 1 to 3600"
+    return None
+
+
 class Thresholds(_Strict):
     """Site-overridable limits. Defaults follow the vendor guide."""
 
-    tablespace_min_gb: float = 2.0
-    tablespace_warn_gb: float = 3.0
-    backup_max_age_hours: float = 24.0
-    fra_max_used_pct: float = 80.0
-    disk_warn_pct: float = 90.0
-    disk_fail_pct: float = 97.0
-    appserver_backup_max_age_days: float = 7.0
-    repository_min_free_gb: float = 10.0
-    check_timeout_s: float = 300.0
-    command_timeout_s: float = 60.0
-    statement_timeout_s: float = 240.0
-    sessions_per_host: int = Field(default=2, ge=1, le=16)
-    sessions_per_database: int = Field(default=2, ge=1, le=16)
+    tablespace_min_gb: Gigabytes = 2.0
+    tablespace_warn_gb: Gigabytes = 3.0
+    backup_max_age_hours: Hours = 24.0
+    fra_max_used_pct: Percent = 80.0
+    disk_warn_pct: Percent = 90.0
+    disk_fail_pct: Percent = 97.0
+    appserver_backup_max_age_days: Days = 7.0
+    repository_min_free_gb: Gigabytes = 10.0
+    check_timeout_s: Seconds = 300.0
+    command_timeout_s: Seconds = 60.0
+    statement_timeout_s: Seconds = 240.0
+    sessions_per_host: count(1, 16, "sessions at once") = 2  # type: ignore[valid-type]
+    sessions_per_database: count(1, 16, "sessions at once") = 2  # type: ignore[valid-type]
 
 
 class Features(_Strict):
     """What the site declares it uses. Versions are strings ("4.0"); None means not used / unknown."""
 
-    talkstation: str | None = None
-    pacs_broker: str | None = None
-    connectivity_manager: str | None = None
+    talkstation: VersionText | None = None
+    pacs_broker: VersionText | None = None
+    connectivity_manager: VersionText | None = None
     impax_reporting: bool = False
     reports_rtf_migrated: bool | None = None
     pacs_broker_su2: bool | None = None
@@ -55,42 +126,53 @@ class Features(_Strict):
     impax_ris: bool = False
     ris_cd_burning: bool = False
     cardiology: bool = False
-    new_cm_features: list[str] = Field(default_factory=list)
+    new_cm_features: list[Name] = Field(default_factory=list)
     parallel_clusters: bool = False
     traveling_server: bool = False
     database_mirroring: bool = False
-    custom: dict[str, Any] = Field(default_factory=dict)
+    custom: dict[Name, Any] = Field(default_factory=dict)
 
     @field_validator("talkstation", "pacs_broker", "connectivity_manager", mode="before")
     @classmethod
-    def _version_text(cls, v: Any) -> Any:
-        if isinstance(v, (int, float)) and not isinstance(v, bool):
-            return str(v)
-        if v is False:
-            return None
-        return v
+    def _not_used(cls, v: Any) -> Any:
+        return None if v is False else v  # `talkstation = false`: not used
 
 
 class Transport(_Strict):
     """How to reach a host: ssh, local, or bundle (outputs collected on the server)."""
 
-    kind: str = "ssh"
-    user: str | None = None
-    port: int = Field(default=22, ge=1, le=65535)
-    key_file: str | None = None
+    kind: Name = "ssh"
+    user: Name | None = None
+    port: Port = 22
+    key_file: PathText | None = None
     passphrase: SecretRef | None = None
     password: SecretRef | None = None
     use_agent: bool = True
-    known_hosts: str | None = None
+    known_hosts: PathText | None = None
     trust_new_host_key: bool = False
-    jump: str | None = Field(default=None, description="user@host[:port] of a jump host")
-    privilege: str | None = Field(default=None, description="prefix for privileged commands: pfexec or 'sudo -n'")
-    bundle: str | None = None
+    jump: Name | None = Field(default=None, description="user@host[:port] of a jump host")
+    privilege: Name | None = Field(default=None, description="prefix for privileged commands: pfexec or 'sudo -n'")
+    bundle: PathText | None = None
     # a bundle is untrusted input: output files and the whole bundle are refused past these sizes
-    bundle_member_max_mb: float = Field(default=64.0, gt=0, le=1024 * 1024)
-    bundle_max_mb: float = Field(default=1024.0, gt=0, le=1024 * 1024)
-    connect_timeout_s: float = 15.0
-    keepalive_s: float = 30.0
+    bundle_member_max_mb: number(gt=0, le=1024 * 1024, limits="more than 0, at most 1 TB") = 64.0  # type: ignore[valid-type]
+    bundle_max_mb: number(gt=0, le=1024 * 1024, limits="more than 0, at most 1 TB") = 1024.0  # type: ignore[valid-type]
+    connect_timeout_s: Seconds = 15.0
+    keepalive_s: number(ge=0, le=DAY_S, limits="0 (off) to 86400 seconds") = 30.0  # type: ignore[valid-type]
+
+    @field_validator("jump")
+    @classmethod
+    def _jump(cls, v: str | None) -> str | None:
+        if v is not None:
+            split_jump(v)
+        return v
+
+    @field_validator("privilege")
+    @classmethod
+    def _privilege(cls, v: str | None) -> str | None:
+        if v is not None and v.strip() not in PRIVILEGE_PREFIXES:
+            raise ValueError(f"{v[:60]!r} is not a privilege prefix the tool uses; write one of "
+                             + ", ".join(repr(p) for p in PRIVILEGE_PREFIXES) + " (pfexec: Solaris RBAC; sudo -n: never asks for a password)")
+        return v
 
     @model_validator(mode="after")
     def _needs(self) -> "Transport":
@@ -102,28 +184,44 @@ class Transport(_Strict):
 class Database(_Strict):
     """A database on a host, reached read-only."""
 
-    name: str
+    name: Name
     kind: DbKind
     purpose: DbPurpose = "impax"
-    dsn: str | None = Field(default=None, description="Oracle easy-connect or TNS alias; ODBC DSN name")
-    server: str | None = Field(default=None, description="server address; defaults to the host's address")
-    port: int | None = None
-    service_name: str | None = None
-    instance: str | None = None
-    database: str | None = Field(default=None, description="SQL Server / ODBC database name")
-    driver: str | None = Field(default=None, description="ODBC driver name, e.g. 'ODBC Driver 18 for SQL Server'")
-    odbc_options: dict[str, str] = Field(default_factory=dict)
-    path: str | None = Field(default=None, description="SQLite file")
-    dialect: str | None = Field(default=None, description="for kind=odbc: oracle, tsql, postgres, sqlite")
-    user: str | None = None
+    dsn: Line | None = Field(default=None, description="Oracle easy-connect or TNS alias; ODBC DSN name")
+    server: Name | None = Field(default=None, description="server address; defaults to the host's address")
+    port: Port | None = None
+    service_name: Name | None = None
+    instance: Name | None = None
+    database: Name | None = Field(default=None, description="SQL Server / ODBC database name")
+    driver: Name | None = Field(default=None, description="ODBC driver name, e.g. 'ODBC Driver 18 for SQL Server'")
+    odbc_options: dict[str, Line] = Field(default_factory=dict)
+    path: PathText | None = Field(default=None, description="SQLite file")
+    dialect: Name | None = Field(default=None, description="for kind=odbc: oracle, tsql, postgres, sqlite")
+    user: Name | None = None
     password: SecretRef | None = None
-    schema_: str | None = Field(default=None, alias="schema", description="table owner: DBADMIN (Oracle), dbo (SQL Server)")
+    schema_: Name | None = Field(default=None, alias="schema", description="table owner: DBADMIN (Oracle), dbo (SQL Server)")
     mirroring: bool = False
-    primary_server: str | None = Field(default=None, description="server that should hold the principal (mirroring)")
-    statement_timeout_s: float | None = None
-    max_sessions: int | None = Field(default=None, ge=1, le=16)
+    primary_server: Name | None = Field(default=None, description="server that should hold the principal (mirroring)")
+    statement_timeout_s: Seconds | None = None
+    max_sessions: count(1, 16, "sessions at once") | None = None  # type: ignore[valid-type]
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True, str_strip_whitespace=True)
+
+    @field_validator("odbc_options")
+    @classmethod
+    def _odbc_options(cls, v: dict[str, str]) -> dict[str, str]:
+        for key, value in v.items():
+            problem = odbc_option_problem(key, value)
+            if problem:
+                raise ValueError(problem)
+        return v
+
+    @field_validator("dialect")
+    @classmethod
+    def _dialect(cls, v: str | None) -> str | None:
+        if v is not None and dialects.normalize(v) not in dialects.DIALECTS:
+            raise ValueError(f"{v!r} is not a SQL dialect the tool knows; write one of {', '.join(dialects.DIALECTS)}")
+        return v
 
     @model_validator(mode="after")
     def _needs(self) -> "Database":
@@ -141,24 +239,24 @@ class Database(_Strict):
 class DicomAE(_Strict):
     """A DICOM application entity reachable from where the tool runs (used by the DICOM plugin)."""
 
-    ae_title: str
-    port: int = Field(ge=1, le=65535)
-    role: str = "archive"
-    address: str | None = None
+    ae_title: text(16, "a DICOM AE title")  # type: ignore[valid-type]
+    port: Port
+    role: Name = "archive"
+    address: Name | None = None
 
 
 class Host(_Strict):
-    name: str
-    address: str | None = None
+    name: Name
+    address: Name | None = None
     os: OsName
     roles: list[Role] = Field(min_length=1)
     tier: Tier = "prod"
-    impax_version: str | None = Field(default=None, description="overrides the site's for this host")
+    impax_version: VersionLabel | None = Field(default=None, description="overrides the site's for this host")
     transport: Transport = Field(default_factory=Transport)
-    facts: dict[str, Any] = Field(default_factory=dict, description="declared facts, used when discovery cannot tell")
+    facts: dict[Name, Any] = Field(default_factory=dict, description="declared facts, used when discovery cannot tell")
     databases: list[Database] = Field(default_factory=list)
     aes: list[DicomAE] = Field(default_factory=list)
-    backup_pacs: str | None = Field(default=None, description="name of this production host's backup PACS")
+    backup_pacs: Name | None = Field(default=None, description="name of this production host's backup PACS")
 
     @model_validator(mode="after")
     def _unique_dbs(self) -> "Host":
@@ -177,8 +275,8 @@ class Host(_Strict):
 class AllowedFunction(_Strict):
     """A SQL function the site lets queries call besides the built-ins the guard knows (docs/security.md)."""
 
-    name: str = Field(description="as the query writes it, e.g. dbadmin.study_age (schema or package qualified)")
-    reason: str = Field(description="why it only reads: who checked it, and when")
+    name: Name = Field(description="as the query writes it, e.g. dbadmin.study_age (schema or package qualified)")
+    reason: FreeText = Field(description="why it only reads: who checked it, and when")
 
     @field_validator("reason")
     @classmethod
@@ -208,26 +306,26 @@ class HistorySettings(_Strict):
     """[site.history]: where runs of this site are recorded (see impax_preflight.history)."""
 
     enabled: bool = True
-    path: str | None = Field(default=None, description="the SQLite history store; default: the user's data folder")
-    keep_runs: int = Field(default=200, ge=2, le=100_000, description="runs kept per site; older ones are pruned")
+    path: PathText | None = Field(default=None, description="the SQLite history store; default: the user's data folder")
+    keep_runs: count(2, 100_000, "runs kept") = Field(default=200, description="runs kept per site; older ones are pruned")  # type: ignore[valid-type]
 
 
 class MailNotification(_Strict):
     """[site.notify.mail]: e-mail the verdict, the changes since the last run and the HTML report (notify_mail)."""
 
-    to: list[str] = Field(min_length=1, description="recipients")
-    sender: str = Field(alias="from", description="the From address")
-    server: str = Field(description="SMTP server name or address")
-    port: int = Field(default=587, ge=1, le=65535)
+    to: list[Name] = Field(min_length=1, description="recipients")
+    sender: Name = Field(alias="from", description="the From address")
+    server: Name = Field(description="SMTP server name or address")
+    port: Port = 587
     security: Literal["starttls", "tls", "none"] = Field(
         default="starttls", description="starttls (port 587), tls (implicit TLS, port 465) or none (a local relay, no login)")
-    user: str | None = None
+    user: Name | None = None
     password: SecretRef | None = None
-    ca_file: str | None = Field(default=None, description="CA certificate(s) that signed the server's certificate (PEM)")
-    timeout_s: float = Field(default=30.0, gt=0, le=600)
-    subject_prefix: str = "[impax-preflight]"
+    ca_file: PathText | None = Field(default=None, description="CA certificate(s) that signed the server's certificate (PEM)")
+    timeout_s: number(gt=0, le=600, limits="more than 0 and at most 600 seconds") = 30.0  # type: ignore[valid-type]
+    subject_prefix: Name = "[impax-preflight]"
     attach_html: bool = True
-    max_attachment_mb: float = Field(default=10.0, gt=0, le=100)
+    max_attachment_mb: number(gt=0, le=100, limits="more than 0 and at most 100 MB") = 10.0  # type: ignore[valid-type]
     when: Literal["always", "problems", "changes"] = Field(
         default="always", description="always; problems (verdict not GO); changes (verdict or blockers changed since the last run)")
 
@@ -276,21 +374,25 @@ class DatabaseWindow(_Strict):
         return parse_window(self.hours, self.timezone)
 
 
+Requirement = Literal["cpus", "memory_gb", "free_disk_gb"]
+Minimum = number(ge=0, le=1_000_000, limits="a minimum is 0 to 1,000,000")
+
+
 class Site(_Strict):
-    name: str
-    impax_version: str = Field(description="installed (source) IMPAX version, e.g. 6.3.1")
-    target_version: str = "6.5.1"
+    name: Name
+    impax_version: VersionLabel = Field(description="installed (source) IMPAX version, e.g. 6.3.1")
+    target_version: VersionText = "6.5.1"
     platform: Platform
     features: Features = Field(default_factory=Features)
     thresholds: Thresholds = Field(default_factory=Thresholds)
-    software_patterns: dict[str, str] = Field(
+    software_patterns: dict[Name, Regex] = Field(
         default_factory=dict,
         description="regexes on installed-software DisplayName, e.g. connectivity_manager = 'Connectivity Manager'",
     )
-    requirements: dict[str, dict[str, float]] = Field(
+    requirements: dict[Role, dict[Requirement, Minimum]] = Field(
         default_factory=dict, description="per-role hardware minimums overriding the built-in table"
     )
-    options: dict[str, dict[str, Any]] = Field(default_factory=dict, description="per-check or per-plugin settings")
+    options: dict[Name, dict[Name, Any]] = Field(default_factory=dict, description="per-check or per-plugin settings")
     sql: SqlPolicy = Field(default_factory=SqlPolicy, description="functions the read-only guard may let through")
     upgrade_date: date | None = Field(default=None, description="the planned upgrade weekend (burn-down target)")
     history: HistorySettings = Field(default_factory=HistorySettings)
@@ -298,16 +400,17 @@ class Site(_Strict):
     database_window: DatabaseWindow | None = Field(
         default=None, description="full-table scans start only inside these hours (default: any time)")
 
-    @field_validator("impax_version", "target_version", mode="before")
-    @classmethod
-    def _v(cls, v: Any) -> Any:
-        return str(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else v
-
 
 class Inventory(_Strict):
     site: Site
     hosts: list[Host] = Field(min_length=1)
     source: str | None = Field(default=None, exclude=True)
+    #: field path -> line in the file it was loaded from (for errors found after loading)
+    _lines: dict[tuple, int] = PrivateAttr(default_factory=dict)
+
+    def locate(self, loc: tuple) -> str:
+        """``file:line: field`` of a field path such as ("site", "options", "os.disk_space", "exclude_mounts")."""
+        return locate(self.source or "inventory", self._lines, loc)
 
     @model_validator(mode="after")
     def _unique_hosts(self) -> "Inventory":
@@ -375,7 +478,7 @@ def connection_problems(inv: Inventory) -> list[str]:
             return
         if ref.scheme == "env" and ref.reference not in os.environ:
             out.append(f"{where}: environment variable {ref.reference} is not set")
-        elif ref.scheme == "file" and not Path(ref.reference).expanduser().is_file():
+        elif ref.scheme == "file" and not is_file(ref.reference):
             out.append(f"{where}: secret file {ref.reference} does not exist")
 
     for h in inv.hosts:
@@ -384,34 +487,46 @@ def connection_problems(inv: Inventory) -> list[str]:
         if t.kind == "ssh":
             if not t.user:
                 out.append(f"{where}: no user to log in as")
-            kh = Path(t.known_hosts or "~/.ssh/known_hosts").expanduser()
-            if not kh.is_file() and not t.trust_new_host_key:
+            kh = t.known_hosts or "~/.ssh/known_hosts"
+            if not is_file(kh) and not t.trust_new_host_key:
                 out.append(f"{where}: known_hosts file {kh} does not exist: add the host key "
                            f"(ssh-keyscan -p {t.port} {h.reach} >> {kh}, then verify its fingerprint) or set "
                            "trust_new_host_key = true for the first run")
-            if t.key_file and not Path(t.key_file).expanduser().is_file():
+            if t.key_file and not is_file(t.key_file):
                 out.append(f"{where}: key file {t.key_file} does not exist")
             if not (t.key_file or t.password or t.use_agent):
                 out.append(f"{where}: no way to log in: give key_file, password or use_agent = true")
-        elif t.kind == "bundle" and t.bundle and not Path(t.bundle).exists():
+        elif t.kind == "bundle" and t.bundle and not _exists(t.bundle):
             out.append(f"{where}: bundle {t.bundle} does not exist (run the collector from `impax-preflight collect`)")
         ref_problem(f"{where}.password", t.password)
         ref_problem(f"{where}.passphrase", t.passphrase)
         for db in h.databases:
             dwhere = f"hosts.{h.name}.databases.{db.name}"
-            if db.kind == "sqlite" and db.path and not Path(db.path).is_file():
+            if db.kind == "sqlite" and db.path and not is_file(db.path):
                 out.append(f"{dwhere}: SQLite file {db.path} does not exist")
             ref_problem(f"{dwhere}.password", db.password)
+    for where, version in [("site.impax_version", inv.site.impax_version)] + [
+            (f"hosts.{h.name}.impax_version", h.impax_version) for h in inv.hosts if h.impax_version]:
+        if parse_version(version) is None:
+            out.append(f"{where}: {version!r} is not a version: the source-version check will report an error (so no GO) "
+                       "until it is set, e.g. \"6.3.1\"")
     mail = inv.site.notify.mail
     if mail is not None:
         ref_problem("site.notify.mail.password", mail.password)
-        if mail.ca_file and not Path(mail.ca_file).expanduser().is_file():
+        if mail.ca_file and not is_file(mail.ca_file):
             out.append(f"site.notify.mail.ca_file: {mail.ca_file} does not exist")
     return out
 
 
-class InventoryError(DocumentError):
-    """A malformed inventory."""
+def _exists(path: str) -> bool:
+    try:
+        return Path(path).expanduser().exists()
+    except (OSError, ValueError, RuntimeError):
+        return False
+
+
+class InventoryError(DocumentError, ValueError):
+    """A malformed inventory: `path`, and `problems`, one ``file:line: field: what`` line each."""
 
 
 def load_inventory(path: str | Path) -> Inventory:
@@ -432,6 +547,7 @@ def load_inventory(path: str | Path) -> Inventory:
     except ValidationError as exc:
         raise InventoryError(str(path), validation_problems(path, lines, exc)) from None
     inv.source = str(path)
+    inv._lines = lines
     _resolve_paths(inv, path.parent)
     return inv
 
@@ -440,8 +556,11 @@ def _resolve_paths(inv: Inventory, base: Path) -> None:
     def fix(p: str | None) -> str | None:
         if not p:
             return p
-        q = Path(p).expanduser()
-        return str(q if q.is_absolute() else (base / q).resolve())
+        try:
+            q = Path(p).expanduser()
+            return str(q if q.is_absolute() else (base / q).resolve())
+        except (OSError, RuntimeError):  # no home folder, a symlink loop: keep it as written, the run says why
+            return os.path.abspath(base / p)
 
     inv.site.history.path = fix(inv.site.history.path)
     if inv.site.notify.mail is not None:

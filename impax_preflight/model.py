@@ -6,10 +6,11 @@ Names here are stable. Adding a field is fine; renaming or removing one bumps SC
 from __future__ import annotations
 
 from datetime import date, datetime, timezone
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, computed_field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, computed_field, field_validator, model_validator
 
+from .fields import FreeText, Name
 from .vocabulary import EXIT_USAGE, Severity, Status, Verdict
 
 __all__ = ["EXIT_USAGE", "SCHEMA_VERSION", "CheckInfo", "Evidence", "Finding", "NotRun", "PluginInfo", "RunReport",
@@ -20,6 +21,15 @@ SCHEMA_VERSION = "1.1"  # 1.1: optional `history` (run history and trends)
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
+
+
+def _aware(v: datetime) -> datetime:
+    return v if v.tzinfo is not None else v.replace(tzinfo=timezone.utc)
+
+
+#: a moment; one written without a time zone (a hand-edited report.json) is read as UTC, so that
+#: runs can always be ordered
+Moment = Annotated[datetime, AfterValidator(_aware)]
 
 
 class _Model(BaseModel):
@@ -44,14 +54,20 @@ class Evidence(_Model):
 class Waiver(_Model):
     """An accepted risk: matches a finding by stable key or check-id glob."""
 
-    match: str
-    reason: str
-    approved_by: str
-    expires: str | None = None  # ISO date; past it, the waiver no longer applies
+    match: Name
+    reason: FreeText
+    approved_by: Name
+    expires: Name | None = None  # ISO date; past it, the waiver no longer applies
     cover_errors: bool = Field(
         default=False,
         description="also cover findings that could not be evaluated (status error); off by default: unverified is not accepted",
     )
+
+    @field_validator("expires", mode="before")
+    @classmethod
+    def _date_as_text(cls, v: Any) -> Any:
+        # a TOML or YAML date (expires = 2026-12-31, unquoted) is the same date written as text
+        return v.isoformat() if isinstance(v, date) and not isinstance(v, datetime) else v
 
 
 class Finding(_Model):
@@ -142,7 +158,7 @@ class HistoryRun(_Model):
     """One recorded run of the site (this run is the last of `RunHistory.runs`)."""
 
     run_id: str
-    started_at: datetime
+    started_at: Moment
     verdict: Verdict
     interrupted: bool = False
     kind: str = Field(default="run", description="run | merge (a cluster report made by `impax-preflight report`)")
@@ -186,8 +202,8 @@ class RunReport(_Model):
     site: str
     inventory: dict[str, Any] = Field(default_factory=dict, description="inventory summary, secrets masked")
     operator: str | None = None
-    started_at: datetime
-    finished_at: datetime | None = None
+    started_at: Moment
+    finished_at: Moment | None = None
     duration_s: float | None = None
     interrupted: bool = False
     verdict: Verdict

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Iterable
 
 from .check import Check
 from .model import NotRun
+from .options import option_problems
 
 if TYPE_CHECKING:  # pragma: no cover
     from .inventory import Database, Host, Inventory
@@ -39,6 +40,19 @@ def _selected(check_id: str, only: Iterable[str], skip: Iterable[str]) -> str | 
     if any(fnmatch.fnmatchcase(check_id, p) for p in skip):
         return "excluded by --skip"
     return None
+
+
+def inventory_problems(inventory: "Inventory", plugins: "PluginSet") -> list[str]:
+    """What a run would refuse in this inventory, found before anything connects, each as
+    ``file:line: field: what``: a setting a check declares with a value of the wrong type (or a
+    setting it does not have), a transport no plugin provides. `validate` and `run` exit 3 on them."""
+    out = option_problems(inventory, plugins.checks())
+    kinds = plugins.transport_kinds()
+    for i, host in enumerate(inventory.hosts):
+        if host.transport.kind not in kinds:
+            out.append(f"{inventory.locate(('hosts', i, 'transport', 'kind'))}: no transport {host.transport.kind!r} "
+                       f"(available: {', '.join(kinds)})")
+    return out
 
 
 def check_host_globs(inventory: "Inventory", hosts: Iterable[str]) -> None:

@@ -43,6 +43,10 @@ CHECKS_DIR_PLUGIN = "checks-dir"
 log = logging.getLogger("impax_preflight")
 
 
+def _at(chk: Check) -> str:
+    return f" ({chk.source})" if chk.source else ""
+
+
 class PluginError(Exception):
     """The plugin set is incomplete or inconsistent (a built-in or a named plugin that does not load,
     a duplicate check id). The run cannot start."""
@@ -140,7 +144,9 @@ class PluginSet:
                 if not isinstance(chk, Check):
                     raise PluginError(f"plugin {provider} registered {chk!r}, which is not a Check")
                 if chk.id in reg.checks:
-                    raise PluginError(f"duplicate check id {chk.id!r}: provided by {reg.check_providers[chk.id]} and by {provider}")
+                    first = reg.checks[chk.id]
+                    raise PluginError(f"duplicate check id {chk.id!r}: provided by {reg.check_providers[chk.id]}"
+                                      f"{_at(first)} and by {provider}{_at(chk)}")
                 reg.checks[chk.id] = chk
                 reg.check_providers[chk.id] = provider
 

@@ -26,6 +26,8 @@ from .execute import execute_check
 from .hostfacts import HostFacts
 from .interrupts import held
 from .model import Finding, NotRun, RunReport, Waiver, compute_verdict, utcnow
+from .inventory import InventoryError
+from .options import option_problems
 from .plan import PlanItem, build_plan, check_host_globs
 from .probes import HostReader
 from .secrets import mask, masker
@@ -143,6 +145,11 @@ def run_preflight(
     only inside it. (`impax_preflight.run_preflight` is the same with the built-in plugins loaded by
     default.)
     """
+    if check_timeout_s is not None and not 0 < check_timeout_s <= 86_400:  # also refuses NaN
+        raise ValueError(f"check_timeout_s {check_timeout_s!r}: a timeout is more than 0 and at most 86400 seconds (a day)")
+    problems = option_problems(inventory, plugins.checks())
+    if problems:  # a setting a check would trip over half-way: refused before anything connects
+        raise InventoryError(inventory.source or "inventory", problems)
     inventory = _with_bundles(inventory, bundles or {})
     if isinstance(waivers, (str, Path)):
         waivers = load_waivers(waivers)

@@ -127,6 +127,8 @@ class SecretRef(str):
         scheme, ref = value.split(":", 1)
         if scheme in ("env", "file", "keyring") and not ref:
             raise ValueError(f"'{scheme}:' needs a name after the colon")
+        if len(value) > 4096 or "\x00" in value:
+            raise ValueError("a secret reference is at most 4096 characters, without NUL characters")
         return cls(value)
 
     def __repr__(self) -> str:
@@ -145,17 +147,38 @@ _prompted: dict[str, str] = {}
 _prompt_lock = threading.Lock()
 
 
+#: a secret file holds one password or passphrase: more than this is not one (and /dev/zero never ends)
+MAX_SECRET_FILE_BYTES = 64 * 1024
+
+
+def _read_secret_file(ref: str) -> str:
+    import stat
+
+    try:
+        path = Path(ref).expanduser()
+        if not stat.S_ISREG(path.stat().st_mode):
+            raise SecretError(f"secret file {path} is not a regular file")
+        with open(path, "rb") as f:
+            raw = f.read(MAX_SECRET_FILE_BYTES + 1)
+    except OSError as exc:
+        raise SecretError(f"cannot read secret file {ref}: {exc.strerror or exc}") from None
+    except (RuntimeError, ValueError) as exc:  # ~user that does not exist, a NUL in the path
+        raise SecretError(f"cannot read secret file {ref}: {exc}") from None
+    if len(raw) > MAX_SECRET_FILE_BYTES:
+        raise SecretError(f"secret file {path} is larger than {MAX_SECRET_FILE_BYTES // 1024} KB: it is not a password file")
+    try:
+        return raw.decode("utf-8").rstrip("\r\n")
+    except UnicodeDecodeError:
+        raise SecretError(f"secret file {path} is not UTF-8 text") from None
+
+
 def _resolve(scheme: str, ref: str, prompt_label: str) -> str:
     if scheme == "env":
         if ref not in os.environ:
             raise SecretError(f"environment variable {ref} is not set")
         return os.environ[ref]
     if scheme == "file":
-        path = Path(ref).expanduser()
-        try:
-            return path.read_text(encoding="utf-8").rstrip("\r\n")
-        except OSError as exc:
-            raise SecretError(f"cannot read secret file {path}: {exc.strerror}") from None
+        return _read_secret_file(ref)
     if scheme == "keyring":
         try:
             import keyring  # optional dependency

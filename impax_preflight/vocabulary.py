@@ -29,6 +29,10 @@ DB_PURPOSES: tuple[str, ...] = get_args(DbPurpose)
 TARGET_KINDS: tuple[str, ...] = get_args(TargetKind)
 SEVERITY_NAMES: tuple[str, ...] = get_args(SeverityName)
 
+#: the privilege prefixes a transport may put before the few commands that need them (pfexec:
+#: Solaris RBAC; "sudo -n" never waits for a password)
+PRIVILEGE_PREFIXES: tuple[str, ...] = ("pfexec", "sudo -n", "sudo")
+
 #: the hosts that hold the PACS itself (database and archive), e.g. those that need a backup PACS
 PACS_ROLES: tuple[str, ...] = ("archive", "database", "single_host")
 

@@ -15,12 +15,12 @@ from typing import Iterable
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from .documents import DocumentError, read_document, validation_problems
+from .documents import DocumentError, locate, read_document, validation_problems
 from .model import Finding, Status, Waiver
 
 
-class WaiverError(ValueError):
-    """A malformed waivers file; the message has one ``file:line: field: what`` line per problem."""
+class WaiverError(DocumentError, ValueError):
+    """A malformed waivers file: `path`, and `problems`, one ``file:line: field: what`` line each."""
 
 
 class _WaiverFile(BaseModel):
@@ -37,36 +37,48 @@ def load_waivers(path: str | Path) -> list[Waiver]:
     try:
         data, lines = read_document(path, "waivers")
     except DocumentError as exc:
-        raise WaiverError(str(exc)) from None
+        raise WaiverError(exc.path, exc.problems) from None
     if isinstance(data, list):  # a bare YAML list of waivers
         data, lines = {"waiver": data}, {("waiver",) + k: v for k, v in lines.items()}
     if data is not None and not isinstance(data, dict):
-        raise WaiverError(f"{path}:1: a waivers file holds [[waiver]] tables, not {type(data).__name__}")
+        raise WaiverError(str(path), [f"{path}:1: a waivers file holds [[waiver]] tables, not {type(data).__name__}"])
     try:
         waivers = _WaiverFile.model_validate(data or {}).waiver
     except ValidationError as exc:
-        raise WaiverError("\n".join(validation_problems(path, lines, exc))) from None
+        raise WaiverError(str(path), validation_problems(path, lines, exc)) from None
     problems = []
     for i, w in enumerate(waivers):
+        where = locate(path, lines, ("waiver", i, "match"))
         if not _NAMES_A_CHECK.match(w.match):
-            line = lines.get(("waiver", i, "match"), lines.get(("waiver", i), 1))
             problems.append(
-                f"{path}:{line}: waiver[{i}].match: {w.match!r} does not name a check, so it would waive "
+                f"{where}: {w.match!r} does not name a check, so it would waive "
                 "everything, including blockers nobody looked at; name the check (e.g. 'os.solaris.disk_errors@mvfbk*' "
                 "or a family such as 'os.solaris.*')"
             )
+        if w.expires is not None and _expiry(w.expires) is None:
+            problems.append(
+                f"{locate(path, lines, ('waiver', i, 'expires'))}: {w.expires!r} is not a date (hint: write the day the "
+                "waiver ends as YYYY-MM-DD, e.g. \"2026-12-31\")"
+            )
     if problems:
-        raise WaiverError("\n".join(problems))
+        raise WaiverError(str(path), problems)
     return waivers
+
+
+def _expiry(text: str) -> date | None:
+    try:
+        return date.fromisoformat(text[:10])
+    except ValueError:
+        return None
 
 
 def waiver_expired(w: Waiver, today: date | None = None) -> bool:
     if not w.expires:
         return False
-    try:
-        return date.fromisoformat(w.expires[:10]) < (today or date.today())
-    except ValueError:
+    end = _expiry(w.expires)
+    if end is None:
         return True  # an unreadable expiry date must not silently waive forever
+    return end < (today or date.today())
 
 
 def match_waiver(finding: Finding, waivers: Iterable[Waiver]) -> Waiver | None:

@@ -54,12 +54,16 @@ def collect_cmd(inventory, host_names, out_dir, plugins_dirs, checks_dirs, disab
         except UnsafeScriptText as exc:
             fail(f"error: cannot write the collector for host {host.name}: {exc}")
         path = out / script
-        # Windows scripts keep CRLF; newline="" writes the text exactly as built
-        path.write_text(text, encoding="utf-8-sig" if host.os == "windows" else "utf-8", newline="")
-        if host.os != "windows":
-            path.chmod(0o755)
         readme = out / (f"README-{safe_name(host.name)}.txt" if len(hosts) > 1 else "README.txt")
-        readme.write_text(readme_text(host, inventory, script, cmds, inv.site.thresholds.command_timeout_s), encoding="utf-8")
+        try:
+            # Windows scripts keep CRLF; newline="" writes the text exactly as built
+            path.write_text(text, encoding="utf-8-sig" if host.os == "windows" else "utf-8", newline="")
+            if host.os != "windows":
+                path.chmod(0o755)
+            readme.write_text(readme_text(host, inventory, script, cmds, inv.site.thresholds.command_timeout_s),
+                              encoding="utf-8")
+        except OSError as exc:  # e.g. a host name too long for a file name
+            fail(f"error: cannot write the collector for host {host.name[:60]!r} in {out}: {exc.strerror or exc}")
         click.echo(f"wrote {path} ({len(cmds)} commands) and {readme}")
         usage.append(f"--bundle {host.name}=PATH/TO/BUNDLE")
     click.echo("after collecting on the server(s), run:\n"

@@ -55,6 +55,16 @@ def load_inventory_or_fail(path: str):
         fail(f"error: the inventory is not valid:\n{exc}")
 
 
+def check_inventory_or_fail(inv, plugins) -> None:
+    """Exit 3 naming file:line:field for what the run would trip over: settings of the wrong type,
+    a transport no plugin provides."""
+    from ..plan import inventory_problems
+
+    problems = inventory_problems(inv, plugins)
+    if problems:
+        fail("error: the inventory is not valid:\n" + "\n".join(problems))
+
+
 def load_waivers_or_fail(path: str):
     from ..waivers import WaiverError, load_waivers
 

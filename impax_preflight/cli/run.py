@@ -9,6 +9,7 @@ import click
 
 from ..report.writers import DEFAULT_FORMATS as _FORMATS
 from .common import (
+    check_inventory_or_fail,
     console,
     fail,
     load_inventory_or_fail,
@@ -57,6 +58,7 @@ def run(inventory, out_dir, formats, only, skip, hosts, jobs, check_timeout, db_
 
     inv = load_inventory_or_fail(inventory)
     plugins = load_plugins_or_fail(plugins_dirs, checks_dirs, disable)
+    check_inventory_or_fail(inv, plugins)
     fmt_list = format_list(formats)
     unknown = unknown_formats(plugins, fmt_list)
     if unknown:  # before the run, not after it

@@ -38,14 +38,16 @@ class Condition:
 
     @classmethod
     def parse(cls, text: str) -> "Condition":
-        m = _EXPR.match(text)
+        m = _EXPR.match(text) if len(text) <= 4096 else None
         if not m:
             raise ValueError(
-                f"cannot read pass_if {text!r}: write '<value|count|rows|rc> <op> <number or 'text'>', "
+                f"cannot read pass_if {text[:200]!r}: write '<value|count|rows|rc> <op> <number or 'text'>', "
                 "e.g. \"value == 0\", \"value <= 90\", \"rows >= 2\", \"value == 'ARCHIVELOG'\""
             )
         rhs = m.group("rhs")
         literal: float | str = rhs[1:-1] if rhs[0] in "'\"" else float(rhs)
+        if isinstance(literal, float) and not abs(literal) < 1e18:
+            raise ValueError(f"pass_if {text[:80]!r}: the number is too large to compare (at most 18 digits)")
         operand = "value" if m.group("lhs") == "count" else m.group("lhs")
         return cls(text=text.strip(), operand=operand, op=m.group("op"), literal=literal, label=m.group("lhs"))
 

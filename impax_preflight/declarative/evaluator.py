@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import datetime as _dt
 import decimal
-import re
 from typing import Any
 
 from pydantic import BaseModel
 
 from ..context import CheckContext
 from ..model import Finding
+from ..patterns import compile_pattern
 from .schema import CheckSpec, MessageValues
 
 
@@ -83,7 +83,7 @@ class Evaluator:
         out = res.stdout
         lines = [ln.strip() for ln in out.splitlines() if ln.strip()]
         if spec.value_regex:
-            m = re.search(spec.value_regex, out, re.M)
+            m = compile_pattern(spec.value_regex, multiline=True).search(out)
             value = (m.group(1) if m.groups() else m.group(0)) if m else None
             if m is None and self.condition is not None and self.condition.operand == "value":
                 return ctx.error(f"value_regex {spec.value_regex!r} found nothing in the output of `{cmd}`")
@@ -106,10 +106,14 @@ class Evaluator:
         root: Any = ctx.site if path.startswith("site.") else ctx.host
         obj = root
         for part in path.split(".")[1:]:
+            # fields of the inventory models and keys of their tables, nothing else (checked at load,
+            # and again here: a spec built in Python skips the file's validation)
             if isinstance(obj, dict):
                 obj = obj.get(part)
+            elif isinstance(obj, BaseModel) and not part.startswith("_") and part in type(obj).model_fields:
+                obj = getattr(obj, part)
             else:
-                obj = getattr(obj, part, None)
+                obj = None
             if obj is None:
                 break
         ctx.note(f"{path} = {obj!r}", source=f"inventory:{path}")
@@ -129,10 +133,10 @@ class Evaluator:
                     reasons.append(f"{self.condition.text} is not met ({self.condition.label} = {_show(measured)})")
         except ValueError as exc:
             return ctx.error(f"cannot evaluate the pass condition: {exc}", subject=spec.subject, values=values)
-        if spec.must_match is not None and not re.search(spec.must_match, m["text"], re.M):
+        if spec.must_match is not None and not compile_pattern(spec.must_match, multiline=True).search(m["text"]):
             reasons.append(f"the output does not match {spec.must_match!r}")
         if spec.must_not_match is not None:
-            hit = re.search(spec.must_not_match, m["text"], re.M)
+            hit = compile_pattern(spec.must_not_match, multiline=True).search(m["text"])
             if hit:
                 # show the whole line that matched: that is what the engineer has to look at
                 start = m["text"].rfind("\n", 0, hit.start()) + 1

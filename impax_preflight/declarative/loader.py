@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Callable
 
@@ -10,32 +11,41 @@ from pydantic import ValidationError
 from .. import dialects
 from ..check import Applicability, Check
 from ..documents import DocumentError, read_document, validation_problems
+from ..fields import is_file
 from ..vocabulary import Severity
 from .errors import DeclarativeError
 from .evaluator import Evaluator
 from .schema import CheckSpec, CheckFile
 
 
-def _parse_file(path: Path) -> list[CheckSpec]:
+def _parse_file(path: Path) -> list[tuple[CheckSpec, int]]:
+    """The checks of one file, each with the line of its id."""
     try:
         data, lines = read_document(path, "check file")
     except DocumentError as exc:
-        raise DeclarativeError(exc.problems) from None
+        raise DeclarativeError(exc.problems, path=exc.path) from None
+    if not isinstance(data, dict):
+        raise DeclarativeError([f"{path}:1: a check file holds [[check]] tables (or one check), not {type(data).__name__}"],
+                               path=str(path))
     # a file is either [[check]] tables, or one check written at the top level
     try:
         if "check" not in data:
-            return [CheckSpec.model_validate(data)]
-        return CheckFile.model_validate(data).check
+            return [(CheckSpec.model_validate(data), lines.get(("id",), 1))]
+        specs = CheckFile.model_validate(data).check
+        return [(spec, lines.get(("check", i, "id"), lines.get(("check", i), 1))) for i, spec in enumerate(specs)]
     except ValidationError as exc:
-        raise DeclarativeError(validation_problems(path, lines, exc)) from None
+        raise DeclarativeError(validation_problems(path, lines, exc), path=str(path)) from None
 
 
 def _files(path: Path) -> list[Path]:
-    if path.is_file():
+    if is_file(path):
         return [path]
-    if path.is_dir():
-        return sorted(p for p in path.rglob("*.toml") if p.is_file())
-    raise DeclarativeError([f"{path}: no such check file or folder"])
+    try:
+        if path.is_dir():
+            return sorted(p for p in path.rglob("*.toml") if is_file(p))
+    except (OSError, ValueError) as exc:
+        raise DeclarativeError([f"{path}: cannot read the check folder: {exc}"], path=str(path)) from None
+    raise DeclarativeError([f"{path}: no such check file or folder"], path=str(path))
 
 
 def load_declarative_checks(*paths: str | Path) -> list[Check]:
@@ -45,28 +55,32 @@ def load_declarative_checks(*paths: str | Path) -> list[Check]:
     a check id defined twice.
     """
     problems: list[str] = []
+    first_bad: str | None = None
     built: list[Check] = []
-    where: dict[str, Path] = {}
+    where: dict[str, str] = {}
     for p in paths:
         try:
             files = _files(Path(p))
         except DeclarativeError as exc:
             problems += exc.problems
+            first_bad = first_bad or exc.path
             continue
         for f in files:
             try:
                 specs = _parse_file(f)
             except DeclarativeError as exc:
                 problems += exc.problems
+                first_bad = first_bad or exc.path
                 continue
-            for spec in specs:
+            for spec, line in specs:
                 if spec.id in where:
-                    problems.append(f"{f}: check id {spec.id!r} is already defined in {where[spec.id]}")
+                    problems.append(f"{f}: check id {spec.id!r} is already defined in {where[spec.id]} (again on line {line})")
+                    first_bad = first_bad or str(f)
                     continue
-                where[spec.id] = f
-                built.append(build_check(spec, source=f))
+                where[spec.id] = f"{f}:{line}"
+                built.append(replace(build_check(spec, source=f), source=f"{f}:{line}"))
     if problems:
-        raise DeclarativeError(problems)
+        raise DeclarativeError(problems, path=first_bad)
     return built
 
 

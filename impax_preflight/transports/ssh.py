@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..secrets import SecretError, mask
+from ..vocabulary import PRIVILEGE_PREFIXES
 from .base import (
     OUTPUT_CAP,
     CommandCancelled,
@@ -66,7 +67,6 @@ POLL_S = 0.25
 KILL_BUDGET_S = 6.0
 #: A command's pid marker is awaited this long past its timeout before giving up on killing it.
 MARKER_GRACE_S = 2.0
-PRIVILEGE_PREFIXES = ("pfexec", "sudo -n", "sudo")
 DEFAULT_KNOWN_HOSTS = "~/.ssh/known_hosts"
 
 # several hosts may record new keys in the same known_hosts file at once
@@ -85,19 +85,13 @@ def known_hosts_name(address: str, port: int) -> str:
 
 def parse_jump(spec: str, default_user: str | None) -> tuple[str | None, str, int]:
     """'user@host[:port]' -> (user, host, port). IPv6 literals go in brackets: user@[::1]:2222."""
-    user, _, rest = spec.rpartition("@")
-    user = user or default_user
-    if rest.startswith("["):
-        host, _, tail = rest[1:].partition("]")
-        port = int(tail[1:]) if tail.startswith(":") else 22
-    elif rest.count(":") == 1:
-        host, _, p = rest.partition(":")
-        port = int(p)
-    else:
-        host, port = rest, 22
-    if not host:
-        raise TransportError(f"transport.jump {spec!r} is not of the form user@host[:port]")
-    return user, host, port
+    from ..inventory import split_jump
+
+    try:
+        user, host, port = split_jump(spec)
+    except ValueError as exc:
+        raise TransportError(f"transport.jump: {exc}") from None
+    return user or default_user, host, port
 
 
 class SshShell(Shell):

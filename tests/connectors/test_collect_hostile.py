@@ -264,7 +264,15 @@ def test_collect_cli_with_hostile_host_names_writes_only_into_its_folder(tmp_pat
     from impax_preflight.cli import _add_plugin_commands, cli
 
     _add_plugin_commands()
-    names = ["../../escaped\rWrite-Host pwned", "a\nb; pwned", "win'\r\nx"]
+    # a line break in a name is refused when the inventory loads (file:line:field, exit 3) ...
+    broken = tmp_path / "broken.toml"
+    broken.write_text('[site]\nname = "H"\nimpax_version = "6.3.1"\nplatform = "AS3000"\n\n[[hosts]]\n'
+                      'name = "a\\rWrite-Host pwned"\nos = "windows"\nroles = ["archive"]\n')
+    r = CliRunner().invoke(cli, ["collect", str(broken), "-o", str(tmp_path / "none"), "--host", "a\rWrite-Host pwned"])
+    assert r.exit_code == 3 and "broken.toml:7: hosts[0].name" in r.output and "U+000D" in r.output
+    assert not (tmp_path / "none").exists()
+    # ... and every other hostile name is escaped by the collector itself
+    names = ["../../escaped; Write-Host pwned", "a`b$(touch pwned); pwned", "win'x\"y"]
     hosts = "".join(
         f'[[hosts]]\nname = {json.dumps(n)}\naddress = "10.0.0.{i}"\nos = "{"windows" if i == 2 else "solaris"}"\n'
         'roles = ["archive"]\n\n' for i, n in enumerate(names))
