@@ -71,8 +71,8 @@ class Probe:
     variants: Mapping[str, tuple[Variant, ...]]
     privileged: bool = False
     timeout_s: float | None = None
-    #: a pattern on stdout+stderr meaning the thing read does not exist (a path, a registry key, a
-    #: service): the read returns None instead of failing
+    #: a pattern on stdout+stderr of a command that FAILED (exit code not 0) meaning the thing read does
+    #: not exist (a path, a registry key, a service): the read returns None instead of failing
     absent: str | None = None
     #: the command not being installed means "not used here" (None), not an error
     missing_ok: bool = False
@@ -291,7 +291,9 @@ class HostReader:
                 res = dataclasses.replace(res, stdout=p.redact(res.stdout))
             evidence.append(evidence_from_command(res, self.target))
             text = f"{res.stdout}\n{res.stderr}"
-            if p.absent and re.search(p.absent, text, re.I | re.M):
+            # "absent" is what a command says when it FAILS because the thing is not there: never a
+            # phrase inside a successful output (a log that quotes "No such file or directory")
+            if p.absent and res.rc not in (0, None) and re.search(p.absent, text, re.I | re.M):
                 return Reading(None, evidence, [p.absent_note] if p.absent_note else [], _context_of(res))
             if command_missing(res):
                 if not last:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from . import ParseError, lines_of
 
@@ -126,24 +126,36 @@ def parse_messages(text: str, notes: list[str] | None = None) -> list[LogMessage
 
 def date_messages(messages: list[LogMessage], reference: datetime) -> list[LogMessage]:
     """Give each message (oldest first, as the files are read) its year, counting back from
-    `reference` (naive, the host's local time as near as known): a message dated after the
-    reference belongs to the year before, and walking backwards, every step up in month/day is
-    one more year back (the log crossed a new year)."""
+    `reference` (naive; the collection time or now).
+
+    Syslog stamps are the host's local time and carry no year. The newest message is in the
+    reference's year unless it would lie more than a day after the reference (a host east of UTC is
+    up to 14 hours ahead of a UTC reference: that is not a year ago). Walking back, only a real new
+    year steps the year back — a month that jumps up by more than six (December before January) —
+    never a message a second out of order.
+    """
     year = reference.year
-    later: tuple[int, int, str] | None = None
+    ahead = reference + timedelta(days=1)
+    later_month: int | None = None
     for msg in reversed(messages):
-        key = (msg.month, msg.day, msg.time)
-        if later is None:
-            if (msg.month, msg.day) > (reference.month, reference.day):
+        clock = tuple(map(int, msg.time.split(":")))
+        if later_month is None:
+            candidate = _stamp(year, msg.month, msg.day, clock)
+            if candidate is None or candidate > ahead:
                 year -= 1
-        elif key > later:
+        elif msg.month > later_month + 6:
             year -= 1
-        later = key
-        try:
-            msg.when = datetime(year, msg.month, msg.day, *map(int, msg.time.split(":")))
-        except ValueError:  # 29 Feb in a year that has none: the guess of year was wrong by one
-            msg.when = datetime(year - 1, msg.month, msg.day, *map(int, msg.time.split(":")))
+        later_month = msg.month
+        # 29 February in a year that has none: the message is from the leap year before
+        msg.when = _stamp(year, msg.month, msg.day, clock) or _stamp(year - 1, msg.month, msg.day, clock)
     return messages
+
+
+def _stamp(year: int, month: int, day: int, clock: tuple[int, ...]) -> datetime | None:
+    try:
+        return datetime(year, month, day, *clock)
+    except ValueError:
+        return None
 
 
 __all__ = ["LogMessage", "date_messages", "parse_messages"]
