@@ -17,6 +17,7 @@ import json
 import logging
 import os
 import sqlite3
+import time
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from fnmatch import fnmatchcase
@@ -189,7 +190,7 @@ class HistoryStore:
     def _create(self, con: sqlite3.Connection) -> None:
         # WAL: readers never block the writer, and two runs that finish together queue on the lock.
         # Must be set outside a transaction; it is persistent, so set once when the file is new.
-        mode = con.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        mode = _journal_wal(con)
         if str(mode).lower() != "wal":
             log.warning("history store %s: the file system refused the WAL journal (mode %s); concurrent runs wait longer",
                         self.path, mode)
@@ -512,6 +513,19 @@ def record_run(report: RunReport, store: HistoryStore | None, kind: str = "run")
         report.warnings.append(mask(f"the run was recorded in {store.path} but its history could not be read back: "
                                     f"{_reason(exc)}; the report has no trends"))
     return report
+
+
+def _journal_wal(con: sqlite3.Connection) -> str:
+    """Switch a new store to WAL. SQLite answers "locked" at once, without its busy timeout, while
+    another process creates the same new file: retry until the timeout, as the lock would wait."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_S
+    while True:
+        try:
+            return str(con.execute("PRAGMA journal_mode = WAL").fetchone()[0])
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 def _reason(exc: BaseException) -> str:
