@@ -130,24 +130,25 @@ def date_messages(messages: list[LogMessage], reference: datetime) -> list[LogMe
 
     Syslog stamps are the host's local time and carry no year. The newest message is in the
     reference's year unless it would lie more than a day after the reference (a host east of UTC is
-    up to 14 hours ahead of a UTC reference: that is not a year ago). Walking back, only a real new
-    year steps the year back — a month that jumps up by more than six (December before January) —
-    never a message a second out of order.
+    up to 14 hours ahead of a UTC reference: that is not a year ago). Walking back, a message is
+    in the year before when, in the current year, it would lie more than a day after the message
+    that follows it (September before March, December before January) — never for a message a
+    second or a few hours out of order.
     """
     year = reference.year
-    ahead = reference + timedelta(days=1)
-    later_month: int | None = None
+    limit = reference + timedelta(days=1)
     for msg in reversed(messages):
         clock = tuple(map(int, msg.time.split(":")))
-        if later_month is None:
-            candidate = _stamp(year, msg.month, msg.day, clock)
-            if candidate is None or candidate > ahead:
-                year -= 1
-        elif msg.month > later_month + 6:
+        when = _stamp(year, msg.month, msg.day, clock)
+        # a year back while it would lie after what follows it; 29 February: back to a leap year
+        for _ in range(8):
+            if when is not None and when <= limit:
+                break
             year -= 1
-        later_month = msg.month
-        # 29 February in a year that has none: the message is from the leap year before
-        msg.when = _stamp(year, msg.month, msg.day, clock) or _stamp(year - 1, msg.month, msg.day, clock)
+            when = _stamp(year, msg.month, msg.day, clock)
+        msg.when = when
+        if when is not None:
+            limit = when + timedelta(days=1)
     return messages
 
 
