@@ -181,6 +181,11 @@ class Transport(_Strict):
         return self
 
 
+#: user/password@service (Oracle's classic connect string) or an ODBC PWD= attribute inside a dsn
+_DSN_CREDENTIALS = re.compile(r"^[^@()/\s]+/[^@()\s]*@")
+_ODBC_CREDENTIALS = re.compile(r"(^|;)\s*(pwd|password)\s*=", re.I)
+
+
 class Database(_Strict):
     """A database on a host, reached read-only."""
 
@@ -221,6 +226,17 @@ class Database(_Strict):
     def _dialect(cls, v: str | None) -> str | None:
         if v is not None and dialects.normalize(v) not in dialects.DIALECTS:
             raise ValueError(f"{v!r} is not a SQL dialect the tool knows; write one of {', '.join(dialects.DIALECTS)}")
+        return v
+
+    @field_validator("dsn")
+    @classmethod
+    def _dsn(cls, v: str | None) -> str | None:
+        # a password written into the connect string would reach process lists, logs and evidence,
+        # unmasked: credentials go in `user` and `password` (a secret reference), never in dsn
+        if v is not None and (_DSN_CREDENTIALS.search(v) or _ODBC_CREDENTIALS.search(v)):
+            raise ValueError("the dsn holds a user and password (user/password@... or PWD=...): put the user in "
+                             "`user` and the password in `password` as a secret reference (env:, file:, keyring:, "
+                             "prompt:)")
         return v
 
     @model_validator(mode="after")

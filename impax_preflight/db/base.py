@@ -61,8 +61,8 @@ class SqlSession:
     """
 
     kind = "sql"
-    #: sqlglot dialect name: oracle, tsql, postgres, sqlite
-    dialect = "sqlite"
+    #: the SQL dialect: oracle, tsql, postgres, sqlite; "generic" (standard SQL) for a session that does not say
+    dialect = "generic"
     #: functions the site allows besides the dialect's built-ins ([site.sql] allow_functions); set by the runner
     allowed_functions: frozenset[str] = frozenset()
     #: why this session may not be used any more (it could not be kept read-only), or None

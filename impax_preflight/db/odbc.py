@@ -170,7 +170,18 @@ class OdbcSession(SqlSession):
             raise map_odbc_error(exc, where) from None
         self.dbms_name = self._getinfo("SQL_DBMS_NAME")
         self.dbms_version = self._getinfo("SQL_DBMS_VER")
-        self.dialect = dialect or guess_dialect(self.dbms_name)
+        spoken = guess_dialect(self.dbms_name)
+        if dialect and spoken != "generic" and dialects.normalize(dialect) != spoken:
+            # the guard and the read-only transaction follow the dialect: a wrong one (sqlite declared
+            # for a PostgreSQL server) would open no read-only transaction at all
+            try:
+                self._conn.close()
+            except Exception:  # noqa: BLE001 - the refusal is what matters
+                pass
+            raise DatabaseError(f"{where}: the inventory declares dialect {dialect!r} but the server says it is "
+                                f"{self.dbms_name!r} ({dialects.label(spoken)}); correct dialect in the inventory "
+                                "(the session was refused: the read-only safeguards follow the dialect)")
+        self.dialect = dialect or spoken
         self._make_read_only()
         self._transactions = self._manual_commit()
 

@@ -4,7 +4,7 @@ Refused before anything reaches a server: more than one statement (also one hidd
 comment), anything that is not a query (DML, DDL, TRUNCATE, EXEC/CALL, PL/SQL blocks, SET, GRANT,
 COMMIT...), SELECT ... INTO, row locks (FOR UPDATE/SHARE, T-SQL UPDLOCK/XLOCK/HOLDLOCK hints),
 other servers (Oracle database links, SQL Server four-part linked-server names), and
-every function that is not on the dialect's allowlist (`functions.py`): user-defined functions,
+every function that is not on the dialect's allowlist (`impax_preflight/sqlfunctions.py`): user-defined functions,
 package calls, dynamic SQL (``query_to_xml``, ``dblink``, ``DBMS_SQL``...), sequences, locks,
 killing sessions. A site may allow more functions by name in its inventory; those that run SQL
 text or change state can never be allowed.
@@ -45,6 +45,13 @@ _LOCK_HINTS = {"updlock", "xlock", "holdlock", "tablock", "tablockx", "paglock",
                "repeatableread"}
 
 _QUOTES = ('"', "[", "`")
+#: words some dialects tokenize as names that open a parenthesis as syntax, not as a call
+#: (WITHIN GROUP (...), KEEP (...), OVER (...), FILTER (...), SAMPLE (...), PARTITION (p)...)
+_SYNTAX_BEFORE_PAREN = frozenset({"group", "within", "keep", "over", "filter", "sample", "partition", "subpartition", "pivot",
+                                  "unpivot", "values", "in", "exists", "any", "all", "some", "using", "lateral", "rows",
+                                  "range", "for", "on", "as", "and", "or", "not", "when", "then", "else", "is"})
+#: names Oracle answers in a query on DUAL (its one column, pseudo-columns) that call no function
+_ORACLE_PSEUDOCOLUMNS = frozenset({"dummy", "rownum", "rowid", "level", "user", "uid", "ora_rowscn", "sessiontimezone", "dbtimezone"})
 _ENGINES = {"oracle": "Oracle", "tsql": "SQL Server", "mssql": "SQL Server", "postgres": "PostgreSQL", "sqlite": "SQLite",
             "generic": "standard SQL"}
 
@@ -60,6 +67,19 @@ logging.getLogger("sqlglot").addFilter(_DropFallbackWarnings())
 
 
 def ensure_read_only(sql: str, dialect: str = "sqlite", allow: Iterable[str] = (), *, defer_unlisted: bool = False) -> None:
+    """Raise ReadOnlyViolation unless `sql` is exactly one read-only query (see `_ensure`). Whatever
+    else goes wrong while judging it (a parser's own bug, a statement too deep to walk) refuses it
+    too: what the guard could not judge is never sent."""
+    try:
+        _ensure(sql, dialect, allow, defer_unlisted)
+    except ReadOnlyViolation:
+        raise
+    except Exception as exc:  # noqa: BLE001 - fail closed
+        raise ReadOnlyViolation(f"refused: the guard could not analyse the statement ({type(exc).__name__}: "
+                                f"{_first_line(exc)})") from None
+
+
+def _ensure(sql: str, dialect: str, allow: Iterable[str], defer_unlisted: bool) -> None:
     """Raise ReadOnlyViolation unless `sql` is exactly one read-only query (SELECT, WITH ... SELECT, UNION...).
 
     `allow`: function names the site allows besides the dialect's built-ins (lower case, qualified
@@ -84,6 +104,10 @@ def ensure_read_only(sql: str, dialect: str = "sqlite", allow: Iterable[str] = (
         raise ReadOnlyViolation(f"refused: {stmt.key.upper()} is not a read-only query")
     policy = _Policy(dialect, frozenset(a.lower() for a in allow), defer_unlisted)
     tables = _table_names(stmt) if dialect == "oracle" else set()
+    # Oracle calls a function written without parentheses when no table of the query has a column of
+    # that name: in a query on DUAL alone (or on no table), every bare name is such a call
+    tableless = dialect == "oracle" and {t.name.lower() for t in stmt.find_all(exp.Table)} <= {"dual"}
+    aliases = {a.alias.lower() for a in stmt.find_all(exp.Alias) if a.alias} if tableless else set()
     for node in stmt.walk():
         if isinstance(node, _WRITE_NODES):
             raise ReadOnlyViolation(f"refused: the query contains {node.key.upper()}, which writes or locks")
@@ -109,7 +133,11 @@ def ensure_read_only(sql: str, dialect: str = "sqlite", allow: Iterable[str] = (
         elif isinstance(node, exp.Column) and dialect == "oracle" and node.table and node.table.lower() not in tables:
             # Oracle calls functions without parentheses: pkg.f here is a call unless pkg is a table of the query
             policy.judge([p.name for p in node.parts], False, bare=True)
-    for name, quoted in _special_syntax_calls(sql, read):
+        elif (tableless and isinstance(node, exp.Column) and not node.table and node.name
+              and node.name.lower() not in aliases and node.name.lower() not in _ORACLE_PSEUDOCOLUMNS):
+            policy.judge([node.name], bool(node.this.args.get("quoted")) if isinstance(node.this, exp.Identifier) else False,
+                         bare=True)
+    for name, quoted in _special_syntax_calls(sql, read, _table_names(stmt)):
         policy.judge([name], quoted)
     if policy.problems:
         raise ReadOnlyViolation("refused: " + "; ".join(dict.fromkeys(policy.problems)))
@@ -141,7 +169,10 @@ class _Policy:
             return
         if self.defer_unlisted:
             return
-        if bare:
+        if bare and len(parts) == 1:
+            what = (f"{call}, a name no table of this query (DUAL alone) can answer, calls function {call} "
+                    "(Oracle calls functions without parentheses)")
+        elif bare:
             what = (f"{call} may call function {parts[-1].upper()} of package or schema {'.'.join(parts[:-1]).upper()} "
                     "(Oracle calls functions without parentheses): it is not a table or alias of the query")
         elif quoted:
@@ -203,9 +234,12 @@ def _table_names(stmt: exp.Expression) -> set[str]:
     return names
 
 
-def _special_syntax_calls(sql: str, read: str | None) -> list[tuple[str, bool]]:
-    """Function names the parser turns into syntax nodes without recording their position
-    (STRING_AGG, XMLTABLE, TRIM... its FUNCTION_PARSERS): found in the tokens, followed by '('."""
+def _special_syntax_calls(sql: str, read: str | None, names: set[str]) -> list[tuple[str, bool]]:
+    """Every unqualified name written before '(' in the tokens, whatever node the parser made of it:
+    the names it turns into syntax without recording where they are written (STRING_AGG, XMLTABLE,
+    TRIM... its FUNCTION_PARSERS) and, as a second net under the parsed tree, every other name a
+    query calls. Not calls: the column lists of a CTE or an alias (``WITH t (a, b) AS``), which
+    name a table or alias of the statement (`names`)."""
     from sqlglot.dialects.dialect import Dialect
     from sqlglot.tokens import TokenType
 
@@ -214,11 +248,14 @@ def _special_syntax_calls(sql: str, read: str | None) -> list[tuple[str, bool]]:
     tokens = d.tokenize(sql)
     out = []
     for i, tok in enumerate(tokens[:-1]):
-        if tokens[i + 1].token_type != TokenType.L_PAREN or tok.text.upper() not in special:
+        if tokens[i + 1].token_type != TokenType.L_PAREN:
             continue
         if i and tokens[i - 1].token_type == TokenType.DOT:
             continue  # qualified: judged from the parsed tree
-        out.append((tok.text, tok.token_type == TokenType.IDENTIFIER))
+        named = (tok.token_type == TokenType.IDENTIFIER
+                 or (tok.token_type == TokenType.VAR and tok.text.lower() not in _SYNTAX_BEFORE_PAREN))
+        if tok.text.upper() in special or (named and tok.text.lower() not in names):
+            out.append((tok.text, tok.token_type == TokenType.IDENTIFIER))
     return out
 
 

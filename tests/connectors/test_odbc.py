@@ -121,6 +121,15 @@ def test_pg_dialect_guessed_from_the_driver(odbc_postgres):
         s.close()
 
 
+@pytest.mark.service
+def test_pg_declared_as_another_dialect_is_refused(odbc_postgres):
+    """The guard and the read-only transaction follow the dialect: SQLite declared for a PostgreSQL
+    server would open no read-only transaction at all, so the session is refused."""
+    db = odbc_postgres.database.model_copy(update={"dialect": "sqlite"})
+    with pytest.raises(DatabaseError, match=r"declares dialect 'sqlite' but the server says it is 'PostgreSQL'"):
+        OdbcSession.for_database(db, odbc_postgres.host)
+
+
 # ---- SQLite through the SQLite3 ODBC driver ---------------------------------------------------
 
 

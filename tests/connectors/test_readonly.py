@@ -161,7 +161,7 @@ def test_functions_off_the_list_are_refused_by_name(dialect, sql, name):
     ("postgres", "select f.x from generate_series(1, 3) as f(x)"),
     ("postgres", "with c(x) as (select 1) select x from c"),
     ("postgres", "select pg_size_pretty(pg_total_relation_size('map_event_audit')), current_setting('server_version_num')"),
-    ("oracle", "select nvl(a, 0), decode(b, 1, 'x', 'y'), to_char(sysdate, 'YYYY'), trunc(sysdate) from dual"),
+    ("oracle", "select nvl(dummy, 0), decode(dummy, 1, 'x', 'y'), to_char(sysdate, 'YYYY'), trunc(sysdate) from dual"),
     ("oracle", "select s.study_uid, dbadmin.study.accession from dbadmin.study s, dbadmin.study"),
     ("oracle", "select listagg(name, ',') within group (order by name) from v$parameter"),
     ("tsql", "select isnull(a, 0), convert(int, b), datediff(minute, c, getdate()), iif(a = 1, 1, 0) from t"),
