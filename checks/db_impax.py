@@ -78,7 +78,7 @@ def _text(text: str, notes: list[str] | None = None) -> str:
 
 
 ARCHIVE_REPORT = probe("archive.report_tool", "the archive report", _text, any_os="{command}", arguments=_tool_command,
-                       strict_rc=True, timeout_s=600)
+                       command_args=("command",), strict_rc=True, timeout_s=600)
 
 
 def _archive_tool(ctx: CheckContext):

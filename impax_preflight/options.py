@@ -70,6 +70,8 @@ def remote_path() -> OptionType:
         problem = _text_problem(v, 1024)
         if problem:
             raise ValueError(problem)
+        if any(c in v for c in "\t\r\n"):  # text allows them; a line break in a command line starts another command
+            raise ValueError("the path contains a tab or a line break")
         bad = sorted(set(v) & _UNSAFE_IN_REMOTE_PATH)
         if bad or not v.strip():
             raise ValueError("the path is empty" if not bad else

@@ -32,7 +32,7 @@ from .memo import Memo
 from .model import Evidence
 from .parsers import ParseError
 from .secrets import mask
-from .transports.base import CommandResult, CommandTimeout, NotCollected, TransportError
+from .transports.base import OUTPUT_CAP, CommandResult, CommandTimeout, NotCollected, TransportError
 
 if TYPE_CHECKING:  # pragma: no cover
     from .inventory import Host, Site
@@ -87,6 +87,12 @@ class Probe:
     absent_note: str | None = None
     #: keyword arguments for the parser from the site's settings (e.g. a listing's date order)
     parse_options: Callable[["Site | None", "Host | None"], dict[str, Any]] | None = None
+    #: the `arguments` that are whole command lines a site configures (e.g. a vendor tool's
+    #: invocation): not refused for shell characters as paths and names are
+    command_args: tuple[str, ...] = ()
+    #: an output cut at the transport's cap (16 MB) still answers (e.g. the newest lines come first);
+    #: otherwise a cut output is a failed read, never judged on a part
+    partial_ok: bool = False
 
     def variants_for(self, os_name: str) -> tuple[Variant, ...]:
         return tuple(self.variants.get(os_name, ())) + tuple(self.variants.get("*", ()))
@@ -96,7 +102,10 @@ class Probe:
         args = self.arguments(site, host) if self.arguments else {}
         if args is None:
             return ()
-        return tuple(_fill(v.command, args) for v in self.variants_for(os_name))
+        try:
+            return tuple(_fill(v.command, args, self.command_args) for v in self.variants_for(os_name))
+        except UnsafeArgument:  # nothing to collect: the read itself reports the setting
+            return ()
 
     def __hash__(self) -> int:  # probes are keys of memos and sets; their name is their identity
         return hash(self.name)
@@ -137,8 +146,27 @@ def _variant(item: Any, parse: Callable[..., Any] | None, name: str) -> Variant:
     return Variant(str(item), parse)
 
 
-def _fill(command: str, args: Mapping[str, str]) -> str:
-    return command.format(**args) if args else command
+#: what a shell (sh or cmd.exe) would interpret inside a site's value put into a command line
+_SHELL_SPECIAL = re.compile(r"[\"'`$;&|<>%!\r\n\x00]")
+
+
+class UnsafeArgument(ValueError):
+    """A site's setting that would change the command line it is put into, not just fill it."""
+
+
+def _fill(command: str, args: Mapping[str, str], command_args: Iterable[str] = ()) -> str:
+    """`command` with its {placeholders} filled. A value (a path, a name from the inventory) is
+    refused when it holds a quote or a character a shell interprets, so a setting can only fill
+    its place; only the arguments a probe declares as whole commands (`command_args`) are exempt."""
+    if not args:
+        return command
+    for name, value in args.items():
+        bad = _SHELL_SPECIAL.search(str(value)) if name not in command_args else None
+        if bad:
+            raise UnsafeArgument(f"the setting {name} = {str(value)[:200]!r} holds {bad.group()!r}, which a shell would "
+                                 "interpret; give a plain path or name (no quotes, $, %, ;, &, |, <, >, !, backquotes or "
+                                 "line breaks)")
+    return command.format(**args)
 
 
 # ---- what a read can end in ---------------------------------------------------------------------
@@ -273,9 +301,13 @@ class HostReader:
             shell = self._shell()
         except TransportError as exc:
             raise _connection_error(str(exc)) from None
+        try:
+            commands = [_fill(v.command, args, p.command_args) for v in variants]
+        except UnsafeArgument as exc:
+            raise ReadError(f"{p.reads}: not read — {exc}") from None
         for i, v in enumerate(variants):
             last = i == len(variants) - 1
-            command = _fill(v.command, args)
+            command = commands[i]
             try:
                 res = self._run(shell, command, p.privileged, timeout)
             except CommandTimeout as exc:
@@ -321,6 +353,11 @@ class HostReader:
                     continue
                 raise ReadError(f"could not read {p.reads}: `{res.command}` exited with code {res.rc} ({detail}); run it by "
                                 "hand on the server to see why it fails", evidence)
+            if res.truncated and not p.partial_ok:
+                raise ReadError(
+                    f"could not read {p.reads}: `{res.command}` printed more than the {OUTPUT_CAP // (1024 * 1024)} MB "
+                    "impax-preflight keeps, and a cut output is not judged on its first part; narrow the command (a site "
+                    "setting such as a shorter window) or read it by hand", evidence)
             return self._parse(p, v, res, evidence)
         raise ReadError(f"could not read {p.reads}: no command answered", evidence)  # pragma: no cover - loop returns
 

@@ -23,7 +23,7 @@ def collect_cmd(inventory, host_names, out_dir, plugins_dirs, checks_dirs, disab
     bundle; `impax-preflight run INVENTORY --bundle NAME=PATH` then checks the host from it.
     Exit code 0 when written, 3 on a bad inventory or unknown host.
     """
-    from ..plan import host_commands
+    from ..plan import host_command_timeouts, host_commands
     from ..transports.collector import (
         collector_script,
         readme_text,
@@ -50,7 +50,8 @@ def collect_cmd(inventory, host_names, out_dir, plugins_dirs, checks_dirs, disab
         cmds = host_commands(plugins, inv, host)
         script = script_name(host.name, host.os)
         try:
-            text = collector_script(host.name, host.os, cmds, inv.site.thresholds.command_timeout_s)
+            text = collector_script(host.name, host.os, cmds, inv.site.thresholds.command_timeout_s,
+                                    host_command_timeouts(plugins, inv, host))
         except UnsafeScriptText as exc:
             fail(f"error: cannot write the collector for host {host.name}: {exc}")
         path = out / script

@@ -41,19 +41,27 @@ _OS_NAMES = ("solaris", "linux", "windows")
 
 
 def collector_script(host_name: str, os_name: str, commands: list[str],
-                     command_timeout_s: float = DEFAULT_COMMAND_TIMEOUT_S) -> str:
+                     command_timeout_s: float = DEFAULT_COMMAND_TIMEOUT_S,
+                     timeouts: dict[str, float] | None = None) -> str:
     """The collector script text for a host: POSIX sh (solaris/linux) or PowerShell (windows).
 
-    Every interpolated text is quoted by `quoting.py`; a text no script can carry (a NUL, a line
-    break in a Windows command) raises `UnsafeScriptText` naming it."""
+    Each command may run `command_timeout_s` seconds, or its own limit from `timeouts` (a probe that
+    declares a longer one, e.g. a RAID tool or a vendor report: the collector must give it the time
+    a live run would). Every interpolated text is quoted by `quoting.py`; a text no script can carry
+    (a NUL, a line break in a Windows command) raises `UnsafeScriptText` naming it."""
     if os_name not in _OS_NAMES:
         raise UnsafeScriptText(f"unknown OS {comment_text(os_name)} (expected one of {', '.join(_OS_NAMES)})")
-    if not (command_timeout_s > 0 and math.isfinite(command_timeout_s)):
-        raise UnsafeScriptText(f"the per-command timeout must be a positive number of seconds, not {command_timeout_s!r}")
-    timeout = max(1, math.ceil(command_timeout_s))
+    timeout = _seconds(command_timeout_s)
+    limits = [_seconds((timeouts or {}).get(cmd, command_timeout_s)) for cmd in commands]
     if os_name == "windows":
-        return _powershell(host_name, commands, timeout)
-    return _posix_sh(host_name, os_name, commands, timeout)
+        return _powershell(host_name, commands, timeout, limits)
+    return _posix_sh(host_name, os_name, commands, timeout, limits)
+
+
+def _seconds(value: float) -> int:
+    if not (isinstance(value, (int, float)) and value > 0 and math.isfinite(value)):
+        raise UnsafeScriptText(f"the per-command timeout must be a positive number of seconds, not {value!r}")
+    return max(1, math.ceil(value))
 
 
 def script_name(host_name: str, os_name: str) -> str:
@@ -125,12 +133,12 @@ tree() {{
     }}'
 }}
 
-# watchdog PID MARK: after $TIMEOUT seconds, if MARK.running still exists, write MARK and kill the
+# watchdog PID MARK SECONDS: after SECONDS, if MARK.running still exists, write MARK and kill the
 # command's whole process tree (stopped first, so nothing forks away while it is being killed).
 # No `timeout` command on Solaris 10, and the command shares our process group, so no group kill.
 watchdog() {{
   w=0
-  while [ $w -lt $TIMEOUT ]; do
+  while [ $w -lt $3 ]; do
     sleep 1
     [ -f "$2.running" ] || exit 0
     w=`expr $w + 1`
@@ -141,9 +149,9 @@ watchdog() {{
   kill -9 `tree $1` 2>/dev/null
 }}
 
-# run_one NUMBER JSON_OF_COMMAND LABEL COMMAND
+# run_one NUMBER JSON_OF_COMMAND LABEL COMMAND [SECONDS]
 run_one() {{
-  n=$1; json=$2; label=$3; cmd=$4
+  n=$1; json=$2; label=$3; cmd=$4; limit=${{5:-$TIMEOUT}}
   mark="$OUT_DIR/out/$n.timeout"
   started=`date -u +%Y-%m-%dT%H:%M:%SZ`
   t0=`now`
@@ -152,7 +160,7 @@ run_one() {{
   pid=$!
   # exec in a subshell: a redirection on the call itself leaves the shell's saved copy of stdout
   # open in the watchdog, and whoever reads our output would wait for the watchdog to end
-  ( exec < /dev/null > /dev/null 2>&1; watchdog $pid "$mark" ) &
+  ( exec < /dev/null > /dev/null 2>&1; watchdog $pid "$mark" $limit ) &
   wait $pid
   rc=$?
   rm -f "$mark.running"
@@ -161,9 +169,9 @@ run_one() {{
   case "$dur" in ''|*[!0-9.]*) dur=0 ;; esac
   extra=""
   if [ -f "$mark" ]; then
-    extra=", \"timed_out\": true, \"timeout_s\": $TIMEOUT"
+    extra=", \"timed_out\": true, \"timeout_s\": $limit"
     rm -f "$mark"
-    echo "collector: [$n] killed after $TIMEOUT s: $label" >&2
+    echo "collector: [$n] killed after $limit s: $label" >&2
   fi
   printf '%s{{"command": %s, "rc": %s, "stdout": "out/%s.out", "stderr": "out/%s.err", "started": "%s", "duration_s": %s%s}}\n' \
     "$SEP" "$json" "$rc" "$n" "$n" "$started" "$dur" "$extra" >> "$ENTRIES"
@@ -194,7 +202,7 @@ echo "collector: bundle folder $OUT_DIR is complete; bring it (or the archive) b
 """
 
 
-def _posix_sh(host_name: str, os_name: str, commands: list[str], timeout: int) -> str:
+def _posix_sh(host_name: str, os_name: str, commands: list[str], timeout: int, limits: list[int]) -> str:
     lines = [
         _SH_HEAD.format(
             host=comment_text(host_name),
@@ -212,9 +220,9 @@ def _posix_sh(host_name: str, os_name: str, commands: list[str], timeout: int) -
         f"HOST_JSON={sh_word(json.dumps(host_name), 'the host name')}",
         "",
     ]
-    for i, cmd in enumerate(commands, start=1):
+    for i, (cmd, limit) in enumerate(zip(commands, limits), start=1):
         lines.append(f"run_one {i:03d} {sh_word(json.dumps(cmd))} {sh_word(display_text(cmd))} "
-                     f"{sh_word(cmd, 'the command')}")
+                     f"{sh_word(cmd, 'the command')}" + (f" {limit}" if limit != timeout else ""))
     lines.append(_SH_TAIL.format(fmt=FORMAT, os=os_name, version=_version_text()))
     return "\n".join(lines)
 
@@ -245,7 +253,7 @@ try {{ $cp = [Console]::OutputEncoding.CodePage; if ($cp -eq 65001) {{ $CodePage
 $Entries = New-Object System.Collections.ArrayList
 $ErrorActionPreference = 'Continue'
 
-function Invoke-One([string]$n, [string]$json, [string]$cmd) {{
+function Invoke-One([string]$n, [string]$json, [string]$cmd, [int]$limitMs = $TimeoutMs) {{
   # shown on the console: control and format characters (escape sequences, bidi overrides) as '?'
   $label = [regex]::Replace($cmd, '[\p{{Cc}}\p{{Cf}}\p{{Zl}}\p{{Zp}}]', '?')
   $batFile = Join-Path $OutSub ($n + '.cmd')
@@ -263,19 +271,19 @@ function Invoke-One([string]$n, [string]$json, [string]$cmd) {{
   $psi.CreateNoWindow = $true
   $p = [Diagnostics.Process]::Start($psi)
   $timedOut = $false
-  if (-not $p.WaitForExit($TimeoutMs)) {{
+  if (-not $p.WaitForExit($limitMs)) {{
     # the whole tree: the command may have started others (taskkill /T, Windows XP / 2003 and later)
     & taskkill.exe /T /F /PID $p.Id 2>&1 | Out-Null
     $p.WaitForExit()
     $timedOut = $true
-    Write-Host ('collector: [' + $n + '] killed after ' + ($TimeoutMs / 1000) + ' s: ' + $label)
+    Write-Host ('collector: [' + $n + '] killed after ' + ($limitMs / 1000) + ' s: ' + $label)
   }}
   $rc = $p.ExitCode
   $sw.Stop()
   Remove-Item -LiteralPath $batFile -Force -ErrorAction SilentlyContinue
   $dur = $sw.Elapsed.TotalSeconds.ToString('0.000', $Inv)
   $extra = ''
-  if ($timedOut) {{ $extra = ', "timed_out": true, "timeout_s": ' + ($TimeoutMs / 1000).ToString($Inv) }}
+  if ($timedOut) {{ $extra = ', "timed_out": true, "timeout_s": ' + ($limitMs / 1000).ToString($Inv) }}
   [void]$Entries.Add('{{"command": ' + $json + ', "rc": ' + $rc + ', "stdout": "out/' + $n + '.out", "stderr": "out/' + $n + '.err", "started": "' + $started + '", "duration_s": ' + $dur + ', "codepage": "' + $CodePage + '"' + $extra + '}}')
   Write-Host ('collector: [' + $n + '] rc=' + $rc + '  ' + $label)
 }}
@@ -309,7 +317,7 @@ Write-Host "collector: bundle folder $OutDir is complete; bring it (or the zip) 
 """
 
 
-def _powershell(host_name: str, commands: list[str], timeout: int) -> str:
+def _powershell(host_name: str, commands: list[str], timeout: int, limits: list[int]) -> str:
     for cmd in commands:
         if "\r" in cmd or "\n" in cmd:
             # written into a .cmd file, each line would run as a command of its own
@@ -328,8 +336,9 @@ def _powershell(host_name: str, commands: list[str], timeout: int) -> str:
             safe=safe_name(host_name),
         )
     ]
-    for i, cmd in enumerate(commands, start=1):
-        lines.append(f"Invoke-One '{i:03d}' {ps_literal(json.dumps(cmd))} {ps_literal(cmd, 'the command')}")
+    for i, (cmd, limit) in enumerate(zip(commands, limits), start=1):
+        lines.append(f"Invoke-One '{i:03d}' {ps_literal(json.dumps(cmd))} {ps_literal(cmd, 'the command')}"
+                     + (f" {limit * 1000}" if limit != timeout else ""))
     lines.append(_PS_TAIL.format(fmt=FORMAT, version=_version_text()))
     return "\r\n".join("\n".join(lines).split("\n"))
 

@@ -122,6 +122,36 @@ def test_sh_collector_kills_a_command_at_its_timeout(tmp_path):
     assert shell.run("echo next").stdout == "next\n"
 
 
+def test_sh_collector_gives_a_command_its_probes_longer_timeout(tmp_path):
+    """A probe that declares a longer timeout (a RAID tool, a vendor report) gets it in the collector
+    too: the same 2-second command is killed under the 1-second default and finishes under its own 5."""
+    commands = ["sleep 2; echo slow-default", "sleep 2; echo slow-allowed"]
+    script = tmp_path / "collect.sh"
+    script.write_text(collector_script("slowhost", "linux", commands, command_timeout_s=1,
+                                       timeouts={"sleep 2; echo slow-allowed": 5}))
+    r = subprocess.run(["sh", str(script), str(tmp_path / "b")], cwd=tmp_path, capture_output=True, text=True,
+                       timeout=60)
+    assert r.returncode == 0, r.stderr
+    first, second = json.loads((tmp_path / "b" / "manifest.json").read_text())["commands"]
+    assert first["timed_out"] is True and first["timeout_s"] == 1
+    assert second["rc"] == 0 and "timed_out" not in second
+    assert BundleShell(tmp_path / "b").run(commands[1]).stdout == "slow-allowed\n"
+    ps1 = collector_script("winhost", "windows", ["omreport storage vdisk", "ver"], command_timeout_s=60,
+                           timeouts={"omreport storage vdisk": 120})
+    assert "'omreport storage vdisk' 120000" in ps1 and "'ver'\r\n" in ps1
+
+
+def test_collect_gives_probe_timeouts_from_the_catalog():
+    from impax_preflight import load_plugins
+    from impax_preflight.plan import host_command_timeouts
+    from impax_preflight.testing import make_inventory
+
+    inv = make_inventory({"hosts": [{"name": "app1", "os": "windows", "roles": ["application"], "transport": {"kind": "local"}}]},
+                         platform="AS300")
+    limits = host_command_timeouts(load_plugins(entry_points=False), inv, inv.hosts[0])
+    assert limits.get("omreport storage vdisk") == 120
+
+
 @pytest.mark.parametrize("text", HOSTILE, ids=range(len(HOSTILE)))
 def test_sh_word_round_trips_through_a_real_shell(text):
     r = subprocess.run(["sh", "-c", f"NL='\n'; printf '%s' {sh_word(text)}"], capture_output=True)
