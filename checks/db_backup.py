@@ -94,8 +94,9 @@ def database_recent(ctx: CheckContext):
             return ctx.error(f"cannot read msdb.dbo.backupset ({exc}): the login needs SELECT on msdb.dbo.backupset "
                              "(e.g. db_datareader in msdb)")
         return _judge(ctx, dialect, f"msdb.dbo.backupset for database {name}", row)
-    return ctx.skip(f"backup history is read from Oracle or SQL Server; this is a {dialect} database — "
-                    "confirm its backup by hand")
+    # not verified is not ready: a warning the operator must clear, not a quiet skip
+    return ctx.warn(f"backup history is read from Oracle or SQL Server; this is a {dialect} database, so its backup "
+                    "was not verified — confirm by hand that a full backup finished recently")
 
 
 # ---- MAP_EVENT_AUDIT ----------------------------------------------------------------------------

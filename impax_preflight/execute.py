@@ -42,6 +42,17 @@ def error_message(exc: BaseException) -> tuple[str, bool]:
     return f"the check itself failed ({name}: {text}); the rest of the run is unaffected — report this to the check's provider", True
 
 
+_OWNED = ("check_id", "title", "severity", "target", "target_kind", "host", "database", "tier", "site", "provider")
+
+
+def _owned(ctx: CheckContext, f: Finding) -> Finding:
+    """The finding as the running check's: its id, severity and target are the check's declaration,
+    whatever the check wrote (a hand-made finding cannot demote a blocker or speak for another check)."""
+    own = ctx.finding(f.status, f.message)
+    update = {k: getattr(own, k) for k in _OWNED if getattr(f, k) != getattr(own, k)}
+    return f.model_copy(update=update) if update else f
+
+
 def execute_check(
     ctx: CheckContext,
     timeout: float,
@@ -63,7 +74,11 @@ def execute_check(
     def body() -> None:
         try:
             for f in as_findings(ctx.check.func(ctx)):
-                produced.append(f)
+                if not isinstance(f, Finding):  # e.g. a bare True or a dict: not a judgement that can be counted
+                    produced.append(ctx.error(f"the check produced {type(f).__name__} instead of a finding (a bug in the "
+                                              "check): it cannot be counted as passed"))
+                    continue
+                produced.append(_owned(ctx, f))
         except BaseException as exc:  # noqa: BLE001 - everything becomes a finding
             failure.append(exc)
             tb.append(traceback.format_exc())

@@ -138,6 +138,21 @@ class HostFacts(Mapping):
             return "discovered"
         return None
 
+    def conflicts(self) -> list[tuple[str, Any, Any]]:
+        """(fact, declared, discovered) where the host says something else than the inventory (the
+        declared value is the one used). A discovered value that only refines the declared one
+        (build 6.3.1.2156 of release 6.3.1, "5.10" of "5.10") is no conflict."""
+        out = []
+        for key, said in self.declared.items():
+            if key in _META or not _given(said) or key not in self.discovered or not _given(self.discovered[key]):
+                continue
+            if not all(isinstance(v, (str, int, float)) for v in (said, self.discovered[key])):
+                continue  # structured facts (product tables...) are compared by the checks that read them
+            a, b = str(said).strip().lower(), str(self.discovered[key]).strip().lower()
+            if a != b and not b.startswith(a + ".") and not b.startswith(a + " "):
+                out.append((key, said, self.discovered[key]))
+        return out
+
     def with_discovered(self, discovered: Mapping[str, Any], errors: list[str] | None = None) -> "HostFacts":
         """These facts with more discovered ones (empty values never replace a known one)."""
         merged = dict(self.discovered)

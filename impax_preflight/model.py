@@ -11,12 +11,12 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, computed_field, field_validator, model_validator
 
 from .fields import FreeText, Name
-from .vocabulary import EXIT_USAGE, Severity, Status, Verdict
+from .vocabulary import EXIT_USAGE, LEFT_OPEN_REASONS, Severity, Status, Verdict
 
 __all__ = ["EXIT_USAGE", "SCHEMA_VERSION", "CheckInfo", "Evidence", "Finding", "NotRun", "PluginInfo", "RunReport",
            "Severity", "Status", "Verdict", "Waiver", "compute_verdict", "utcnow"]
 
-SCHEMA_VERSION = "1.1"  # 1.1: optional `history` (run history and trends)
+SCHEMA_VERSION = "1.2"  # 1.1: optional `history` (run history and trends); 1.2: optional `incomplete`
 
 
 def utcnow() -> datetime:
@@ -213,6 +213,11 @@ class RunReport(_Model):
     plugins: list[PluginInfo] = Field(default_factory=list)
     warnings: list[str] = Field(default_factory=list, description="run-level warnings (plain secrets, expired waivers, broken plugins)")
     expired_waivers: list[Waiver] = Field(default_factory=list)
+    incomplete: list[str] = Field(
+        default_factory=list,
+        description="why this run can say at best GO WITH WARNINGS although no finding says so: a broken plugin, disabled "
+                    "built-in checks, blocker checks or hosts left out by --only/--skip/--host (schema 1.2)",
+    )
     baseline: dict[str, Any] | None = Field(default=None, description="diff against a previous run, if asked")
     history: RunHistory | None = Field(default=None, description="the site's run history and trends (schema 1.1)")
 
@@ -228,6 +233,17 @@ class RunReport(_Model):
 
     def blockers(self) -> list[Finding]:
         return [f for f in self.findings if f.is_blocking]
+
+    def unverified_blockers(self) -> list[str]:
+        """Blocker checks that gave no verdict although nothing says they do not apply: skipped by the
+        check itself (e.g. "confirm by hand"), or left out by --only/--skip/--host or an interrupt.
+        One line each; the report names them instead of saying "every blocker check passed"."""
+        blocker_ids = {c.id for c in self.checks if c.severity is Severity.BLOCKER}
+        out = [f"{f.check_id} on {f.target}: skipped — {f.message}" for f in self.findings
+               if f.severity is Severity.BLOCKER and f.status is Status.SKIPPED]
+        out += [f"{n.check_id}{f' on {n.target}' if n.target else ''}: not run — {n.reason}" for n in self.not_run
+                if n.check_id in blocker_ids and n.reason in LEFT_OPEN_REASONS]
+        return out
 
 
 def compute_verdict(findings: list[Finding], interrupted: bool = False, incomplete: bool = False) -> Verdict:

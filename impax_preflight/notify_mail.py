@@ -88,7 +88,11 @@ def body(report: "RunReport") -> str:
         lines.append(f"Upgrade planned for {history.upgrade_date.isoformat()}: "
                      + (f"{days} day(s) after this run." if days >= 0 else f"the date passed {-days} day(s) before this run."))
     blockers = report.blockers()
-    lines += ["", f"What blocks the upgrade ({len(blockers)}):" if blockers else "Nothing blocks the upgrade."]
+    unverified = [] if blockers else report.unverified_blockers()
+    lines += ["", f"What blocks the upgrade ({len(blockers)}):" if blockers else
+              f"No blocking problem was found in what ran, but {len(unverified)} blocker check(s) gave no verdict:"
+              if unverified else "Nothing blocks the upgrade."]
+    lines += [f"  - {' '.join(u.split())}" for u in unverified]
     for f in blockers:
         lines.append(f"  - {f.check_id} @ {f.target}{' [' + f.subject + ']' if f.subject else ''}: {' '.join(f.message.split())}")
         if f.remediation:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Iterable
 from .check import Check
 from .model import NotRun
 from .options import option_problems
+from .vocabulary import HOSTS_LIMITED, NOT_SELECTED, SKIPPED_BY_OPTION
 
 if TYPE_CHECKING:  # pragma: no cover
     from .inventory import Database, Host, Inventory
@@ -25,6 +26,9 @@ class PlanItem:
     check: Check
     host: "Host | None" = None
     database: "Database | None" = None
+    #: why the check cannot run although it was planned (its applicability could not be decided):
+    #: the run reports this as an `error` finding instead of running the check
+    error: str | None = None
 
     @property
     def target(self) -> str:
@@ -36,10 +40,62 @@ class PlanItem:
 def _selected(check_id: str, only: Iterable[str], skip: Iterable[str]) -> str | None:
     only, skip = list(only), list(skip)
     if only and not any(fnmatch.fnmatchcase(check_id, p) for p in only):
-        return "not selected by --only"
+        return NOT_SELECTED
     if any(fnmatch.fnmatchcase(check_id, p) for p in skip):
-        return "excluded by --skip"
+        return SKIPPED_BY_OPTION
     return None
+
+
+def check_selection_globs(checks: Iterable[Check], only: Iterable[str], skip: Iterable[str]) -> None:
+    """ValueError when an --only or --skip glob matches no check id (a typo must neither run nothing
+    nor skip nothing while the operator believes a check was left out)."""
+    ids = sorted(c.id for c in checks)
+    for option, globs in (("--only", only), ("--skip", skip)):
+        for g in globs:
+            if not any(fnmatch.fnmatchcase(i, g) for i in ids):
+                raise ValueError(f"{option} {g!r} matches no check id (see `impax-preflight checks`; ids look like "
+                                 "'integrity.*' or 'os.solaris.faults')")
+
+
+def left_out(inventory: "Inventory", checks: Iterable[Check], not_run: Iterable[NotRun], hosts: Iterable[str] = ()) -> list[str]:
+    """What a partial run (--only, --skip, --host) left out that a GO would need: the blocker checks
+    it did not select and the hosts it did not look at. Such a run can say at best GO WITH WARNINGS."""
+    blockers = {c.id for c in checks if c.severity.value == "blocker"}
+    out = sorted({n.check_id for n in not_run if n.check_id in blockers and n.reason in (NOT_SELECTED, SKIPPED_BY_OPTION, HOSTS_LIMITED)})
+    parts = [f"{len(out)} blocker check(s) ({_some(out)})"] if out else []
+    globs = list(hosts)
+    if globs:
+        missed = [h.name for h in inventory.hosts if not any(fnmatch.fnmatchcase(h.name, g) for g in globs)]
+        if missed:
+            parts.append(f"{len(missed)} host(s) ({_some(missed)})")
+    return parts
+
+
+def _some(names: list[str], shown: int = 5) -> str:
+    return ", ".join(names[:shown]) + (f" and {len(names) - shown} more" if len(names) > shown else "")
+
+
+def _applies(chk: Check, inventory: "Inventory", host: "Host | None", db: "Database | None") -> tuple[str | None, str | None]:
+    """(why the check does not apply, or None; why that could not be decided, or None). A `when`
+    predicate that raises does not drop the check into "not run": undecided is not verified."""
+    try:
+        return chk.applies.reason_not(inventory.site, host, db, inventory), None
+    except Exception as exc:  # noqa: BLE001 - a plugin's predicate must not take the plan down
+        return None, (f"could not decide whether the check applies here: its applicability condition failed "
+                      f"({type(exc).__name__}: {exc}) — report this to the check's provider")
+
+
+def _applies_anywhere(chk: Check, inventory: "Inventory", host_globs: list[str]) -> bool:
+    """Would the check run on some target of this run, had it been selected? (Undecidable: yes.)"""
+    if chk.target == "site":
+        return not host_globs and _applies(chk, inventory, None, None)[0] is None
+    for host in inventory.hosts:
+        if host_globs and not any(fnmatch.fnmatchcase(host.name, g) for g in host_globs):
+            continue
+        targets = [None] if chk.target == "host" else host.databases
+        if any(_applies(chk, inventory, host, db)[0] is None for db in targets):
+            return True
+    return False
 
 
 def inventory_problems(inventory: "Inventory", plugins: "PluginSet") -> list[str]:
@@ -77,36 +133,36 @@ def build_plan(
     """
     plan: list[PlanItem] = []
     not_run: list[NotRun] = []
-    site = inventory.site
     host_globs = list(hosts)
     for chk in sorted(checks, key=lambda c: c.id):
         why = _selected(chk.id, only, skip)
-        if why:
-            not_run.append(NotRun(check_id=chk.id, reason=why))
+        if why:  # left out on purpose; "left out" (a partial run) only where it would have applied
+            applies = _applies_anywhere(chk, inventory, host_globs)
+            not_run.append(NotRun(check_id=chk.id, reason=why if applies else f"{why} (it does not apply to this site)"))
             continue
         if host_globs and chk.target == "site":
-            not_run.append(NotRun(check_id=chk.id, target="site", reason="site check: the run was limited with --host"))
+            not_run.append(NotRun(check_id=chk.id, target="site", reason=HOSTS_LIMITED))
             continue
         if chk.target == "site":
-            r = chk.applies.reason_not(site, None, None, inventory)
-            (not_run.append(NotRun(check_id=chk.id, target="site", reason=r)) if r else plan.append(PlanItem(chk)))
+            r, err = _applies(chk, inventory, None, None)
+            (not_run.append(NotRun(check_id=chk.id, target="site", reason=r)) if r else plan.append(PlanItem(chk, error=err)))
             continue
         for host in inventory.hosts:
             if host_globs and not any(fnmatch.fnmatchcase(host.name, g) for g in host_globs):
                 continue
             if chk.target == "host":
-                r = chk.applies.reason_not(site, host, None, inventory)
+                r, err = _applies(chk, inventory, host, None)
                 if r:
                     not_run.append(NotRun(check_id=chk.id, target=host.name, reason=r))
                 else:
-                    plan.append(PlanItem(chk, host))
+                    plan.append(PlanItem(chk, host, error=err))
             else:
                 for db in host.databases:
-                    r = chk.applies.reason_not(site, host, db, inventory)
+                    r, err = _applies(chk, inventory, host, db)
                     if r:
                         not_run.append(NotRun(check_id=chk.id, target=f"{host.name}/{db.name}", reason=r))
                     else:
-                        plan.append(PlanItem(chk, host, db))
+                        plan.append(PlanItem(chk, host, db, error=err))
         if chk.target == "database" and not any(h.databases for h in inventory.hosts):
             not_run.append(NotRun(check_id=chk.id, reason="no database in the inventory"))
     return plan, not_run
@@ -137,4 +193,18 @@ def host_commands(plugins: "PluginSet", inventory: "Inventory", host: "Host") ->
     site_plan, _ = build_plan(inventory, [c for c in plugins.checks().values() if c.target == "site" and c.probes])
     for item in site_plan:
         add(item.check.commands_for(host.os, inventory.site, host))
+    return out
+
+
+def host_command_timeouts(plugins: "PluginSet", inventory: "Inventory", host: "Host") -> dict[str, float]:
+    """The commands of `host_commands` whose probe allows them more than the inventory's
+    command_timeout_s (a RAID tool, a vendor report), with that limit: the collector gives each
+    command the time a live run would."""
+    default = inventory.site.thresholds.command_timeout_s
+    out: dict[str, float] = {}
+    for chk in plugins.checks().values():
+        for p in chk.probes or ():
+            if p.timeout_s and p.timeout_s > default:
+                for cmd in p.commands_for(host.os, inventory.site, host):
+                    out[cmd] = max(out.get(cmd, 0.0), float(p.timeout_s))
     return out

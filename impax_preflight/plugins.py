@@ -39,6 +39,8 @@ if TYPE_CHECKING:  # pragma: no cover
 ENTRY_POINT_GROUP = "impax_preflight"
 DISABLE_ENV = "IMPAX_PREFLIGHT_DISABLE_PLUGINS"
 CHECKS_DIR_PLUGIN = "checks-dir"
+#: the built-in catalog's plugin names start so (disabling one leaves vendor-guide checks out)
+BUILTIN_CHECKS_PREFIX = "impax_preflight.checks."
 
 log = logging.getLogger("impax_preflight")
 
@@ -117,7 +119,15 @@ class PluginSet:
             loaded.add(obj, getattr(obj, "__name__", None) or type(obj).__name__, None)
         if loaded.errors:
             raise PluginError("the plugin set is incomplete, so the run cannot start:\n" + "\n".join(f"  - {e}" for e in loaded.errors))
-        loaded.pm.check_pending()
+        try:
+            loaded.pm.check_pending()
+        except pluggy.PluginValidationError as exc:  # a misspelt hook: the plugin would silently do nothing
+            raise PluginError(f"plugin {loaded.pm.get_name(exc.plugin) or exc.plugin!r}: {mask(str(exc))} (a hook name this version of "
+                              "impax-preflight does not know; see `impax-preflight plugins` and docs/plugins.md)") from None
+        disabled = sorted(i["name"] for i in loaded.infos if i["status"] == "disabled" and i["name"].startswith(BUILTIN_CHECKS_PREFIX))
+        if disabled:
+            loaded.warnings.append(f"built-in checks disabled ({', '.join(disabled)}): their checks of the vendor guide do not "
+                                   "run, so this run can say at best GO WITH WARNINGS")
         ps = cls(loaded.pm, [PluginInfo(**i) for i in loaded.infos], loaded.warnings)
         ps._build_registry()
         by_name = {i.name: i for i in ps.plugins}
@@ -153,7 +163,7 @@ class PluginSet:
             return register
 
         for provider in self.implementers("impax_register_checks"):
-            self._caller("impax_register_checks", provider)(register=add_check(provider))
+            self._register(provider, "impax_register_checks", add_check(provider))
 
         for hook, table, kind in (
             ("impax_register_transports", reg.transports, "transport"),
@@ -168,7 +178,18 @@ class PluginSet:
                     _t[name] = factory
                     reg.providers[_k][name] = _p
 
-                self._caller(hook, provider)(register=add)
+                self._register(provider, hook, add)
+
+    def _register(self, provider: str, hook: str, register: Callable) -> None:
+        """One plugin's registration hook; a plugin that fails there stops the load with its name (what
+        it registered before failing is not a whole plugin: a run on it could say GO on less)."""
+        try:
+            self._caller(hook, provider)(register=register)
+        except PluginError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - named, masked, with what to do
+            raise PluginError(f"plugin {provider} failed in {hook}: {mask(f'{type(exc).__name__}: {exc}')}; fix it or "
+                              f"leave it out with --disable-plugin {provider}") from None
 
     # -- calling hooks --------------------------------------------------------------------------
     def implementers(self, hook: str) -> list[str]:
@@ -230,6 +251,13 @@ class PluginSet:
     def broken(self) -> "list[PluginInfo]":
         """Plugins that failed to load (only third-party entry points can be broken in a usable set)."""
         return [p for p in self.plugins if p.status == "broken"]
+
+    def incomplete(self) -> list[str]:
+        """Why this catalog is not the whole one (a GO needs the whole one): third-party plugins
+        that failed to load, built-in check modules that were disabled."""
+        return ([f"plugin {p.name} is broken" for p in self.broken()]
+                + [f"built-in checks {p.name} are disabled" for p in self.plugins
+                   if p.status == "disabled" and p.name.startswith(BUILTIN_CHECKS_PREFIX)])
 
 
 class _Loading:

@@ -28,11 +28,12 @@ from .interrupts import held
 from .model import Finding, NotRun, RunReport, Waiver, compute_verdict, utcnow
 from .inventory import InventoryError
 from .options import option_problems
-from .plan import PlanItem, build_plan, check_host_globs
+from .plan import PlanItem, build_plan, check_host_globs, check_selection_globs, left_out
 from .probes import HostReader
 from .secrets import mask, masker
 from .sessions import OpenOnce, SessionPool, db_opener, shell_opener
 from .transports.base import cancel_all
+from .vocabulary import INTERRUPTED
 from .waivers import apply_waiver, load_waivers, split_expired
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -71,6 +72,8 @@ class _Run:
     memos: dict[str, Memo] = field(default_factory=dict)
     #: the report folder, given to checks that write a side file beside the report (e.g. a CSV)
     out_dir: Path | None = None
+    #: run-level warnings found while running (e.g. a declared fact the host contradicts)
+    warnings: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         th = self.inventory.site.thresholds
@@ -112,6 +115,10 @@ class _Run:
         if self.progress:
             self.progress("finding", finding=f)
         return f
+
+    def note_warning(self, text: str) -> None:
+        with self.lock:
+            self.warnings.append(mask(text))
 
     def snapshot(self) -> list[Finding]:
         with self.lock:
@@ -157,12 +164,19 @@ def run_preflight(
 
     started, t0 = utcnow(), time.monotonic()
     host_globs = list(hosts)
+    only, skip = list(only), list(skip)
     check_host_globs(inventory, host_globs)
+    check_selection_globs(plugins.checks().values(), only, skip)
     plan, not_run = build_plan(inventory, plugins.checks().values(), only, skip, host_globs)
     warnings = list(plugins.warnings)
+    partial = left_out(inventory, plugins.checks().values(), not_run, host_globs)
+    if partial:
+        warnings.append(f"a partial run (--only/--skip/--host) left out {' and '.join(partial)}: "
+                        "it can say at best GO WITH WARNINGS; run the whole catalog on every host for a GO")
     for where, ref in inventory.secret_refs():
         if ref.is_plain:
             warnings.append(f"{where} holds a literal password (plain:): use env:, file:, keyring: or prompt: instead")
+        _know_secret(ref)
 
     run = _Run(inventory, plugins, active, progress, check_timeout_s, database_window(inventory, db_window))
     if out_dir:
@@ -197,7 +211,7 @@ def run_preflight(
         done = {(f.check_id, f.target) for f in run.snapshot()}
         for item in plan:
             if (item.check.id, item.target) not in done:
-                not_run.append(NotRun(check_id=item.check.id, target=item.target, reason="interrupted before it finished"))
+                not_run.append(NotRun(check_id=item.check.id, target=item.target, reason=INTERRUPTED))
         warnings.append("the run was interrupted (Ctrl-C): this report is partial and cannot say GO")
     finally:
         executor.shutdown(wait=not interrupted, cancel_futures=True)
@@ -205,9 +219,18 @@ def run_preflight(
         if interrupted:
             holding.__exit__(None, None, None)
 
+    # the checks are over: from here to the returned report, Ctrl-C waits (the history, the mail)
+    with held("finishing the report (history, notifications)"):
+        return _finish(run, plugins, inventory, not_run, warnings, expired, partial, interrupted, started, t0, finishing)
+
+
+def _finish(run: _Run, plugins: "PluginSet", inventory: "Inventory", not_run: list[NotRun], warnings: list[str],
+            expired: list[Waiver], partial: list[str], interrupted: bool, started: Any, t0: float,
+            finishing: Callable[[RunReport], RunReport | None] | None) -> RunReport:
+    """The report of a run whose checks are over: verdict, history (`finishing`), observers."""
     findings = sorted(run.snapshot(), key=_finding_order)
-    incomplete = bool(plugins.broken())
-    verdict = compute_verdict(findings, interrupted, incomplete)
+    incomplete = plugins.incomplete() + [f"left out {p}" for p in partial]
+    verdict = compute_verdict(findings, interrupted, bool(incomplete))
     finished = utcnow()
     report = RunReport(
         tool_version=__version__,
@@ -224,13 +247,33 @@ def run_preflight(
         checks=[c.info(plugins.check_provider(c.id)) for c in sorted(plugins.checks().values(), key=lambda c: c.id)],
         not_run=not_run,
         plugins=plugins.plugins,
-        warnings=[mask(w) for w in warnings],
+        warnings=[mask(w) for w in warnings + run.warnings],
         expired_waivers=expired,
+        incomplete=incomplete,
     )
     if finishing is not None:
         report = finishing(report) or report
-    plugins.call("impax_run_finished", report=report, inventory=inventory)
+    # observers get a copy: a plugin may add a run warning (e.g. "the report was not e-mailed"),
+    # never change a finding or the verdict of the report that is returned and written
+    seen = report.model_copy(deep=True)
+    plugins.call("impax_run_finished", report=seen, inventory=inventory)
+    added = [mask(str(w)) for w in seen.warnings[len(report.warnings):]] if seen.warnings[:len(report.warnings)] == report.warnings else []
+    if added:
+        report.warnings.extend(added)
     return report
+
+
+def _know_secret(ref: Any) -> None:
+    """Resolve a secret now, so the masker knows it before any check runs: a password echoed by one
+    host's error must be masked even when the check that uses it has not yet connected. A secret that
+    does not resolve fails later, in the check that needs it, with the reason; prompt: secrets are
+    asked by the command line before the run (never from here)."""
+    if ref.scheme == "prompt":
+        return
+    try:
+        ref.resolve()
+    except Exception:  # noqa: BLE001 - reported by the check that needs it
+        pass
 
 
 def database_window(inventory: "Inventory", given: "DbWindow | str | None" = None) -> "DbWindow | None":
@@ -298,17 +341,34 @@ def _collect_facts(run: _Run, host: "Host") -> None:
         run.host_down[host.name] = mask(str(exc) or type(exc).__name__)
         return
     errors: list[str] = []
-    gathered: dict[str, Any] = {}
+    parts: list[dict[str, Any]] = []  # one dict per fact plugin, appended when it has answered
 
     def failed(plugin: str, exc: Exception) -> None:  # a fact collector must not stop the host's checks
         errors.append(mask(f"{plugin}: {type(exc).__name__}: {exc}"))
 
     reader = run.readers[host.name]
-    for _plugin, got in run.plugins.call("impax_collect_facts", on_error=failed, host=host, shell=sh, site=run.inventory.site,
-                                         read=lambda probe: reader.read(probe).value):
-        if isinstance(got, dict):
-            gathered.update(got)
-    run.facts[host.name] = run.facts[host.name].with_discovered(gathered, errors)
+
+    def collect() -> None:
+        for _plugin, got in run.plugins.call("impax_collect_facts", on_error=failed, host=host, shell=sh,
+                                             site=run.inventory.site, read=lambda probe: reader.read(probe).value):
+            if isinstance(got, dict):
+                parts.append(dict(got))
+
+    # a fact collector that hangs (a plugin's, a command without its own timeout) must not hold the
+    # run: past the check timeout its host's checks go on with the facts gathered so far
+    limit = run.check_timeout_s or run.inventory.site.thresholds.check_timeout_s
+    worker = threading.Thread(target=collect, name=f"facts {host.name}", daemon=True)
+    worker.start()
+    worker.join(limit)
+    if worker.is_alive():
+        errors.append(f"fact collection did not finish within {limit:g}s; the checks use what was gathered by then")
+    gathered: dict[str, Any] = {}
+    for part in list(parts):  # what the plugins that answered in time gave
+        gathered.update(part)
+    run.facts[host.name] = facts = run.facts[host.name].with_discovered(gathered, errors)
+    for key, said, seen in facts.conflicts():
+        run.note_warning(f"host {host.name}: the inventory declares {key} = {said!r} but the host reports {seen!r}; the "
+                         "declared value is used — correct the inventory if the host is right")
 
 
 def _run_item(run: _Run, item: PlanItem) -> None:
@@ -351,6 +411,9 @@ def _run_item(run: _Run, item: PlanItem) -> None:
         db_window=run.db_window,
         spare_session=_spare(pool) if pool is not None else None,
     )
+    if item.error:
+        run.emit(ctx.error(item.error))
+        return
     if host is not None and chk.target == "host" and host.name in run.host_down:
         run.emit(ctx.error(f"host unreachable: {run.host_down[host.name]}"))
         return

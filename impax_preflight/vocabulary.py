@@ -36,6 +36,14 @@ PRIVILEGE_PREFIXES: tuple[str, ...] = ("pfexec", "sudo -n", "sudo")
 #: the hosts that hold the PACS itself (database and archive), e.g. those that need a backup PACS
 PACS_ROLES: tuple[str, ...] = ("archive", "database", "single_host")
 
+#: why a planned check did not run that leaves its question open (unlike "does not apply here"):
+#: a blocker check not run for one of these reasons is unverified, and the report says so
+NOT_SELECTED = "not selected by --only"
+SKIPPED_BY_OPTION = "excluded by --skip"
+HOSTS_LIMITED = "site check: the run was limited with --host"
+INTERRUPTED = "interrupted before it finished"
+LEFT_OPEN_REASONS: tuple[str, ...] = (NOT_SELECTED, SKIPPED_BY_OPTION, HOSTS_LIMITED, INTERRUPTED)
+
 #: exit codes, the monitoring convention users already script against
 EXIT_GO, EXIT_GO_WITH_WARNINGS, EXIT_NO_GO = 0, 1, 2
 #: the run itself could not start (bad inventory, bad arguments, broken plugin set)

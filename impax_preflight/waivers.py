@@ -16,7 +16,7 @@ from typing import Iterable
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from .documents import DocumentError, locate, read_document, validation_problems
-from .model import Finding, Status, Waiver
+from .model import Finding, RunReport, Status, Verdict, Waiver, compute_verdict
 
 
 class WaiverError(DocumentError, ValueError):
@@ -28,8 +28,14 @@ class _WaiverFile(BaseModel):
     waiver: list[Waiver] = []
 
 
-#: a match must name a check: at least one character of a check id before any wildcard or '@'
-_NAMES_A_CHECK = re.compile(r"^[A-Za-z0-9_\-]")
+#: a match must name a check: a whole first segment of its id ("os." in "os.solaris.*"), or a
+#: whole id without wildcards; "o*" or "*" would waive checks nobody chose to accept
+_FAMILY = re.compile(r"^[A-Za-z0-9_\-]+\.")
+
+
+def _names_a_check(match: str) -> bool:
+    head = match.split("@", 1)[0]
+    return bool(_FAMILY.match(head)) or (bool(head) and not any(c in head for c in "*?[]"))
 
 
 def load_waivers(path: str | Path) -> list[Waiver]:
@@ -49,10 +55,10 @@ def load_waivers(path: str | Path) -> list[Waiver]:
     problems = []
     for i, w in enumerate(waivers):
         where = locate(path, lines, ("waiver", i, "match"))
-        if not _NAMES_A_CHECK.match(w.match):
+        if not _names_a_check(w.match):
             problems.append(
                 f"{where}: {w.match!r} does not name a check, so it would waive "
-                "everything, including blockers nobody looked at; name the check (e.g. 'os.solaris.disk_errors@mvfbk*' "
+                "checks nobody chose to accept, blockers included; name the check (e.g. 'os.solaris.disk_errors@mvfbk*' "
                 "or a family such as 'os.solaris.*')"
             )
         if w.expires is not None and _expiry(w.expires) is None:
@@ -66,8 +72,12 @@ def load_waivers(path: str | Path) -> list[Waiver]:
 
 
 def _expiry(text: str) -> date | None:
+    """The day a waiver ends: exactly YYYY-MM-DD ("2026-12-31junk" is not a date)."""
+    text = text.strip()
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+        return None
     try:
-        return date.fromisoformat(text[:10])
+        return date.fromisoformat(text)
     except ValueError:
         return None
 
@@ -106,3 +116,31 @@ def split_expired(waivers: Iterable[Waiver], today: date | None = None) -> tuple
     """(active, expired)."""
     all_ = list(waivers)
     return [w for w in all_ if not waiver_expired(w, today)], [w for w in all_ if waiver_expired(w, today)]
+
+
+def judged_today(report: RunReport, today: date | None = None) -> RunReport:
+    """`report` as it stands today: a finding whose waiver has expired since the run gets its own
+    status back (the waiver joins the expired ones), and the verdict is judged again — never better
+    than the one the run gave. Re-rendering or merging an old report must not carry a lapsed
+    acceptance of risk into a GO."""
+    findings, lapsed = [], []
+    for f in report.findings:
+        if f.status is Status.WAIVED and f.waiver is not None and waiver_expired(f.waiver, today):
+            lapsed.append(f.waiver)
+            f = f.model_copy(update={"status": f.waived_status or Status.ERROR, "waiver": None, "waived_status": None})
+        findings.append(f)
+    incomplete = bool(report.incomplete) or any(p.status == "broken" for p in report.plugins)
+    verdict = compute_verdict(findings, report.interrupted, incomplete)
+    if _VERDICT_RANK[report.verdict] > _VERDICT_RANK[verdict]:
+        verdict = report.verdict
+    if not lapsed and verdict is report.verdict:
+        return report
+    expired, seen = list(report.expired_waivers), {(w.match, w.expires) for w in report.expired_waivers}
+    for w in lapsed:
+        if (w.match, w.expires) not in seen:
+            seen.add((w.match, w.expires))
+            expired.append(w)
+    return report.model_copy(update={"findings": findings, "verdict": verdict, "expired_waivers": expired})
+
+
+_VERDICT_RANK = {Verdict.GO: 0, Verdict.GO_WITH_WARNINGS: 1, Verdict.NO_GO: 2}

@@ -311,7 +311,7 @@ def demo_report_json(workdir: Path) -> str:
         load_inventory(inv_path),
         plugins=load_plugins(entry_points=False),
         only=["os.solaris.disk_errors", "os.disk_space", "cm.report_source", "oracle.tablespace_free", "site.*",
-              "integrity.dosr_study*", "backup.*"],
+              "integrity.study_uid", "backup.*"],
         waivers=load_waivers(workdir / "demo" / "waivers.toml"),
         jobs=4,
     )
@@ -429,7 +429,7 @@ class Loaders:
 
     def checks(self, path: str) -> str:
         from impax_preflight.declarative import DeclarativeError, load_declarative_checks
-        from impax_preflight.testing import FakeShell, make_inventory, run_check
+        from impax_preflight.testing import FakeShell, run_check
 
         try:
             built = load_declarative_checks(path)
@@ -500,7 +500,7 @@ class Loaders:
         args, fine = {
             "inventory_toml": (["validate", path], {0}),
             "inventory_yaml": (["validate", path], {0}),
-            "waivers": (["run", demo, "--waivers", path, "--only", "none.nothing", "-o", out, "--no-history",
+            "waivers": (["run", demo, "--waivers", path, "--only", "prereq.source_version", "-o", out, "--no-history",
                          "--no-progress", "--format", "json"], {0, 1, 2}),
             "checks": (["checks", "--checks-dir", str(Path(path).parent), "site.*"], {0}),
             "report": ((["diff", path, base], {0, 2}) if n % 2 == 0 else

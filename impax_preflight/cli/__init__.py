@@ -68,7 +68,23 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(EXIT_USAGE)
     except KeyboardInterrupt:
         sys.exit(EXIT_INTERRUPTED)
+    except Exception as exc:  # noqa: BLE001 - a traceback shown to a user is a bug; exit 1 would read as a verdict
+        _unexpected(exc)
+        sys.exit(EXIT_USAGE)
     sys.exit(rv if isinstance(rv, int) else 0)
+
+
+def _unexpected(exc: BaseException) -> None:
+    """An error nothing else caught: one masked line on stderr (the traceback goes to the log at
+    -vv), exit 3. Never exit 1, which means "GO with warnings"."""
+    import logging
+    import traceback
+
+    from ..secrets import mask
+
+    logging.getLogger("impax_preflight").debug("unexpected error:\n%s", mask("".join(traceback.format_exception(exc))))
+    click.echo(mask(f"error: {type(exc).__name__}: {exc}") + "\n(this is a bug in impax-preflight or a plugin; run with -vv "
+               "for the details, and report it)", err=True)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from ..vocabulary import EXIT_USAGE
 from .common import console, load_plugins_or_fail, usage_error
 from .run import DEFAULT_FORMATS, format_list
 
@@ -46,7 +47,7 @@ def report_cmd(reports, out_dir, formats, baseline, history_path, no_history):
     from ..history import open_history, record_report
     from ..report.diff import diff_reports
     from ..report.merge import MergeError, merge_reports
-    from ..report.writers import write_reports
+    from ..report.writers import ReportWriteError, write_reports
 
     runs = _load(reports)
     try:
@@ -57,14 +58,23 @@ def report_cmd(reports, out_dir, formats, baseline, history_path, no_history):
         merged = merged.model_copy(update={"baseline": diff_reports(_load([baseline])[0], merged)})
     merged = record_report(merged, runs, open_history(path=history_path, disabled=no_history))
     plugins = load_plugins_or_fail(catalog=False)
+    unwritten: dict[str, str] = {}
     try:
         written = write_reports(merged, out_dir, format_list(formats), plugins)
     except ValueError as exc:  # an unknown format: write_reports names it and the available ones
         raise usage_error(click.ClickException(str(exc))) from None
+    except ReportWriteError as exc:
+        written, unwritten = exc.written, exc.failed
+    except OSError as exc:  # the output folder itself
+        raise usage_error(click.ClickException(f"cannot write into {out_dir}: {exc}")) from None
     what = f"{len(runs)} site runs merged" if len(runs) > 1 else f"run {merged.run_id}"
     click.echo(f"{merged.verdict.label} — {merged.site} ({what})")
     for fmt, path in written.items():
         click.echo(f"  {fmt:9} {path}")
+    for fmt, why in unwritten.items():
+        click.echo(f"error: the {fmt} report could not be written: {why}", err=True)
+    if unwritten:
+        sys.exit(EXIT_USAGE)
 
 
 @click.command("diff")

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from ..report.writers import DEFAULT_FORMATS as _FORMATS
+from ..vocabulary import EXIT_USAGE
 from .common import (
     check_inventory_or_fail,
     console,
@@ -102,7 +103,7 @@ def execute(inv, plugins, out_dir, fmt_list, *, baseline=None, progress=None, qu
             **run_options):
     """Run with a progress display, record it in the history (before the run-finished hook, so its
     observers see the trends), add the baseline diff, write the reports, print the summary."""
-    from ..report.writers import write_reports
+    from ..report.writers import ReportWriteError, write_reports
     from ..runner import run_preflight
 
     finishing = None
@@ -112,7 +113,7 @@ def execute(inv, plugins, out_dir, fmt_list, *, baseline=None, progress=None, qu
         def finishing(report):
             return record_run(report, history)
 
-    from ..interrupts import first_only
+    from ..interrupts import first_only, held
 
     interactive = sys.stdout.isatty() if progress is None else progress
     out = console()
@@ -127,10 +128,21 @@ def execute(inv, plugins, out_dir, fmt_list, *, baseline=None, progress=None, qu
             from ..report.diff import diff_reports
 
             report.baseline = diff_reports(baseline, report)
-        # report.json first: it is what a later `report`, `diff` or `--baseline` needs
-        written = write_reports(report, out_dir, ["json"] + [f for f in fmt_list if f != "json"] if "json" in fmt_list
-                                else fmt_list, plugins)
+        # report.json first: it is what a later `report`, `diff` or `--baseline` needs; Ctrl-C waits
+        try:
+            with held("writing the reports"):
+                    written = write_reports(report, out_dir, ["json"] + [f for f in fmt_list if f != "json"] if "json" in fmt_list
+                                        else fmt_list, plugins)
+            unwritten = {}
+        except ReportWriteError as exc:
+            written, unwritten = exc.written, exc.failed
+        except OSError as exc:  # the output folder itself
+            written, unwritten = {}, {"all": f"{type(exc).__name__}: {exc}"}
     summary(out, report, written, Path(out_dir) / "results.jsonl")
+    if unwritten:  # the verdict is printed above; the missing report is a failure of the run, not a verdict
+        for fmt, why in unwritten.items():
+            click.echo(f"error: the {fmt} report could not be written: {why}", err=True)
+        sys.exit(EXIT_USAGE)
     return report
 
 

@@ -89,7 +89,7 @@ class Evaluator:
                 return ctx.error(f"value_regex {spec.value_regex!r} found nothing in the output of `{cmd}`")
         else:
             value = out.strip() or None
-        return {"value": value, "rows": len(lines), "rc": res.rc, "text": out, "items": lines}
+        return {"value": value, "rows": len(lines), "rc": res.rc, "text": out, "items": lines, "truncated": res.truncated}
 
     def _fact(self, ctx: CheckContext) -> dict[str, Any] | Finding:
         name = self.spec.fact or ""
@@ -159,6 +159,11 @@ class Evaluator:
             subject=spec.subject or "",
             target=ctx.target_name,
         )
+        if not reasons and m.get("truncated"):  # a pass judged on part of the answer is not a pass
+            cut = (f"only the first {spec.max_rows} rows were read" if spec.sql is not None
+                   else "the output was cut at the transport's 16 MB cap")
+            return ctx.error(f"not verified: {cut}, and the rest could hold what fails the condition; raise max_rows or "
+                             "narrow the query or command", subject=spec.subject, values=values)
         if not reasons:
             msg = spec.message_pass.format_map(fill) if spec.message_pass else f"passed: {self._describe_condition()} ({self._summary(m)})"
             return ctx.passed(msg, subject=spec.subject, values=values)

@@ -141,6 +141,7 @@ def build_context(report: RunReport) -> dict[str, Any]:
         "severity_order": SEVERITY_ORDER,
         "severity_matrix": severity_matrix,
         "blockers": [(anchors[id(f)], f) for f in blockers],
+        "unverified_blockers": report.unverified_blockers(),
         "waived": [(anchors[id(f)], f) for f in waived],
         "groups": group_views,
         "stages": stage_readiness(report, by_site=multi_site),

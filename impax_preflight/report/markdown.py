@@ -73,7 +73,14 @@ def render_markdown(report: RunReport) -> str:
     blockers = ordered_blockers(report)
     w(f"## What blocks the upgrade ({len(blockers)})")
     w("")
-    if not blockers:
+    unverified = report.unverified_blockers()
+    if not blockers and unverified:
+        w(f"No blocking problem was found in what ran, but {len(unverified)} blocker check(s) gave no verdict: "
+          "confirm them before the upgrade.")
+        w("")
+        for line in unverified:
+            w(f"- {md_text(line)}")
+    elif not blockers:
         w("Nothing blocks the upgrade: every blocker check passed" + (" or was waived." if counts["waived"] else "."))
     for i, f in enumerate(blockers, 1):
         where = f.target + (f" · {f.subject}" if f.subject else "")

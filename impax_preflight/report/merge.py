@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 from ..model import Finding, RunReport, compute_verdict, utcnow
+from ..vocabulary import LEFT_OPEN_REASONS, Severity
+from ..waivers import judged_today
 
 #: The staged upgrade order: the DR site first, then each backup (BK) PACS, then production.
 STAGES = ("dr", "bk", "prod")
@@ -190,6 +192,22 @@ def _newest_runs(runs: list[RunReport]) -> dict[tuple[str, str], int]:
     return {k: i for k, (_, i) in best.items()}
 
 
+def _still_incomplete(runs: list[RunReport], findings: list[Finding]) -> list[str]:
+    """Why the merged report can say at best GO WITH WARNINGS: a run's plugin was broken or its
+    built-in checks disabled; or a blocker check one run left out (--only, --skip, --host, an
+    interrupt) that no run of the merge answered."""
+    out = [f"[{r.site}] {why}" for r in runs for why in r.incomplete if not why.startswith("left out ")]
+    out += [f"[{r.site}] plugin {p.name} is broken" for r in runs for p in r.plugins
+            if p.status == "broken" and f"[{r.site}] plugin {p.name} is broken" not in out]
+    answered = {f.check_id for f in findings}
+    blockers = {c.id for r in runs for c in r.checks if c.severity is Severity.BLOCKER}
+    open_ = sorted({n.check_id for r in runs for n in r.not_run
+                    if n.check_id in blockers and n.reason in LEFT_OPEN_REASONS and n.check_id not in answered})
+    if open_:
+        out.append(f"blocker check(s) no merged run answered: {', '.join(open_)}")
+    return out
+
+
 def merge_reports(reports: Iterable[RunReport]) -> RunReport:
     """Fold several site runs into one cluster report (a `RunReport` every reporter renders).
 
@@ -198,8 +216,9 @@ def merge_reports(reports: Iterable[RunReport]) -> RunReport:
     recomputed over all findings (NO-GO when any run was interrupted); run-level warnings are
     prefixed with their site. Two runs of the same site (e.g. a full run and a later ``run --host``
     re-check) keep, per finding key, only the finding of the newest run (by ``finished_at``, else
-    ``started_at``): a failure the re-check no longer sees does not linger. A single run is
-    returned unchanged.
+    ``started_at``): a failure the re-check no longer sees does not linger. Each run is first judged
+    as of today (a waiver that has lapsed since no longer hides its finding); a single run is then
+    returned as it is.
     """
     runs = list(reports)
     if not runs:
@@ -208,6 +227,7 @@ def merge_reports(reports: Iterable[RunReport]) -> RunReport:
     dup = sorted({i for i in ids if ids.count(i) > 1})
     if dup:
         raise MergeError(f"the same run was given twice (run id {', '.join(dup)}): give each site's report.json once")
+    runs = [judged_today(r) for r in runs]  # a waiver that lapsed since the run no longer hides its finding
     if len(runs) == 1:
         return runs[0]
 
@@ -258,6 +278,7 @@ def merge_reports(reports: Iterable[RunReport]) -> RunReport:
     if len(versions) > 1:
         warnings.append(f"the runs were made with different tool versions: {', '.join(versions)}")
     site_names = [r.site for r in runs]
+    incomplete = _still_incomplete(runs, findings)
     return RunReport(
         tool_version=versions[-1],
         run_id="merged-" + "+".join(ids),
@@ -278,8 +299,8 @@ def merge_reports(reports: Iterable[RunReport]) -> RunReport:
         # the runs may be days apart: the merged duration is the time the checks took, summed
         duration_s=sum(r.duration_s for r in runs) if all(r.duration_s is not None for r in runs) else None,
         interrupted=any(r.interrupted for r in runs),
-        verdict=compute_verdict(findings, interrupted=any(r.interrupted for r in runs),
-                                incomplete=any(p.status == "broken" for r in runs for p in r.plugins)),
+        verdict=compute_verdict(findings, interrupted=any(r.interrupted for r in runs), incomplete=bool(incomplete)),
+        incomplete=incomplete,
         findings=findings,
         checks=list(checks.values()),
         not_run=not_run,

@@ -181,22 +181,22 @@ def test_default_store_is_per_user_and_history_command(tmp_path, monkeypatch):
     assert default_path() == tmp_path / "xdg" / "impax-preflight" / "history.sqlite"
     for i, gb in enumerate((5, 3, 1.5)):
         result = cli_run(tmp_path, monkeypatch, gb, out=f"out{i}")  # a different output folder each time
-        assert result.exit_code == (2 if gb < 2 else 0), result.output
+        assert result.exit_code == (2 if gb < 2 else 1), result.output  # 1: --only is a partial run
     assert f"history   {default_path()} (3 runs of this site" in result.output
     report = load_report(tmp_path / "out2" / "report.json")
-    assert [r.verdict.value for r in report.history.runs] == ["GO", "GO", "NO_GO"]
+    assert [r.verdict.value for r in report.history.runs] == ["GO_WITH_WARNINGS", "GO_WITH_WARNINGS", "NO_GO"]
     assert report.history.since_last["new_blockers"][0]["key"] == "local.space@site"
 
     text = CliRunner().invoke(cli, ["history"])
     assert text.exit_code == 0, text.output
     lines = text.output.splitlines()
     assert lines[0].startswith(f"History Site: 3 of the 3 runs kept in {default_path()}")
-    assert "GO                   0     0 |    0     0    0      0    1 |" in lines[2] and lines[2].endswith(": first recorded run")
+    assert "GO WITH WARNINGS     0     0 |    0     0    0      0    1 |" in lines[2] and lines[2].endswith(": first recorded run")
     assert lines[3].endswith(": 1 value moved") and lines[4].endswith(": verdict changed, 1 new blocker, 1 value moved")
     assert "  new blockers: local.space@site" in lines and "  moved: local.space@site usable_gb: 3 -> 1.5 (-1.5)" in lines
 
     data = json.loads(CliRunner().invoke(cli, ["history", "hist", "--json", "--last", "2"]).output)
-    assert data["site"] == "History Site" and [r["verdict"] for r in data["runs"]] == ["GO", "NO_GO"]
+    assert data["site"] == "History Site" and [r["verdict"] for r in data["runs"]] == ["GO_WITH_WARNINGS", "NO_GO"]
     assert data["runs"][1]["changes"]["new_blockers"] == ["local.space@site"]
     assert data["runs"][1]["changes"]["moved"] == [{"key": "local.space@site", "values": {"usable_gb": {"old": 3.0, "new": 1.5, "delta": -1.5}}}]
     assert data["runs"][0]["changes"]["since_run_id"] == report.history.runs[0].run_id  # --last keeps the change of its first run
@@ -212,18 +212,18 @@ def test_history_path_no_history_and_inventory_setting(tmp_path, monkeypatch):
     both = cli_run(tmp_path, monkeypatch, 5, "--history", str(tmp_path / "a.sqlite"), "--no-history")
     assert both.exit_code == 3 and "either --history PATH or --no-history" in both.output
     off = cli_run(tmp_path, monkeypatch, 5, "--no-history")
-    assert off.exit_code == 0 and not default_path().exists()
+    assert off.exit_code == 1 and not default_path().exists()
     assert load_report(tmp_path / "out" / "report.json").history is None
     chosen = cli_run(tmp_path, monkeypatch, 5, "--history", str(tmp_path / "a.sqlite"))
-    assert chosen.exit_code == 0 and (tmp_path / "a.sqlite").is_file() and not default_path().exists()
+    assert chosen.exit_code == 1 and (tmp_path / "a.sqlite").is_file() and not default_path().exists()
     # [site.history] path is relative to the inventory; keep_runs bounds the store
     inv_extra = '[site.history]\npath = "store/site-history.sqlite"\nkeep_runs = 2\n'
     for gb in (5, 4, 3):
-        assert cli_run(tmp_path, monkeypatch, gb, inv_extra=inv_extra).exit_code == 0
+        assert cli_run(tmp_path, monkeypatch, gb, inv_extra=inv_extra).exit_code == 1
     assert [r.run_id for r in HistoryStore(tmp_path / "store" / "site-history.sqlite").runs("History Site")].__len__() == 2
     assert not default_path().exists()
     disabled = cli_run(tmp_path, monkeypatch, 5, inv_extra="[site.history]\nenabled = false\n")
-    assert disabled.exit_code == 0 and not default_path().exists()
+    assert disabled.exit_code == 1 and not default_path().exists()
     inv = load_inventory(tmp_path / "inv.toml")
     assert open_history(inv) is None and open_history(inv, tmp_path / "x.sqlite").path == tmp_path / "x.sqlite"
 

@@ -78,13 +78,15 @@ def test_run_exit_codes_and_outputs(tmp_path, monkeypatch):
     inv.write_text(INV)
     runner = CliRunner()
     base = ["run", str(inv), "--plugins-dir", str(tmp_path / "plug"), "--only", "local.*", "--format", "json", "--no-progress"]
-    for state, code in (("pass", 0), ("warn", 1), ("fail", 2), ("error", 2)):
+    # pass -> 1: --only left the catalog's blocker checks for this Windows host out, so no GO (exit 0)
+    for state, code in (("pass", 1), ("warn", 1), ("fail", 2), ("error", 2)):
         monkeypatch.setenv("PF_STATE", state)
         out = tmp_path / f"out-{state}"
         result = runner.invoke(cli, base + ["-o", str(out)])
         assert result.exit_code == code, result.output
         data = json.loads((out / "report.json").read_text())
-        assert data["findings"][0]["status"] == state and data["schema_version"] == "1.1"
+        assert data["findings"][0]["status"] == state and data["schema_version"] == "1.2"
+        assert any("blocker check(s)" in why for why in data["incomplete"])
         assert (out / "results.jsonl").read_text().count("\n") == 1
     bad = runner.invoke(cli, base + ["-o", str(tmp_path / "x"), "--format", "pdf"])
     assert bad.exit_code == 3 and "unknown report format" in bad.output

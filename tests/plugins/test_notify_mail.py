@@ -14,6 +14,7 @@ import pytest
 from click.testing import CliRunner
 from services import free_port
 
+from impax_preflight import load_plugins, run_preflight
 from impax_preflight.cli import cli
 from impax_preflight.inventory import InventoryError, load_inventory
 
@@ -78,6 +79,9 @@ def run(tmp_path, inv: str, state: str, monkeypatch, out: str = "out", extra=("-
                                       "--only", "local.*", "-o", str(out_dir), "--no-progress",
                                       *(e.format(tmp=tmp_path) for e in extra)])
     report = json.loads((out_dir / "report.json").read_text(encoding="utf-8"))
+    # --only leaves the catalog's blocker checks out: the run says at best GO WITH WARNINGS (exit 1)
+    # and warns so; the mail's own warnings are the others
+    report["warnings"] = [w for w in report["warnings"] if not w.startswith("a partial run")]
     return result, report, out_dir, log
 
 
@@ -97,7 +101,7 @@ def test_mail_with_starttls_and_login_twice_says_what_changed(tmp_path, monkeypa
     monkeypatch.setenv("PF_SMTP_PASSWORD", server.password)
     inv = inventory(tmp_path, mail_settings(server))
     first, report1, _, _ = run(tmp_path, inv, "pass", monkeypatch, "run1")
-    assert first.exit_code == 0, first.output
+    assert first.exit_code == 1, first.output
     second, report2, out2, log2 = run(tmp_path, inv, "fail", monkeypatch, "run2")
     assert second.exit_code == 2, second.output  # the verdict decides the exit code, not the mail
     assert report1["warnings"] == [] and report2["warnings"] == []
@@ -110,7 +114,7 @@ def test_mail_with_starttls_and_login_twice_says_what_changed(tmp_path, monkeypa
     text = mail.get_body(("plain",)).get_content()
     assert "Verdict: NO-GO" in text and "Upgrade planned for 2030-06-01" in text
     assert "Since the last run" in text and "local.readiness@site" in text
-    assert "New blockers: 1" in text and "Verdict: GO -> NO-GO (changed)" in text
+    assert "New blockers: 1" in text and "Verdict: GO WITH WARNINGS -> NO-GO (changed)" in text
     (attachment,) = list(mail.iter_attachments())
     assert attachment.get_content_type() == "text/html"
     assert attachment.get_filename() == f"impax-preflight-{report2['run_id']}.html"
@@ -143,7 +147,7 @@ def test_server_down_is_a_warning(tmp_path, monkeypatch):
     monkeypatch.setenv("PF_SMTP_PASSWORD", "whatever-secret")
     port = free_port()  # nothing listens there
     result, report, *_ = run(tmp_path, inventory(tmp_path, mail_settings(port)), "pass", monkeypatch)
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 1, result.output
     assert report["warnings"] == [f"the report was not e-mailed: cannot connect to 127.0.0.1:{port}: connection refused "
                                   "(is the SMTP server running, is the port right?)"]
 
@@ -165,7 +169,7 @@ def test_no_starttls_means_nothing_sent_and_no_password(tmp_path, monkeypatch, s
     server = smtp_factory(starttls=False, auth=False)
     monkeypatch.setenv("PF_SMTP_PASSWORD", "never-sent-secret")
     result, report, *_ = run(tmp_path, inventory(tmp_path, mail_settings(server)), "pass", monkeypatch)
-    assert result.exit_code == 0
+    assert result.exit_code == 1
     assert server.messages == [] and server.logins == []
     assert "does not offer STARTTLS, so nothing was sent" in report["warnings"][0]
 
@@ -177,7 +181,7 @@ def test_untrusted_certificate_is_refused(tmp_path, monkeypatch, smtp_factory):
     # no ca_file: the self-signed certificate is not one the system trusts
     settings = mail_settings(server, ca_file=None).replace(f'ca_file = "{server.cert}"\n', "")
     result, report, *_ = run(tmp_path, inventory(tmp_path, settings), "pass", monkeypatch)
-    assert result.exit_code == 0
+    assert result.exit_code == 1
     assert server.logins == [] and server.messages == []
     assert "could not be verified (self-signed certificate)" in report["warnings"][0]
     assert "ca_file" in report["warnings"][0]
@@ -188,11 +192,19 @@ def test_when_problems_skips_a_go_and_no_history_still_mails(tmp_path, monkeypat
     server = smtp_factory(starttls=True, auth=True)
     monkeypatch.setenv("PF_SMTP_PASSWORD", server.password)
     inv = inventory(tmp_path, mail_settings(server, when='"problems"'))
-    ok, report, *_ = run(tmp_path, inv, "pass", monkeypatch, "go")
-    assert ok.exit_code == 0 and server.messages == [] and report["warnings"] == []
+    # a GO: a whole run of a catalog that is only the plugin's check (the API's builtin_checks=False;
+    # from the command line, --only leaves the built-in blocker checks out and cannot say GO)
+    (tmp_path / "plug").mkdir(exist_ok=True)
+    (tmp_path / "plug" / "p.py").write_text(PLUGIN)
+    monkeypatch.setenv("PF_STATE", "pass")
+    go = run_preflight(load_inventory(inv), plugins=load_plugins(plugins_dirs=[tmp_path / "plug"], entry_points=False,
+                                                                 builtin_checks=False))
+    assert go.verdict.value == "GO" and server.messages == [] and go.warnings == []
+    partial, report, *_ = run(tmp_path, inv, "pass", monkeypatch, "partial")
+    assert partial.exit_code == 1 and len(server.messages) == 1  # GO WITH WARNINGS is a problem worth a mail
     bad, report, *_ = run(tmp_path, inv, "fail", monkeypatch, "nogo", extra=["--no-history"])
-    assert bad.exit_code == 2 and len(server.messages) == 1
-    text = server.messages[0].get_body(("plain",)).get_content()
+    assert bad.exit_code == 2 and len(server.messages) == 2
+    text = server.messages[1].get_body(("plain",)).get_content()
     assert "The run history is off (--no-history)" in text and report["history"] is None
 
 
