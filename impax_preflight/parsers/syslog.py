@@ -6,7 +6,7 @@ spans several lines with the same stamp, the first ``WARNING: /pci@.../sd@1,0 (s
 ``Error for Command: read(10)  Error Level: Retryable``, ``Sense Key: Media Error`` ... (the
 continuation lines carry no ID or the same ID). The stamp has no year and is the host's local time:
 `date_messages` gives each message its year by walking back from a reference time (the collection
-time), stepping back a year each time the month/day goes up while walking backwards.
+time), stepping back a year where the dates, walking backwards, jump forward (a new year).
 """
 
 from __future__ import annotations
@@ -124,6 +124,11 @@ def parse_messages(text: str, notes: list[str] | None = None) -> list[LogMessage
     return out
 
 
+#: walking back, a stamp this much later than the message after it is last year's: a new year lies
+#: between them; a line seconds (or a clock correction hours) out of order is not
+_OUT_OF_ORDER = timedelta(days=1)
+
+
 def date_messages(messages: list[LogMessage], reference: datetime) -> list[LogMessage]:
     """Give each message (oldest first, as the files are read) its year, counting back from
     `reference` (naive; the collection time or now).
@@ -131,23 +136,24 @@ def date_messages(messages: list[LogMessage], reference: datetime) -> list[LogMe
     Syslog stamps are the host's local time and carry no year. The newest message is in the
     reference's year unless it would lie more than a day after the reference (a host east of UTC is
     up to 14 hours ahead of a UTC reference: that is not a year ago). Walking back, only a real new
-    year steps the year back — a month that jumps up by more than six (December before January) —
-    never a message a second out of order.
+    year steps the year back: a stamp that, in the same year, would come more than a day after the
+    message that follows it (December before January, or September before March with nothing logged
+    in between) — never a message a second out of order.
     """
     year = reference.year
-    ahead = reference + timedelta(days=1)
-    later_month: int | None = None
+    ahead = reference + _OUT_OF_ORDER
+    later: datetime | None = None
     for msg in reversed(messages):
         clock = tuple(map(int, msg.time.split(":")))
-        if later_month is None:
-            candidate = _stamp(year, msg.month, msg.day, clock)
+        candidate = _stamp(year, msg.month, msg.day, clock)
+        if later is None:
             if candidate is None or candidate > ahead:
                 year -= 1
-        elif msg.month > later_month + 6:
+        elif candidate is not None and candidate > later + _OUT_OF_ORDER:
             year -= 1
-        later_month = msg.month
         # 29 February in a year that has none: the message is from the leap year before
         msg.when = _stamp(year, msg.month, msg.day, clock) or _stamp(year - 1, msg.month, msg.day, clock)
+        later = msg.when
     return messages
 
 

@@ -225,6 +225,42 @@ def test_system_log_recent_fatal_fails_retry_warns_and_rotated_file_absent(tmp_p
     assert ok.status is Status.PASS
 
 
+FATAL_SD1 = ("{stamp} db scsi: [ID 107833 kern.warning] WARNING: /pci@0/sd@1,0 (sd1):\n"
+             "{stamp} db \tError for Command: write(10)  Error Level: Fatal\n")
+NO_MESSAGES_0 = (2, "", "cat: cannot open /var/adm/messages.0: No such file or directory\n")
+
+
+def test_system_log_that_quotes_no_such_file_is_read_not_taken_for_absent(tmp_path):
+    # the log exists (cat exits 0) and an automounter line in it says "No such file or directory": that
+    # phrase means "absent" only from a command that failed
+    text = ("Mar  1 08:00:00 db automountd[412]: [ID 834250 daemon.error] /net/nas01/export: No such file or directory\n"
+            + FATAL_SD1.format(stamp="Mar  2 10:00:00"))
+    sh = bundle(tmp_path, "db1", "solaris", {"cat /var/adm/messages": text, "cat /var/adm/messages.0": NO_MESSAGES_0},
+                "2025-03-05T12:00:00Z")
+    f = by_subject(run_check(sol.system_log, shell=sh))
+    assert f["disk:sd1"].status is Status.FAIL, f
+    # the failed cat of the rotated file is absent, as before
+    gone = bundle(tmp_path, "db2", "solaris", {"cat /var/adm/messages": (2, "", "cat: cannot open /var/adm/messages: No such file "
+                                                                          "or directory\n"), "cat /var/adm/messages.0": NO_MESSAGES_0},
+                  "2025-03-05T12:00:00Z")
+    (err,) = run_check(sol.system_log, shell=gone)
+    assert err.status is Status.ERROR and "neither /var/adm/messages nor messages.0 exists" in err.message
+
+
+def test_system_log_dates_a_host_east_of_utc_and_lines_out_of_order_in_this_year(tmp_path):
+    # collected 20:00 UTC on 5 March; the host runs at UTC+10, its log already says 6 March: not a year ago
+    east = bundle(tmp_path, "db1", "solaris", {"cat /var/adm/messages": FATAL_SD1.format(stamp="Mar  6 05:30:00"),
+                                               "cat /var/adm/messages.0": NO_MESSAGES_0}, "2025-03-05T20:00:00Z")
+    f = by_subject(run_check(sol.system_log, shell=east))
+    assert f["disk:sd1"].status is Status.FAIL and f["disk:sd1"].values["last"].startswith("2025-03-06"), f
+    # a line written a second out of order does not push the lines before it a year back
+    text = FATAL_SD1.format(stamp="Mar  2 10:00:05") + "Mar  2 10:00:04 db genunix: [ID 540533 kern.notice] NOTICE: late line\n"
+    shuffled = bundle(tmp_path, "db2", "solaris", {"cat /var/adm/messages": text, "cat /var/adm/messages.0": NO_MESSAGES_0},
+                      "2025-03-05T12:00:00Z")
+    f = by_subject(run_check(sol.system_log, shell=shuffled))
+    assert f["disk:sd1"].status is Status.FAIL and f["disk:sd1"].values["last"].startswith("2025-03-02"), f
+
+
 def test_metadb_replicas():
     f = by_subject(run_check(sol.svm_replicas, shell=FakeShell({"metadb -i": real("metadb/myfaqbase_failed_disk_master_blocks.txt")})))
     assert f["replica:/dev/dsk/c1t0d0s6:None"].status is Status.FAIL and "master blocks" in f["replica:/dev/dsk/c1t0d0s6:None"].message

@@ -217,6 +217,21 @@ def test_syslog_year_boundary_and_fatal_zfs_panic():
         parse_messages("cat: cannot open /var/adm/messages\n")
 
 
+def test_syslog_dates_step_back_a_year_only_across_a_new_year():
+    line = "{} h genunix: [ID 1 kern.notice] x\n"
+    dated = lambda stamps, ref: [m.when for m in date_messages(parse_messages("".join(line.format(s) for s in stamps)), ref)]  # noqa: E731
+    # September then March, nothing logged between: a new year lies between them
+    assert [d.year for d in dated(["Sep 15 09:11:19", "Mar  2 10:00:00"], datetime(2025, 3, 5, 12))] == [2024, 2025]
+    # December then January
+    assert [d.year for d in dated(["Dec 31 23:59:58", "Jan  1 00:00:03"], datetime(2025, 1, 5))] == [2024, 2025]
+    # lines seconds out of order, in the same month and across a month's end, stay in this year
+    assert [d.year for d in dated(["Mar  2 10:00:05", "Mar  2 10:00:04"], datetime(2025, 3, 5))] == [2025, 2025]
+    assert [d.year for d in dated(["Mar  1 00:00:02", "Feb 28 23:59:59"], datetime(2025, 3, 5))] == [2025, 2025]
+    # the newest line up to a day after the reference (a host east of UTC) is this year; later than that, last year
+    assert dated(["Mar  6 05:30:00"], datetime(2025, 3, 5, 20)) == [datetime(2025, 3, 6, 5, 30)]
+    assert dated(["Mar  8 05:30:00"], datetime(2025, 3, 5, 20)) == [datetime(2024, 3, 8, 5, 30)]
+
+
 # ---- netsh ------------------------------------------------------------------------------------------
 
 def test_advfirewall_real_rule_and_states():
