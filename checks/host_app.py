@@ -22,6 +22,7 @@ from impax_preflight.parsers.sc import parse_sc
 from impax_preflight.probes import ReadError, probe
 from impax_preflight.patterns import compile_pattern
 
+from ._hostkit import parallel_clusters
 from ._relay import RELAY_CONFIG, RELAY_SERVICE, RELAY_SETTINGS, config_path  # noqa: F401 - RELAY_CONFIG: the default path, for tests and docs
 
 # ---- application server configuration backup -----------------------------------------------------
@@ -185,13 +186,6 @@ LISTENING = probe("windows.netstat", "the listening ports", listening_ports, win
 _IP = re.compile(r"^\d{1,3}(\.\d{1,3}){3}$")
 
 
-def _parallel(site, host, db) -> bool | str:
-    """old and new clusters run in parallel (features.parallel_clusters or traveling_server)"""
-    if site.features.parallel_clusters or site.features.traveling_server:
-        return True
-    return "old and new clusters do not run in parallel (features.parallel_clusters / traveling_server)"
-
-
 def _is_fqdn_url(url: str) -> tuple[bool, str]:
     m = re.match(r"^\s*\w+://(?:[^@/]*@)?(?P<host>\[[^\]]+\]|[^:/\s]+)", url or "")
     if not m:
@@ -211,7 +205,7 @@ def _is_fqdn_url(url: str) -> tuple[bool, str]:
     "host",
     roles=("application",),
     os=("windows",),
-    when=_parallel,
+    when=parallel_clusters,
     guide="Configuring the Study Status Relay service",
     probes=[RELAY_STATE, RELAY_SETTINGS, LISTENING],
     remediation="In Study.Status.Relay.exe.config under StudyStatusRelayConfiguration paste the string from "

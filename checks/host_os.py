@@ -24,14 +24,7 @@ from impax_preflight.probes import ReadError, Variant, probe
 from impax_preflight import options
 from impax_preflight.patterns import compile_pattern
 
-from ._hostkit import real_filesystems
-
-GUIDE_OS = "Checking the operating system"
-OS_REMEDIATION = (
-    "On each server you plan to upgrade (rather than replace), check the Windows or Solaris operating system "
-    "to ensure that it is healthy, so that bad disk systems or server hardware faults do not affect the upgrade: "
-    "repair what is listed before the upgrade, or plan to replace the server."
-)
+from ._hostkit import GUIDE_OS, OS_REMEDIATION, real_filesystems
 
 # ---- what these checks read --------------------------------------------------------------------
 

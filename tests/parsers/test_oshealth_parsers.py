@@ -19,7 +19,14 @@ from impax_preflight.parsers.netsh import (
     ports_cover,
 )
 from impax_preflight.parsers.prtdiag_env import parse_prtdiag_env
-from impax_preflight.parsers.raidtools import parse_hpacucli_config, parse_megacli_ldinfo, parse_megacli_pdlist, parse_omreport
+from impax_preflight.parsers.raidtools import (
+    parse_hpacucli_config,
+    parse_megacli_ldinfo,
+    parse_megacli_pdlist,
+    parse_omreport,
+    parse_omreport_controllers,
+    parse_omreport_pdisks,
+)
 from impax_preflight.parsers.syslog import date_messages, parse_messages
 from impax_preflight.parsers.winevent import parse_wevtutil_xml, parse_wmic_ntevent
 from impax_preflight.parsers.winservices import parse_service_accounts
@@ -171,6 +178,20 @@ def test_omreport_and_megacli():
     assert pd[0].name == "[32:5]" and pd[0].severity == "warn" and "no Firmware state" in pd[0].status
     failed = parse_megacli_pdlist("Adapter #0\n\nEnclosure Device ID: 252\nSlot Number: 1\nPredictive Failure Count: 0\nFirmware state: Failed\n")
     assert failed[0].severity == "fail"
+
+
+def test_omreport_controller_list_and_a_controller_that_is_not_there():
+    listing = ("Controller  PERC H710P Mini (Embedded)\n\nControllers\nID                : 0\nStatus            : Ok\n"
+               "Name              : PERC H710P Mini\nSlot ID           : Embedded\nState             : Ready\n\n"
+               "ID                : 1\nStatus            : Non-Critical\nName              : PERC H810 Adapter\nState             : Degraded\n")
+    assert [(c.number, c.name, c.status) for c in parse_omreport_controllers(listing)] == [
+        (0, "PERC H710P Mini", "Ok"), (1, "PERC H810 Adapter", "Non-Critical")]
+    assert parse_omreport_controllers("No controllers found.\n") == []
+    with pytest.raises(ParseError):
+        parse_omreport_controllers("'omreport' is not recognized as an internal or external command")
+    # "Invalid controller value" (whatever the exit code): no such controller, not an empty one
+    assert parse_omreport_pdisks("Invalid controller value. Read, controller=1.\n") is None
+    assert parse_omreport_pdisks("Controller PERC 6/i\nID : 0:0:1\nStatus : Ok\nName : Physical Disk 0:0:1\nState : Online\n")[0].kind == "disk"
 
 
 # ---- metadb -i --------------------------------------------------------------------------------------
