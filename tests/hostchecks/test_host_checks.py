@@ -89,6 +89,68 @@ def test_disk_space_warn_and_critical_split():
     assert [(x.status, x.subject) for x in crit] == [(Status.FAIL, "/u02")] and crit[0].severity.value == "blocker"
 
 
+# an IMPAX DVD (vold, hsfs), an ISO and a UFS image through lofi, on a ZFS root with two pools and an NFS share
+DF_MEDIA = (
+    "Filesystem            kbytes    used   avail capacity  Mounted on\n"
+    "rpool/ROOT/s10        70189056 14034011 53123012    21%    /\n"
+    "rpool/export         70189056      23 53123012     1%    /export\n"
+    "rpool/agfa           70189056 1875000 53123012     4%    /agfa\n"
+    "mvfdata/oradata      288358400 265289728 23068672    92%    /u01/oradata\n"
+    "mvfdata/archive      288358400 282591232 5767168    98%    /u02/archive\n"
+    "nas01:/export/images 1048576000 524288000 524288000    50%    /images\n"
+    "/vol/dev/dsk/c0t0d0/impax_651_as3000\n"
+    "                     3857488 3857488       0   100%    /cdrom/impax_651_as3000\n"
+    "/dev/lofi/1          2186578 2186578       0   100%    /mnt\n"
+    "/dev/lofi/2          1000000  990000       0   100%    /scratch\n"
+)
+MNTTAB_MEDIA = "\n".join("\t".join(r) for r in [
+    ("rpool/ROOT/s10", "/", "zfs", "dev=4010002", "1732604211"), ("rpool/export", "/export", "zfs", "rw,dev=4010003", "1732604220"),
+    ("rpool/agfa", "/agfa", "zfs", "rw,dev=4010004", "1732604222"), ("mvfdata/oradata", "/u01/oradata", "zfs", "rw,dev=4010005", "1"),
+    ("mvfdata/archive", "/u02/archive", "zfs", "rw,dev=4010006", "1"), ("nas01:/export/images", "/images", "nfs", "rw,dev=5f00001", "1"),
+    ("/vol/dev/dsk/c0t0d0/impax_651_as3000", "/cdrom/impax_651_as3000", "hsfs", "ro,nosuid,rr,dev=16c0001", "1"),
+    ("/dev/lofi/1", "/mnt", "hsfs", "ro,nosuid,dev=2400001", "1"), ("/dev/lofi/2", "/scratch", "ufs", "rw,intr,dev=2400002", "1"),
+]) + "\n"
+
+
+def test_read_only_media_are_not_judged_full():
+    shell = FakeShell({"df -k": DF_MEDIA, "cat /etc/mnttab": MNTTAB_MEDIA})
+    crit = by_subject(run_check(host_os.disk_space_critical, shell=shell))
+    # the DVD and the ISO are 100 % by nature; a UFS image on lofi is a real file system that is full
+    assert set(crit) == {"/u02/archive", "/scratch"} and all(f.status is Status.FAIL for f in crit.values())
+    assert any("/cdrom/impax_651_as3000" in e.output and "hsfs" in e.output for e in crit["/u02/archive"].evidence if e.kind == "note")
+    warn = by_subject(run_check(host_os.disk_space, shell=shell))
+    assert "/cdrom/impax_651_as3000" not in warn and "/mnt" not in warn and warn["/images"].status is Status.PASS
+    # without the mount table (a bundle collected before it was read): vold's /vol/dev device and the full lofi image by name;
+    # the full lofi UFS cannot be told from an ISO then
+    shell = FakeShell({"df -k": DF_MEDIA})
+    crit = by_subject(run_check(host_os.disk_space_critical, shell=shell))
+    assert set(crit) == {"/u02/archive"}
+    assert any("mount table could not be read" in e.output for e in crit["/u02/archive"].evidence if e.kind == "note")
+    # Linux: a CD (iso9660) and a snap (squashfs) from /proc/mounts
+    linux = make_inventory({"hosts": [{"name": "l1", "os": "linux", "roles": ["database"], "transport": {"kind": "local"}}]})
+    df = ("Filesystem     1K-blocks    Used Available Use% Mounted on\n/dev/sda1       41152736 9876543  29163093  26% /\n"
+          "/dev/sr0          4601856 4601856         0 100% /run/media/x/CentOS 7 x86_64\n/dev/loop0          56832   56832         0 100% /snap/core18/1705\n")
+    mounts = ("/dev/sda1 / xfs rw,relatime 0 0\n/dev/sr0 /run/media/x/CentOS\\0407\\040x86_64 iso9660 ro,nosuid 0 0\n"
+              "/dev/loop0 /snap/core18/1705 squashfs ro,nodev 0 0\n")
+    (ok,) = run_check(host_os.disk_space_critical, inventory=linux, shell=FakeShell({"df -k": df, "cat /proc/mounts": mounts}, os="linux"))
+    assert ok.status is Status.PASS and ok.values == {"checked": 1, "media": ["/snap/core18/1705"]}  # /run/...: pseudo already
+
+
+def test_hw_free_disk_counts_each_zfs_pool_once():
+    shell = FakeShell({"df -k": DF_MEDIA, "cat /etc/mnttab": MNTTAB_MEDIA, "psrinfo": "0       on-line   since 01/12/2025 06:41:00\n",
+                       "prtconf | grep Memory": "Memory size: 8192 Megabytes\n"})
+    f = by_subject(run_check(host_prereq.hw_requirements, shell=shell))
+    # rpool once (53123012 KiB, not three times), mvfdata once (the most a dataset can take: 23068672 KiB), the
+    # UFS image 0; the NFS share and the DVD are not this host's disks
+    assert f["free_disk_gb"].values["measured"] == round((53123012 + 23068672) / 1024 / 1024, 1) == 72.7
+    assert any("ZFS pool rpool counted once" in e.output for e in f["free_disk_gb"].evidence if e.kind == "note")
+    # without the mount table: ZFS datasets are told by their names, an NFS share by host:/path
+    shell = FakeShell({"df -k": DF_MEDIA, "psrinfo": "0       on-line   since 01/12/2025 06:41:00\n",
+                       "prtconf | grep Memory": "Memory size: 8192 Megabytes\n"})
+    f = by_subject(run_check(host_prereq.hw_requirements, shell=shell))
+    assert f["free_disk_gb"].values["measured"] == 72.7
+
+
 def test_disk_space_windows_utf16_wmic_and_powershell_fallback():
     inv = make_inventory({"hosts": [{"name": "w1", "os": "windows", "roles": ["application"], "transport": {"kind": "local"}}]})
     table = "DeviceID  DriveType  FreeSpace    Size         VolumeName  \nC:        3          2000000000   40000000000  System      \n"
@@ -275,6 +337,10 @@ def test_demo_bundle_end_to_end(tmp_path):
     for key in expect_fail:
         assert got.get(key) is Status.FAIL, key
     assert got[("os.disk_space", "mvf-db01", "/u01/oradata")] is Status.WARN
+    # the IMPAX DVD in mvf-db01's drive is 100 % by nature: not judged; its ZFS pools' free space counts once each
+    assert not [k for k in got if k[2] == "/cdrom/impax_651_as3000"]
+    free = next(f for f in rep.findings if (f.check_id, f.target, f.subject) == ("hw.requirements", "mvf-db01", "free_disk_gb"))
+    assert free.values["measured"] == 72.7
     assert got[("os.windows.services", "impax-app01", "AgfaImpaxMessaging")] is Status.WARN
     assert got[("os.solaris.services", "mvf-bk01", None)] is Status.PASS
     assert got[("os.solaris.storage", "mvf-bk01", "svm")] is Status.PASS

@@ -12,6 +12,7 @@ import pytest
 from impax_preflight.parsers import ParseError
 from impax_preflight.parsers.clock import parse_cim_datetime, parse_epoch, parse_wmic_localdatetime
 from impax_preflight.parsers.metadb import parse_metadb_i
+from impax_preflight.parsers.mounts import parse_mount_table
 from impax_preflight.parsers.netsh import (
     parse_advfirewall_rules,
     parse_advfirewall_state,
@@ -192,6 +193,21 @@ def test_omreport_controller_list_and_a_controller_that_is_not_there():
     # "Invalid controller value" (whatever the exit code): no such controller, not an empty one
     assert parse_omreport_pdisks("Invalid controller value. Read, controller=1.\n") is None
     assert parse_omreport_pdisks("Controller PERC 6/i\nID : 0:0:1\nStatus : Ok\nName : Physical Disk 0:0:1\nState : Online\n")[0].kind == "disk"
+
+
+# ---- mount table ------------------------------------------------------------------------------------
+
+def test_mount_table_solaris_and_linux():
+    solaris = ("rpool/ROOT/s10\t/\tzfs\tdev=4010002\t1732604211\n"
+               "/vol/dev/dsk/c0t0d0/impax_651\t/cdrom/impax 651\thsfs\tro,nosuid,rr,dev=16c0001\t1732693410\n"
+               "swap\t/tmp\ttmpfs\txattr,dev=5400002\t1732604214\n")
+    assert parse_mount_table(solaris) == {"/": "zfs", "/cdrom/impax 651": "hsfs", "/tmp": "tmpfs"}
+    linux = "/dev/sda1 / xfs rw,relatime 0 0\n/dev/sr0 /run/media/x/CentOS\\0407 iso9660 ro,nosuid 0 0\n"
+    assert parse_mount_table(linux) == {"/": "xfs", "/run/media/x/CentOS 7": "iso9660"}
+    notes: list[str] = []
+    assert parse_mount_table(solaris + "garbage line\n", notes=notes)["/"] == "zfs" and notes
+    with pytest.raises(ParseError):
+        parse_mount_table("cat: cannot open /etc/mnttab\n")
 
 
 # ---- metadb -i --------------------------------------------------------------------------------------
