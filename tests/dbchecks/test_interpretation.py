@@ -277,6 +277,26 @@ def test_sqlserver_version(row, status, words):
     assert f.status is status and words in f.message
 
 
+def test_sqlserver_version_cites_the_guide_sections_that_ask_for_it_and_says_what_to_do():
+    # "Prerequisite software installations" names no SQL Server requirement; the installation (default instance,
+    # mixed mode) and the SP1 upgrade sections do. A blocker: the guide's preparation includes the SP1 upgrade
+    check = db_mssql.sqlserver_version
+    assert check.guide == "Installing SQL Server 2008; Upgrading SQL Server 2008 to SQL Server 2008 SP1"
+    assert check.severity.value == "blocker"
+
+    def run(row):
+        (f,) = run_check(check, inventory=inventory(kind="mssql"), sql=FakeSql("tsql", {"serverproperty": (SP_COLS, [row])}))
+        return f
+
+    rtm = run(("10.0.1600.22", "RTM", "Standard Edition", None, 0))
+    assert "SP1 installer" in rtm.remediation and "Default instance" not in rtm.remediation
+    old = run(("9.00.5000.00", "SP4", "Standard Edition", None, 0))
+    assert "Installing SQL Server 2008" in old.remediation and "SP1 installer" in old.remediation
+    named = run(("10.0.5500.0", "SP3", "Standard Edition", "IMPAX", 1))
+    assert "Default instance" in named.remediation and "SQL Server and Windows Authentication mode" in named.remediation
+    assert "SP1 installer" not in named.remediation
+
+
 FILE_COLS = ["NAME", "TYPE_DESC", "PHYSICAL_NAME", "SIZE", "MAX_SIZE", "GROWTH", "IS_PERCENT_GROWTH", "USED_PAGES"]
 PAGES_PER_GB = GB // 8192
 
