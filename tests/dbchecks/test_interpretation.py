@@ -63,6 +63,21 @@ def test_tablespaces_full_autoextend_and_undo():
     assert ev.kind == "sql" and "left outer join" in ev.source and "dba_free_space" in ev.source
 
 
+def test_tablespace_near_full_that_relies_on_autoextend_warns():
+    rows = [
+        ("MVF", "PERMANENT", 10 * GB, 10 * GB, 2, 2, int(0.5 * GB)),    # 0.5 GB free: the 2 GB come only from growing
+        ("MVFINDX", "PERMANENT", 10 * GB, 10 * GB, 2, 2, int(2.5 * GB)),  # the requirement met, the margin only by growing
+        ("MVFL", "PERMANENT", 10 * GB, 10 * GB, 2, 2, 5 * GB),           # free now is enough: autoextend not needed
+        ("MVFLINDX", "PERMANENT", 10 * GB, 0, 2, 0, 5 * GB),
+        ("UNDOTBS1", "UNDO", 10 * GB, 0, 1, 0, 5 * GB),
+    ]
+    f = by_subject(run_check(db_space.tablespace_free, inventory=inventory(), sql=FakeSql("oracle", {"from dba_tablespaces": (TS_COLS, rows)})))
+    assert f["MVF"].status is Status.WARN and f["MVF"].values["relies_on_autoextend"] is True
+    assert "only 0.5 GB free now, below the 2 GB" in f["MVF"].message and "file system of the data files" in f["MVF"].message
+    assert f["MVFINDX"].status is Status.WARN and "under the 3 GB" in f["MVFINDX"].message
+    assert f["MVFL"].status is Status.PASS and f["MVFLINDX"].status is Status.PASS and f["UNDOTBS1"].status is Status.PASS
+
+
 def test_missing_tablespace_and_no_undo_fail():
     rows = [("MVF", "PERMANENT", 10 * GB, 0, 1, 0, 5 * GB), ("MVFL", "PERMANENT", 10 * GB, 0, 1, 0, 5 * GB),
             ("MVFLINDX", "PERMANENT", 10 * GB, 0, 1, 0, 5 * GB)]
