@@ -167,10 +167,16 @@ def solaris_storage(ctx: CheckContext) -> list[Finding]:
     probes=[IOSTAT],
     remediation=OS_REMEDIATION + " A disk with growing hard or transport errors should be replaced (or its cabling / "
     "controller checked) before the upgrade; errors on an empty CD/DVD drive are harmless.",
-    description="One warning per device with hard or transport errors; soft errors alone are recorded, not flagged.",
+    description="One warning per device with hard or transport errors; soft errors alone are recorded, not flagged. An "
+    "output that lists no device is an error (nothing was verified).",
 )
 def solaris_disk_errors(ctx: CheckContext) -> Iterator[Finding]:
     devices = ctx.read(IOSTAT)
+    if not devices:
+        # every Solaris host has a disk: an empty answer verified nothing
+        yield ctx.error("`iostat -En` listed no device: the disk error counters were NOT read (every host has at least its "
+                        "boot disk); run it by hand on the server, as root if the login cannot see the devices")
+        return
     flagged = [d for d in devices if d.hard or d.transport]
     for d in flagged:
         what = f"{d.vendor} {d.product}".strip()

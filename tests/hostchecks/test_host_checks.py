@@ -69,6 +69,10 @@ def test_disk_errors_warn_per_device():
     assert [(x.status, x.subject, x.values["hard"]) for x in f] == [(Status.WARN, "sd65", 21)]
     ok = run_check(host_os.solaris_disk_errors, shell=FakeShell({"iostat -En": fx("iostat_En_s113_vbox.txt")}))
     assert ok[0].status is Status.PASS and ok[0].values["devices"] == 2
+    # an empty output (no device parsed) verified nothing: an error, never "no errors on 0 devices"
+    for empty in ("", "\n\n"):
+        (f,) = run_check(host_os.solaris_disk_errors, shell=FakeShell({"iostat -En": empty}))
+        assert f.status is Status.ERROR and "listed no device" in f.message
 
 
 DF = (
