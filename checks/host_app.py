@@ -23,6 +23,7 @@ from impax_preflight.probes import ReadError, probe
 from impax_preflight.patterns import compile_pattern
 
 from ._hostkit import parallel_clusters
+from ._readings import reference_time
 from ._relay import RELAY_CONFIG, RELAY_SERVICE, RELAY_SETTINGS, config_path  # noqa: F401 - RELAY_CONFIG: the default path, for tests and docs
 
 # ---- application server configuration backup -----------------------------------------------------
@@ -73,11 +74,12 @@ def stamp_of(name: str) -> datetime | None:
     description="The newest C:\\Impax\\ConfigurationsBackups\\<DateTimeStamp> folder is at most "
     "appserver_backup_max_age_days old. Its age comes from the stamp in the folder name (YYYYMMDDhhmmss and "
     "similar), or from the folder's date in the listing when the name holds none (option date_order = MDY|DMY "
-    "for ambiguous listings).",
+    "for ambiguous listings), counted to the run's reference time: the collection time for a bundle.",
     options={"date_order": options.choice("MDY", "DMY")},
 )
 def appserver_backup(ctx: CheckContext) -> Iterator[Finding]:
-    listing = ctx.read(BACKUPS)
+    reading = ctx.reading(BACKUPS)
+    listing = reading.value
     if listing is None:
         yield ctx.fail(f"{BACKUP_DIR} does not exist: the configuration has never been backed up with backupconfiguration")
         return
@@ -94,15 +96,20 @@ def appserver_backup(ctx: CheckContext) -> Iterator[Finding]:
         yield ctx.error(f"none of the backup folders ({', '.join(f.name for f in folders)[:200]}) carries a date that could be read")
         return
     newest, name, basis = max(dated)
-    age = datetime.now() - newest
+    # as of the run's reference time: a bundle's collection, not the day the report is made; the folder
+    # stamps are the server's local time, compared in this machine's time zone (the site's, as a rule)
+    now, since = reference_time(reading)
+    age = now.astimezone().replace(tzinfo=None) - newest
     limit = timedelta(days=ctx.thresholds.appserver_backup_max_age_days)
     values = {"folder": name, "taken": newest.isoformat(timespec="minutes"), "age_days": round(age.total_seconds() / 86400, 1), "basis": basis,
-              "max_age_days": ctx.thresholds.appserver_backup_max_age_days}
+              "max_age_days": ctx.thresholds.appserver_backup_max_age_days, "as_of": now.isoformat(timespec="seconds")}
+    at = "" if since == "now" else f" at {since}"
     if age > limit:
-        yield ctx.fail(f"the newest backup {BACKUP_DIR}\\{name} is {values['age_days']} days old (from its {basis}); the limit is "
+        yield ctx.fail(f"the newest backup {BACKUP_DIR}\\{name} was {values['age_days']} days old{at} (from its {basis}); the limit is "
                        f"{ctx.thresholds.appserver_backup_max_age_days:g} days", values=values)
     else:
-        yield ctx.passed(f"backup {BACKUP_DIR}\\{name} taken {values['taken']} ({values['age_days']} days ago, from its {basis})", values=values)
+        yield ctx.passed(f"backup {BACKUP_DIR}\\{name} taken {values['taken']} ({values['age_days']} days before{at or ' now'}, from its "
+                         f"{basis})", values=values)
 
 
 # ---- AS3000 repository ---------------------------------------------------------------------------

@@ -240,6 +240,24 @@ def test_appserver_backup_age():
     assert none[0].status is Status.FAIL
 
 
+
+def test_appserver_backup_age_is_counted_to_the_bundle_collection(tmp_path):
+    # a backup taken the day before the bundle was collected is one day old, however long ago the bundle was collected
+    from impax_preflight.transports.bundle import BundleEntry, BundleShell, write_bundle
+
+    text = (" Directory of C:\\Impax\\ConfigurationsBackups\r\n\r\n"
+            "03/01/2024  09:15 AM    <DIR>          20240301091500\r\n")
+    sh = BundleShell(write_bundle(tmp_path / "w1", "w1", "windows", [BundleEntry(host_app.BACKUP_CMD, text)],
+                                  collected_at="2024-03-02T12:00:00Z"))
+    (f,) = run_check(host_app.appserver_backup, inventory=_win(["application"]), shell=sh)
+    assert f.status is Status.PASS and 0.5 <= f.values["age_days"] <= 1.7, f.values  # 1.1 days, give or take this machine's time zone
+    assert f.values["as_of"].startswith("2024-03-02T12:00") and "the collection of the bundle" in f.message
+    sh = BundleShell(write_bundle(tmp_path / "w2", "w2", "windows", [BundleEntry(host_app.BACKUP_CMD, text)],
+                                  collected_at="2024-03-20T12:00:00Z"))
+    (f,) = run_check(host_app.appserver_backup, inventory=_win(["application"]), shell=sh)
+    assert f.status is Status.FAIL and 18.5 <= f.values["age_days"] <= 19.7
+
+
 def test_interlock_relay_short_url_and_secret_never_in_evidence():
     inv = make_inventory({"hosts": [{"name": "w1", "os": "windows", "roles": ["application"], "transport": {"kind": "local"}}]},
                          features={"parallel_clusters": True})
