@@ -115,7 +115,9 @@ def appserver_backup(ctx: CheckContext) -> Iterator[Finding]:
 # ---- AS3000 repository ---------------------------------------------------------------------------
 
 REPO = "/agfa/repository"
-REPO_COMMANDS = [f"ls -l {REPO}", f"du -sk {REPO}", f"df -k {REPO}"]
+# the trailing slash makes ls list, and du measure, what a symbolic link /agfa/repository points to
+# (without it ls shows the link itself and du, which follows no link by default, its few bytes)
+REPO_COMMANDS = [f"ls -l {REPO}/", f"du -sk {REPO}/", f"df -k {REPO}"]
 REPO_LISTING = probe("solaris.repository", "the repository", parse_ls_l, solaris=REPO_COMMANDS[0],
                      absent=r"No such file or directory|does not exist")
 REPO_SIZE = probe("solaris.repository_size", "the repository size", parse_du_sk, solaris=REPO_COMMANDS[1])

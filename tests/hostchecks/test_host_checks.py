@@ -279,12 +279,37 @@ def test_interlock_relay_short_url_and_secret_never_in_evidence():
 
 def test_as3000_repository():
     shell = FakeShell({
-        "ls -l /agfa/repository": "total 2\ndrwxr-xr-x   2 root root 2 Feb 20 09:14 IMPAX_6.5.1_AS3000\ndrwxr-xr-x   2 root root 2 Feb 20 09:14 oracle_10gR2\n",
-        "du -sk /agfa/repository": "6291456\t/agfa/repository\n",
+        "ls -l /agfa/repository/": "total 2\ndrwxr-xr-x   2 root root 2 Feb 20 09:14 IMPAX_6.5.1_AS3000\ndrwxr-xr-x   2 root root 2 Feb 20 09:14 oracle_10gR2\n",
+        "du -sk /agfa/repository/": "6291456\t/agfa/repository/\n",
         "df -k /agfa/repository": "Filesystem kbytes used avail capacity Mounted on\nrpool/agfa 70189056 6291456 5242880 55% /agfa\n",
     })
     f = by_subject(run_check(host_app.as3000_repository, shell=shell))
     assert f["media"].status is Status.PASS and f["size"].status is Status.PASS and f["free_space"].status is Status.FAIL
+
+
+def test_as3000_repository_behind_a_symbolic_link_is_listed_and_measured(tmp_path):
+    import subprocess
+
+    from impax_preflight.parsers.listing import parse_du_sk, parse_ls_l
+
+    # the commands name the directory with a trailing slash ...
+    assert host_app.REPO_LISTING.commands_for("solaris") == ("ls -l /agfa/repository/",)
+    assert host_app.REPO_SIZE.commands_for("solaris") == ("du -sk /agfa/repository/",)
+    # ... because that is what makes ls and du look through a link (POSIX; here GNU coreutils): a repository moved to a
+    # bigger disk and linked back, as sites do
+    target = tmp_path / "u03" / "repository"
+    (target / "IMPAX_6.5.1_AS3000").mkdir(parents=True)
+    (target / "oracle_10gR2").mkdir()
+    (target / "IMPAX_6.5.1_AS3000" / "server.iso").write_bytes(b"\0" * 4 * 1024 * 1024)
+    link = tmp_path / "repository"
+    link.symlink_to(target)
+
+    def run(*argv):
+        return subprocess.run(argv, capture_output=True, text=True, check=True, env={"LC_ALL": "C", "PATH": "/usr/bin:/bin"}).stdout
+
+    assert [e.name for e in parse_ls_l(run("ls", "-l", f"{link}/"))] == ["IMPAX_6.5.1_AS3000", "oracle_10gR2"]
+    assert [e.name for e in parse_ls_l(run("ls", "-l", str(link)))] != ["IMPAX_6.5.1_AS3000", "oracle_10gR2"]  # the link itself
+    assert parse_du_sk(run("du", "-sk", f"{link}/")) >= 4096 > parse_du_sk(run("du", "-sk", str(link)))
 
 
 def test_site_talkstation_pacs_broker_rtf_source_version():
