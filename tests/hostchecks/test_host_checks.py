@@ -193,6 +193,19 @@ def test_connectivity_manager_versions(version, status):
     assert f[-1].status is status and f[-1].values["version"] == version
 
 
+def test_several_installed_versions_are_judged_by_the_lowest():
+    from impax_preflight.hostfacts import match_products
+
+    software = [{"name": "Agfa Connectivity Manager", "version": "2.3.0.5"}, {"name": "Agfa Connectivity Manager", "version": "2.1.0.118"},
+                {"name": "TalkStation 4.0", "version": "4.0"}, {"name": "TalkStation", "version": "3.1"}]
+    assert match_products(software, {"cm": r"Connectivity Manager", "ts": r"TalkStation"}) == {"cm": "2.1.0.118", "ts": "3.1"}
+    # the old copy left in the 32-bit Uninstall view blocks, though a newer one is installed
+    shell = FakeShell({host_prereq.UNINSTALL_COMMANDS[0]: _uninstall("Agfa Connectivity Manager", "2.3.0.5").replace("Wow6432Node\\", ""),
+                       host_prereq.UNINSTALL_COMMANDS[1]: _uninstall("Agfa Connectivity Manager", "2.1.0.118")}, os="windows")
+    f = run_check(host_prereq.connectivity_manager, inventory=_win(["connectivity_manager"]), shell=shell)
+    assert f[-1].status is Status.FAIL and f[-1].values["version"] == "2.1.0.118"
+
+
 def test_connectivity_manager_not_found_is_error_declared_wins():
     shell = FakeShell({host_prereq.UNINSTALL_COMMANDS[0]: MISSING, host_prereq.UNINSTALL_COMMANDS[1]: MISSING}, os="windows")
     assert run_check(host_prereq.connectivity_manager, inventory=_win(["connectivity_manager"]), shell=shell)[-1].status is Status.ERROR
