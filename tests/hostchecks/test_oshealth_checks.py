@@ -453,6 +453,17 @@ def test_clock_skew_wrong_tool_clock_and_bundles(tmp_path):
     assert g["db1"].status is Status.PASS and g["db1"].values["uncertainty_s"] >= 1.0
 
 
+def test_operating_system_checks_share_one_guide_remediation_and_one_applicability():
+    from impax_preflight.checks import _hostkit, host_app
+
+    checks = fresh_plugins().checks()
+    told = [c for c in checks.values() if "On each server you plan to upgrade" in (c.remediation or "")]
+    assert len(told) >= 10 and all(c.remediation.startswith(_hostkit.OS_REMEDIATION) for c in told), \
+        [c.id for c in told if not c.remediation.startswith(_hostkit.OS_REMEDIATION)]
+    assert all(c.guide == _hostkit.GUIDE_OS for c in told)
+    assert host_app.interlock_relay.applies.when is win.firewall_relay.applies.when is _hostkit.parallel_clusters
+
+
 # ---- the collector gathers every command of these checks ------------------------------------------------
 
 def test_collector_gathers_the_new_reads_for_windows_and_solaris(tmp_path):
