@@ -80,10 +80,17 @@ ORACLE_RMAN_JOBS_SQL = (
     "select max(end_time) as last_end, (sysdate - max(end_time)) * 24 as age_hours, count(*) as jobs "
     "from v$rman_backup_job_details where status = 'COMPLETED' and input_type = 'DB FULL'"
 )
-#: backup_type D = a full or level-0 incremental backup of data files (the fallback on old releases)
-ORACLE_BACKUP_SET_SQL = (
-    "select max(completion_time) as last_end, (sysdate - max(completion_time)) * 24 as age_hours, count(*) as sets "
-    "from v$backup_set where backup_type = 'D'"
+#: the fallback on old releases (or without a recent DB FULL job): per data file, its newest full or
+#: level-0 backup in v$backup_datafile (file# > 0: file 0 is the control file; incremental_level NULL
+#: is a full backup, 0 a level-0 incremental), and the oldest of those: when the whole database was
+#: last backed up. v$backup_set's backup_type 'D' is not that: a control-file autobackup is a 'D'
+#: set, and a level-0 incremental is an 'I' set
+ORACLE_BACKUP_DATAFILE_SQL = (
+    "select min(f.last_end) as last_end, (sysdate - min(f.last_end)) * 24 as age_hours, count(*) as files, "
+    "count(f.last_end) as backed_up "
+    "from (select d.file#, max(b.completion_time) as last_end from v$datafile d "
+    "left outer join v$backup_datafile b on b.file# = d.file# and b.file# > 0 "
+    "and (b.incremental_level is null or b.incremental_level = 0) group by d.file#) f"
 )
 
 
@@ -220,7 +227,7 @@ def all_statements() -> list[tuple[str, str, str]]:
     out.append(("oracle.recovery_area", "oracle", ORACLE_FRA_SQL))
     out.append(("oracle.recovery_area", "oracle", oracle_old_backupsets_sql(7)))
     out.append(("backup.database_recent", "oracle", ORACLE_RMAN_JOBS_SQL))
-    out.append(("backup.database_recent", "oracle", ORACLE_BACKUP_SET_SQL))
+    out.append(("backup.database_recent", "oracle", ORACLE_BACKUP_DATAFILE_SQL))
     out.append(("backup.database_recent", "tsql", mssql_backup_sql("mvf")))
     out.append(("mssql.database_space", "tsql", MSSQL_FILES_SQL))
     out.append(("mirroring.state", "tsql", mssql_mirroring_sql("mvf")))

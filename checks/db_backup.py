@@ -18,7 +18,7 @@ from impax_preflight.probes import ReadError, probe
 from impax_preflight.sql import schema_of
 
 from ._statements import (
-    ORACLE_BACKUP_SET_SQL,
+    ORACLE_BACKUP_DATAFILE_SQL,
     ORACLE_RMAN_JOBS_SQL,
     database_name,
     map_event_audit_size_sql,
@@ -65,8 +65,10 @@ def _judge(ctx: CheckContext, dialect: str, source: str, row: dict, fallback_not
     guide="Backing up the AS3000 Oracle database; Backing up the AS300 Oracle for Windows database; Backing up the AS300 SQL 2005 database",
     remediation="Take a full database backup before the upgrade, as the guide describes for the platform: "
     + " / ".join(_BACKUP_HOWTO.values()),
-    description="Oracle: v$rman_backup_job_details (COMPLETED, DB FULL), else v$backup_set (backup_type D: full or "
-    "level 0) on releases without it; SQL Server: msdb.dbo.backupset type D. Age computed by the server's clock.",
+    description="Oracle: v$rman_backup_job_details (COMPLETED, DB FULL), else, on releases without it or when no DB FULL "
+    "job is recent, v$backup_datafile: every data file's newest full or level-0 backup (file# > 0, incremental_level "
+    "NULL or 0; control-file and archived-log backups do not count), the oldest of them being the database's last full "
+    "backup, and a data file without one fails; SQL Server: msdb.dbo.backupset type D. Age computed by the server's clock.",
 )
 def database_recent(ctx: CheckContext):
     dialect = ctx.sql.dialect
@@ -77,15 +79,23 @@ def database_recent(ctx: CheckContext):
             recent = row.get("age_hours") is not None and float(row["age_hours"]) <= ctx.thresholds.backup_max_age_hours
             if recent:
                 return _judge(ctx, dialect, "v$rman_backup_job_details", row)
-            note = "no recent DB FULL job in v$rman_backup_job_details; v$backup_set (full or level 0) consulted"
+            note = "no recent DB FULL job in v$rman_backup_job_details; v$backup_datafile (full or level-0 data file backups) consulted"
         except ObjectMissing:
-            note = "v$rman_backup_job_details is not available (older release or no privilege); v$backup_set used instead"
+            note = ("v$rman_backup_job_details is not available (older release or no privilege); v$backup_datafile (full or "
+                    "level-0 data file backups) used instead")
         try:
-            row = ctx.query(ORACLE_BACKUP_SET_SQL).dicts()[0]
+            row = ctx.query(ORACLE_BACKUP_DATAFILE_SQL).dicts()[0]
         except ObjectMissing as exc:
             return ctx.error(f"cannot read RMAN's backup records ({exc}): the login needs SELECT on "
-                             "V_$RMAN_BACKUP_JOB_DETAILS and V_$BACKUP_SET (SELECT_CATALOG_ROLE)")
-        return _judge(ctx, dialect, "v$backup_set", row, note)
+                             "V_$RMAN_BACKUP_JOB_DETAILS, V_$BACKUP_DATAFILE and V_$DATAFILE (SELECT_CATALOG_ROLE)")
+        files, backed_up = int(row.get("files") or 0), int(row.get("backed_up") or 0)
+        if 0 < backed_up < files:  # none at all: _judge says "no successful full backup"
+            return ctx.fail(f"{note}; {files - backed_up} of {files} data files have no full or level-0 backup in "
+                            "v$backup_datafile: the database has no complete full backup",
+                            values={"files": files, "backed_up": backed_up, "source": "v$backup_datafile",
+                                    "max_age_hours": ctx.thresholds.backup_max_age_hours},
+                            remediation=_howto(ctx, dialect))
+        return _judge(ctx, dialect, "v$backup_datafile (the oldest data file's newest full or level-0 backup)", row, note)
     if dialect == "tsql":
         name = database_name(ctx)
         try:

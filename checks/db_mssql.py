@@ -21,6 +21,14 @@ from ._statements import (
 MIN_SQLSERVER = "10.0.2531"  # SQL Server 2008 SP1
 
 
+_SQL_INSTALL = ("Install SQL Server 2008 as the guide's 'Installing SQL Server 2008' describes: on the Instance Configuration "
+                "screen select Default instance; on the Database Engine Configuration screen, Account Provisioning tab, select "
+                "Mixed Mode (SQL Server authentication and Windows authentication) and type the sa password")
+_SQL_SP1 = ("Apply Service Pack 1 as the guide's 'Upgrading SQL Server 2008 to SQL Server 2008 SP1' describes: launch the SP1 "
+            "installer, accept the license and the default feature selection, click Update (even if locked files are found), "
+            "then restart the computer")
+
+
 @check(
     "prereq.sqlserver_version",
     "SQL Server 2008 SP1 or later, default instance, mixed-mode authentication",
@@ -28,9 +36,9 @@ MIN_SQLSERVER = "10.0.2531"  # SQL Server 2008 SP1
     "database",
     dialects=["tsql"],
     db_purposes=["impax"],
-    guide="Prerequisite software installations",
-    remediation="Install SQL Server 2008 SP1 or later as the default instance (MSSQLSERVER) with SQL Server and Windows "
-    "Authentication mode (mixed mode), as the installation guide for the new database server describes.",
+    # the guide asks for these in its SQL Server sections, not under "Prerequisite software installations"
+    guide="Installing SQL Server 2008; Upgrading SQL Server 2008 to SQL Server 2008 SP1",
+    remediation=_SQL_INSTALL + ". " + _SQL_SP1 + ".",
 )
 def sqlserver_version(ctx: CheckContext):
     """SERVERPROPERTY: ProductVersion >= 10.0.2531, InstanceName NULL, IsIntegratedSecurityOnly = 0."""
@@ -39,16 +47,21 @@ def sqlserver_version(ctx: CheckContext):
     values = {"product_version": version, "product_level": r.get("product_level"), "edition": r.get("edition"),
               "instance_name": r.get("instance_name"), "integrated_security_only": r.get("integrated_security_only"),
               "minimum": MIN_SQLSERVER}
-    problems = []
+    problems, fixes = [], []
     if not version or Version(version) < Version(MIN_SQLSERVER):
         problems.append(f"version {version or 'unknown'} is older than SQL Server 2008 SP1 ({MIN_SQLSERVER})")
+        # SQL Server 2008 (10.0) before SP1 takes the service pack; an older release a new installation
+        fixes.append(_SQL_SP1 if version and Version(version) >= Version("10.0") else _SQL_INSTALL + ", then " + _SQL_SP1[0].lower() + _SQL_SP1[1:])
     if r.get("instance_name") not in (None, ""):
         problems.append(f"named instance {r['instance_name']!r} (IMPAX needs the default instance)")
+        fixes.append(_SQL_INSTALL)
     if str(r.get("integrated_security_only")) != "0":
         problems.append("Windows Authentication only (IMPAX needs mixed mode: IsIntegratedSecurityOnly = 0)")
+        fixes.append("Set mixed mode: SQL Server Management Studio > the server > Properties > Security > SQL Server and Windows "
+                     "Authentication mode, then restart the SQL Server service (the guide's installation selects Mixed Mode)")
     summary = f"SQL Server {version} {r.get('product_level') or ''} {r.get('edition') or ''}".strip()
     if problems:
-        return ctx.fail(f"{summary}: " + "; ".join(problems), values=values)
+        return ctx.fail(f"{summary}: " + "; ".join(problems), values=values, remediation=". ".join(dict.fromkeys(fixes)) + ".")
     return ctx.passed(f"{summary}, default instance, mixed-mode authentication", values=values)
 
 

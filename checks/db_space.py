@@ -45,7 +45,9 @@ _DBA_PRIVILEGE = (
     options={"tablespaces": options.identifiers(one_or_many=False)},
 )
 def tablespace_free(ctx: CheckContext):
-    """Usable space (free now + autoextend headroom up to MAXBYTES) per tablespace vs tablespace_min_gb / _warn_gb."""
+    """Usable space (free now + autoextend headroom up to MAXBYTES) per tablespace vs tablespace_min_gb / _warn_gb;
+    one that has them only through autoextend (free now below tablespace_warn_gb) warns: growing needs room on
+    the data files' file system, which this check does not read."""
     th = ctx.thresholds
     names = [str(n).upper() for n in ctx.options.get("tablespaces", REQUIRED_TABLESPACES)]
     try:
@@ -79,10 +81,22 @@ def tablespace_free(ctx: CheckContext):
                   f"{values['autoextend_headroom_gb']:g} GB autoextend headroom")
         if headroom:
             detail += " (the headroom also needs that much room on the file system of the data files)"
-        if usable < th.tablespace_min_gb * 1024**3:
+        min_bytes, warn_bytes = th.tablespace_min_gb * 1024**3, th.tablespace_warn_gb * 1024**3
+        if usable < min_bytes:
             findings.append(ctx.fail(f"{label}: {detail}; below {th.tablespace_min_gb:g} GB", subject=name, values=values))
-        elif usable < th.tablespace_warn_gb * 1024**3:
+        elif usable < warn_bytes:
             findings.append(ctx.warn(f"{label}: {detail}; below {th.tablespace_warn_gb:g} GB", subject=name, values=values))
+        elif free < warn_bytes:
+            # enough only if the data files can grow: that needs room on their file system (not read
+            # here) and MAXSIZE is a limit, not a reservation; a tablespace near full that relies on it
+            # is not ready until that room is confirmed
+            values["relies_on_autoextend"] = True
+            findings.append(ctx.warn(
+                f"{label}: only {values['free_gb']:g} GB free now, {'below' if free < min_bytes else 'under'} the "
+                f"{th.tablespace_min_gb if free < min_bytes else th.tablespace_warn_gb:g} GB wanted: it relies on autoextend to "
+                f"grow its data files by up to {values['autoextend_headroom_gb']:g} GB (up to MAXSIZE), which needs that room on "
+                "the file system of the data files (not measured by this check): confirm it with df -k / dir, or add a data "
+                "file with monitor_add", subject=name, values=values))
         else:
             findings.append(ctx.passed(f"{label}: {detail}", subject=name, values=values))
     return findings

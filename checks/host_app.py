@@ -22,6 +22,8 @@ from impax_preflight.parsers.sc import parse_sc
 from impax_preflight.probes import ReadError, probe
 from impax_preflight.patterns import compile_pattern
 
+from ._hostkit import parallel_clusters
+from ._readings import reference_time
 from ._relay import RELAY_CONFIG, RELAY_SERVICE, RELAY_SETTINGS, config_path  # noqa: F401 - RELAY_CONFIG: the default path, for tests and docs
 
 # ---- application server configuration backup -----------------------------------------------------
@@ -72,11 +74,12 @@ def stamp_of(name: str) -> datetime | None:
     description="The newest C:\\Impax\\ConfigurationsBackups\\<DateTimeStamp> folder is at most "
     "appserver_backup_max_age_days old. Its age comes from the stamp in the folder name (YYYYMMDDhhmmss and "
     "similar), or from the folder's date in the listing when the name holds none (option date_order = MDY|DMY "
-    "for ambiguous listings).",
+    "for ambiguous listings), counted to the run's reference time: the collection time for a bundle.",
     options={"date_order": options.choice("MDY", "DMY")},
 )
 def appserver_backup(ctx: CheckContext) -> Iterator[Finding]:
-    listing = ctx.read(BACKUPS)
+    reading = ctx.reading(BACKUPS)
+    listing = reading.value
     if listing is None:
         yield ctx.fail(f"{BACKUP_DIR} does not exist: the configuration has never been backed up with backupconfiguration")
         return
@@ -93,21 +96,28 @@ def appserver_backup(ctx: CheckContext) -> Iterator[Finding]:
         yield ctx.error(f"none of the backup folders ({', '.join(f.name for f in folders)[:200]}) carries a date that could be read")
         return
     newest, name, basis = max(dated)
-    age = datetime.now() - newest
+    # as of the run's reference time: a bundle's collection, not the day the report is made; the folder
+    # stamps are the server's local time, compared in this machine's time zone (the site's, as a rule)
+    now, since = reference_time(reading)
+    age = now.astimezone().replace(tzinfo=None) - newest
     limit = timedelta(days=ctx.thresholds.appserver_backup_max_age_days)
     values = {"folder": name, "taken": newest.isoformat(timespec="minutes"), "age_days": round(age.total_seconds() / 86400, 1), "basis": basis,
-              "max_age_days": ctx.thresholds.appserver_backup_max_age_days}
+              "max_age_days": ctx.thresholds.appserver_backup_max_age_days, "as_of": now.isoformat(timespec="seconds")}
+    at = "" if since == "now" else f" at {since}"
     if age > limit:
-        yield ctx.fail(f"the newest backup {BACKUP_DIR}\\{name} is {values['age_days']} days old (from its {basis}); the limit is "
+        yield ctx.fail(f"the newest backup {BACKUP_DIR}\\{name} was {values['age_days']} days old{at} (from its {basis}); the limit is "
                        f"{ctx.thresholds.appserver_backup_max_age_days:g} days", values=values)
     else:
-        yield ctx.passed(f"backup {BACKUP_DIR}\\{name} taken {values['taken']} ({values['age_days']} days ago, from its {basis})", values=values)
+        yield ctx.passed(f"backup {BACKUP_DIR}\\{name} taken {values['taken']} ({values['age_days']} days before{at or ' now'}, from its "
+                         f"{basis})", values=values)
 
 
 # ---- AS3000 repository ---------------------------------------------------------------------------
 
 REPO = "/agfa/repository"
-REPO_COMMANDS = [f"ls -l {REPO}", f"du -sk {REPO}", f"df -k {REPO}"]
+# the trailing slash makes ls list, and du measure, what a symbolic link /agfa/repository points to
+# (without it ls shows the link itself and du, which follows no link by default, its few bytes)
+REPO_COMMANDS = [f"ls -l {REPO}/", f"du -sk {REPO}/", f"df -k {REPO}"]
 REPO_LISTING = probe("solaris.repository", "the repository", parse_ls_l, solaris=REPO_COMMANDS[0],
                      absent=r"No such file or directory|does not exist")
 REPO_SIZE = probe("solaris.repository_size", "the repository size", parse_du_sk, solaris=REPO_COMMANDS[1])
@@ -185,13 +195,6 @@ LISTENING = probe("windows.netstat", "the listening ports", listening_ports, win
 _IP = re.compile(r"^\d{1,3}(\.\d{1,3}){3}$")
 
 
-def _parallel(site, host, db) -> bool | str:
-    """old and new clusters run in parallel (features.parallel_clusters or traveling_server)"""
-    if site.features.parallel_clusters or site.features.traveling_server:
-        return True
-    return "old and new clusters do not run in parallel (features.parallel_clusters / traveling_server)"
-
-
 def _is_fqdn_url(url: str) -> tuple[bool, str]:
     m = re.match(r"^\s*\w+://(?:[^@/]*@)?(?P<host>\[[^\]]+\]|[^:/\s]+)", url or "")
     if not m:
@@ -211,7 +214,7 @@ def _is_fqdn_url(url: str) -> tuple[bool, str]:
     "host",
     roles=("application",),
     os=("windows",),
-    when=_parallel,
+    when=parallel_clusters,
     guide="Configuring the Study Status Relay service",
     probes=[RELAY_STATE, RELAY_SETTINGS, LISTENING],
     remediation="In Study.Status.Relay.exe.config under StudyStatusRelayConfiguration paste the string from "

@@ -24,14 +24,7 @@ from impax_preflight.probes import ReadError, Variant, probe
 from impax_preflight import options
 from impax_preflight.patterns import compile_pattern
 
-from ._hostkit import real_filesystems
-
-GUIDE_OS = "Checking the operating system"
-OS_REMEDIATION = (
-    "On each server you plan to upgrade (rather than replace), check the Windows or Solaris operating system "
-    "to ensure that it is healthy, so that bad disk systems or server hardware faults do not affect the upgrade: "
-    "repair what is listed before the upgrade, or plan to replace the server."
-)
+from ._hostkit import GUIDE_OS, OS_REMEDIATION, mount_types, sort_filesystems
 
 # ---- what these checks read --------------------------------------------------------------------
 
@@ -174,10 +167,16 @@ def solaris_storage(ctx: CheckContext) -> list[Finding]:
     probes=[IOSTAT],
     remediation=OS_REMEDIATION + " A disk with growing hard or transport errors should be replaced (or its cabling / "
     "controller checked) before the upgrade; errors on an empty CD/DVD drive are harmless.",
-    description="One warning per device with hard or transport errors; soft errors alone are recorded, not flagged.",
+    description="One warning per device with hard or transport errors; soft errors alone are recorded, not flagged. An "
+    "output that lists no device is an error (nothing was verified).",
 )
 def solaris_disk_errors(ctx: CheckContext) -> Iterator[Finding]:
     devices = ctx.read(IOSTAT)
+    if not devices:
+        # every Solaris host has a disk: an empty answer verified nothing
+        yield ctx.error("`iostat -En` listed no device: the disk error counters were NOT read (every host has at least its "
+                        "boot disk); run it by hand on the server, as root if the login cannot see the devices")
+        return
     flagged = [d for d in devices if d.hard or d.transport]
     for d in flagged:
         what = f"{d.vendor} {d.product}".strip()
@@ -198,16 +197,22 @@ _DISK_DESCRIPTION = (
     "One finding per file system (Solaris/Linux `df -k`) or fixed logical disk (Windows): at or above "
     "disk_warn_pct (90 %) warns. The catalog calls {fail} % a blocker, but a warning check cannot block the "
     "verdict, so the blocker part is its own check, os.disk_space_critical (severity blocker), which fails "
-    "each file system at or above disk_fail_pct (97 %). Pseudo file systems (/proc, /dev, swap, tmpfs...) are skipped; "
+    "each file system at or above disk_fail_pct (97 %). Pseudo file systems (/proc, /dev, swap, tmpfs...) are skipped, "
+    "and so are read-only media, full by nature: CD / DVD and ISO images (hsfs, iso9660, udf, squashfs by the mount table "
+    "/etc/mnttab or /proc/mounts; without it, /vol/dev and /dev/sr devices, /cdrom mounts, a full /dev/lofi image); "
     "options: exclude_mounts = [regex, ...]."
 )
 
 
 def _disk_findings(ctx: CheckContext, critical: bool) -> Iterator[Finding]:
-    fss = real_filesystems(ctx.read(osprobes.DISKS), ctx.options.get("exclude_mounts"))
+    usages = ctx.read(osprobes.DISKS)
+    fss, media = sort_filesystems(usages, ctx.options.get("exclude_mounts"), mount_types(ctx))
     warn_pct, fail_pct = ctx.thresholds.disk_warn_pct, ctx.thresholds.disk_fail_pct
+    if media:
+        ctx.note("not judged, full by nature: " + "; ".join(f"{u.mount} ({u.filesystem}: {why})" for u, why in media))
     if not fss:
-        yield ctx.error("no file system or fixed disk found in the output: nothing could be checked")
+        yield ctx.error("no file system or fixed disk found in the output: nothing could be checked"
+                        + (f" (only read-only media: {', '.join(u.mount for u, _ in media)})" if media else ""))
         return
     over = 0
     for u in fss:
@@ -223,7 +228,9 @@ def _disk_findings(ctx: CheckContext, critical: bool) -> Iterator[Finding]:
         else:
             yield ctx.passed(text, subject=u.mount, values=values)
     if critical and not over:
-        yield ctx.passed(f"no file system at or above {fail_pct:g} % ({len(fss)} checked)", values={"checked": len(fss)})
+        skipped = f"; {len(media)} read-only media not judged: {', '.join(u.mount for u, _ in media)}" if media else ""
+        yield ctx.passed(f"no file system at or above {fail_pct:g} % ({len(fss)} checked{skipped})",
+                         values={"checked": len(fss), "media": [u.mount for u, _ in media]})
 
 
 
@@ -234,7 +241,7 @@ def _disk_findings(ctx: CheckContext, critical: bool) -> Iterator[Finding]:
     "warning",
     "host",
     guide=GUIDE_OS,
-    probes=[osprobes.DISKS],
+    probes=[osprobes.DISKS, osprobes.MOUNTS],
     remediation="Free space on the file system (old logs, exports, core files) or grow it before the upgrade.",
     description=_DISK_DESCRIPTION.format(fail=97),
     options={"exclude_mounts": options.regex_list()},
@@ -249,10 +256,11 @@ def disk_space(ctx: CheckContext) -> Iterator[Finding]:
     "blocker",
     "host",
     guide=GUIDE_OS,
-    probes=[osprobes.DISKS],
+    probes=[osprobes.DISKS, osprobes.MOUNTS],
     remediation="Free space on the file system (old logs, exports, core files) or grow it before the upgrade: "
     "a nearly full file system can stop the database or the archive during the upgrade.",
-    description="The blocker half of os.disk_space: each file system or fixed disk at or above disk_fail_pct (97 %) fails.",
+    description="The blocker half of os.disk_space: each file system or fixed disk at or above disk_fail_pct (97 %) fails; "
+    "pseudo file systems and read-only media (CD / DVD, ISO images: hsfs, iso9660, udf, squashfs) are not judged.",
     options={"exclude_mounts": options.regex_list()},
 )
 def disk_space_critical(ctx: CheckContext) -> Iterator[Finding]:

@@ -20,7 +20,7 @@ from impax_preflight.parsers.sc import parse_sc
 from impax_preflight.probes import ReadError, probe
 from impax_preflight.versions import Version, parse_version
 
-from ._hostkit import real_filesystems
+from ._hostkit import local_free_kb, mount_types, real_filesystems
 
 GUIDE_PREREQ = "Prerequisite software installations"
 UNINSTALL_COMMANDS = [f"reg query {k} /s" for k in osprobes.UNINSTALL_KEYS.values()]
@@ -278,11 +278,13 @@ def _from_facts(ctx: CheckContext, key: str) -> float | None:
     "warning",
     "host",
     guide="Evaluating system requirements",
-    probes=[osprobes.PROCESSORS, osprobes.MEMORY, osprobes.DISKS],
+    probes=[osprobes.PROCESSORS, osprobes.MEMORY, osprobes.DISKS, osprobes.MOUNTS],
     remediation="Use the IMPAX 6.5.1 requirements to assess which existing servers to keep and upgrade, and which to "
     "replace with new servers; also consider site performance (time to acquire the first image).",
     description="CPUs (logical processors: psrinfo on-line, wmic cpu NumberOfLogicalProcessors, getconf on Linux), "
-    "memory and total free local disk against a per-role table (strictest role wins); the CPU and memory figures of "
+    "memory and total free local disk against a per-role table (strictest role wins). Free disk counts each ZFS pool once "
+    "(its datasets all show the pool's free space: the most any of them can take), and no network, loopback or "
+    "read-only media mount; the CPU and memory figures of "
     "the host's facts are used when fact collection read them. The built-in figures are placeholders, not Agfa's: "
     "set [site.requirements.<role>] from the 6.5.1 requirements.",
 )
@@ -307,7 +309,13 @@ def hw_requirements(ctx: CheckContext) -> Iterator[Finding]:
     if mem is None:
         mem = read(osprobes.MEMORY, "memory_gb")
     usages = read(osprobes.DISKS, "free_disk_gb")
-    free_gb = None if usages is None else round(sum(u.avail_kb for u in real_filesystems(usages)) / 1024 / 1024, 1)
+    free_gb = None
+    if usages is not None:
+        fstypes = mount_types(ctx)
+        free_kb, how = local_free_kb(real_filesystems(usages, fstypes=fstypes), fstypes)
+        free_gb = round(free_kb / 1024 / 1024, 1)
+        if how:
+            ctx.note("free disk: " + "; ".join(how))
     yield from errs
     measured = {"cpus": cpus, "memory_gb": round(mem / 1024, 1) if mem else None, "free_disk_gb": free_gb}
     for metric, minimum in need.items():

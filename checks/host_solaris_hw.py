@@ -16,14 +16,8 @@ from impax_preflight.parsers.prtdiag_env import parse_prtdiag_env
 from impax_preflight.parsers.syslog import date_messages, parse_messages
 from impax_preflight.probes import probe
 
+from ._hostkit import DAYS, GUIDE_OS, OS_REMEDIATION
 from ._readings import reference_time
-
-GUIDE_OS = "Checking the operating system"
-OS_REMEDIATION = (
-    "On each server you plan to upgrade (rather than replace), check the Solaris operating system to ensure that it is "
-    "healthy, so that bad disk systems or server hardware faults do not affect the upgrade: repair what is listed before "
-    "the upgrade, or plan to replace the server."
-)
 
 # ---- hardware status (prtdiag -v) ---------------------------------------------------------------------
 
@@ -101,6 +95,7 @@ MESSAGES_OLD = probe("solaris.messages.0", "the rotated system log /var/adm/mess
     "component in maintenance) or a ZFS fault in the last recent_days (7) fails; older ones, retried commands (Error Level: "
     "Retryable) and panics (reboot after panic) warn. Syslog times are the host's local time: ages are exact to the hour. "
     "Options: window_days, recent_days.",
+    options={"window_days": DAYS, "recent_days": DAYS},
 )
 def system_log(ctx: CheckContext) -> Iterator[Finding]:
     newest = ctx.reading(MESSAGES)
@@ -112,8 +107,8 @@ def system_log(ctx: CheckContext) -> Iterator[Finding]:
                         "elsewhere? check /etc/syslog.conf)", subject="syslog")
         return
     date_messages(messages, now.replace(tzinfo=None))
-    window = timedelta(days=float(ctx.options.get("window_days", 30)))
-    recent = timedelta(days=float(ctx.options.get("recent_days", 7)))
+    window_days, recent_days = float(ctx.options.get("window_days", 30)), float(ctx.options.get("recent_days", 7))
+    window, recent = timedelta(days=window_days), timedelta(days=recent_days)
     groups: dict[tuple[str, str, bool], list] = {}
     for msg in messages:
         kind = msg.kind
@@ -134,12 +129,12 @@ def system_log(ctx: CheckContext) -> Iterator[Finding]:
         values = {"kind": kind, "device": device or None, "count": len(msgs), "last": last.isoformat(), "error": is_error}
         subject = f"{kind}:{device}" if device else kind
         if kind != "panic" and is_error and age <= recent:
-            yield ctx.fail(text + f" — within the last {recent.days} days of {since}", subject=subject, values=values)
+            yield ctx.fail(text + f" — within the last {recent_days:g} days of {since}", subject=subject, values=values)
         else:
             yield ctx.warn(text, subject=subject, values=values)
     if not groups:
-        yield ctx.passed(f"no disk, SCSI, ZFS or panic message in the system log in the {window.days} days before {since} "
-                         f"({len(messages)} messages read)", subject="syslog", values={"messages": len(messages), "window_days": window.days})
+        yield ctx.passed(f"no disk, SCSI, ZFS or panic message in the system log in the {window_days:g} days before {since} "
+                         f"({len(messages)} messages read)", subject="syslog", values={"messages": len(messages), "window_days": window_days})
 
 
 # ---- SVM state database replicas (metadb -i) ------------------------------------------------------------

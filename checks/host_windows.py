@@ -15,7 +15,7 @@ import re
 from datetime import timedelta
 from typing import Any, Iterator
 
-from impax_preflight import osprobes
+from impax_preflight import options, osprobes
 from impax_preflight.check import CheckContext, check, register_module_checks
 from impax_preflight.hookspecs import hookimpl
 from impax_preflight.model import Finding
@@ -26,10 +26,13 @@ from impax_preflight.parsers.netsh import (
     parse_netsh_firewall_config,
 )
 from impax_preflight.parsers.raidtools import (
+    INVALID_CONTROLLER,
     parse_hpacucli_config,
     parse_megacli_ldinfo,
     parse_megacli_pdlist,
     parse_omreport,
+    parse_omreport_controllers,
+    parse_omreport_pdisks,
 )
 from impax_preflight.parsers.reg import parse_reg_query
 from impax_preflight.parsers.winevent import parse_wevtutil_xml, parse_wmic_ntevent
@@ -38,17 +41,12 @@ from impax_preflight.parsers.winstorage import (
     parse_failure_predict,
     parse_volumes,
 )
+from impax_preflight.patterns import compile_pattern
 from impax_preflight.probes import ReadError, probe
 
+from ._hostkit import DAYS, GUIDE_OS, OS_REMEDIATION, parallel_clusters
 from ._readings import reference_time
 from ._relay import RELAY_SETTINGS
-
-GUIDE_OS = "Checking the operating system"
-OS_REMEDIATION = (
-    "On each server you plan to upgrade (rather than replace), check the Windows operating system to ensure that it is "
-    "healthy, so that bad disk systems or server hardware faults do not affect the upgrade: repair what is listed before "
-    "the upgrade, or plan to replace the server."
-)
 
 
 def _option(site, check_id: str, name: str, default: Any) -> Any:
@@ -147,14 +145,17 @@ SYSTEM_EVENTS = probe(
     "Kernel-Power 41) within window_days (30). An error or critical event of a storage source (and Disk 51 paging errors, "
     "Disk 52 SMART predictions, logged as warnings) in the last recent_days (7) fails: the disk is failing now; older "
     "ones and storage warnings (retries such as Disk 153) warn; unexpected shutdowns warn. Ages count from the "
-    "collection time for a bundle. Options: window_days, recent_days.",
+    "collection time for a bundle. wevtutil returns at most the newest 5000 errors and warnings of the window: when it "
+    "returns that many, a warning gives the span actually read (oldest to newest event) and says that older events were "
+    "not read. Options: window_days, recent_days.",
+    options={"window_days": DAYS, "recent_days": DAYS},
 )
 def event_log(ctx: CheckContext) -> Iterator[Finding]:
     reading = ctx.reading(SYSTEM_EVENTS)
     events = reading.value or []
     now, since = reference_time(reading)
-    window = timedelta(days=float(ctx.options.get("window_days", 30)))
-    recent = timedelta(days=float(ctx.options.get("recent_days", 7)))
+    window_days, recent_days = float(ctx.options.get("window_days", 30)), float(ctx.options.get("recent_days", 7))
+    window, recent = timedelta(days=window_days), timedelta(days=recent_days)
     groups: dict[tuple[str, int, str], list] = {}
     older = 0
     for ev in events:
@@ -189,15 +190,38 @@ def event_log(ctx: CheckContext) -> Iterator[Finding]:
         subject = f"{provider} {event_id}" + (f" {device}" if device else "")
         findings += 1
         if storage and is_error and (undated or (age_newest is not None and age_newest <= recent)):
-            yield ctx.fail(text + f" — within the last {recent.days} days of {since}", subject=subject, values=values)
+            yield ctx.fail(text + f" — within the last {recent_days:g} days of {since}", subject=subject, values=values)
         else:
             yield ctx.warn(text, subject=subject, values=values)
-    if len(events) >= EVENT_LIMIT:
-        ctx.note(f"the newest {EVENT_LIMIT} errors and warnings of the window were read; older ones of the window were not")
-    if not findings:
-        yield ctx.passed(f"no disk, NTFS or controller error and no unexpected shutdown in the System log in the {window.days} days "
+    capped = _capped(reading, events)
+    if capped:
+        yield _cap_warning(ctx, events, now, since, window_days)
+    if not findings and not capped:
+        yield ctx.passed(f"no disk, NTFS or controller error and no unexpected shutdown in the System log in the {window_days:g} days "
                          f"before {since}" + (f" ({older} older events of those sources ignored)" if older else ""),
-                         values={"window_days": window.days, "older_ignored": older})
+                         values={"window_days": window_days, "older_ignored": older})
+
+
+def _capped(reading, events: list) -> bool:
+    """wevtutil answered with as many events as /c: allows: older events of the window may not have been read."""
+    answered = reading.evidence[-1].source if reading.evidence else ""
+    skipped = sum(1 for n in reading.notes if "was skipped" in n)  # events the parser could not read count too
+    return answered.startswith("wevtutil") and len(events) + skipped >= EVENT_LIMIT
+
+
+def _cap_warning(ctx: CheckContext, events: list, now, since: str, window_days: float) -> Finding:
+    times = sorted(e.time for e in events if e.time)
+    start = now - timedelta(days=window_days)
+    span = (f"from {times[0]:%Y-%m-%d %H:%M} to {times[-1]:%Y-%m-%d %H:%M} UTC" if times else "(their times could not be read)")
+    unread = f" (from {start:%Y-%m-%d %H:%M} to {times[0]:%Y-%m-%d %H:%M} UTC)" if times else ""
+    return ctx.warn(
+        f"the System log holds at least {EVENT_LIMIT} errors and warnings in the {window_days:g} days before {since}: only the "
+        f"newest {EVENT_LIMIT} were read, {span}; older events of the window{unread} were NOT read, so disk or controller "
+        "errors among them are not covered by this check: filter the System log by hand (Event Viewer > System > Filter "
+        "Current Log, Critical / Error / Warning, the event sources listed in this check) for that period",
+        subject="coverage",
+        values={"limit": EVENT_LIMIT, "read": len(events), "oldest_read": times[0].isoformat() if times else None,
+                "newest_read": times[-1].isoformat() if times else None, "window_start": start.isoformat()})
 
 
 # ---- physical disks and volumes ----------------------------------------------------------------------
@@ -306,22 +330,45 @@ def disks(ctx: CheckContext) -> Iterator[Finding]:
 # ---- hardware RAID -----------------------------------------------------------------------------------
 
 RAID_CHECK = "os.windows.raid"
+#: where the HP / HPE Smart Array command-line tools install themselves (ACU CLI, SSA CLI), as
+#: monitoring scripts published for these servers look for them; option hp_cli replaces the first
+HP_CLI_PATHS = (
+    "C:\\Program Files\\Compaq\\Hpacucli\\Bin\\hpacucli.exe",
+    "C:\\Program Files (x86)\\Compaq\\Hpacucli\\Bin\\hpacucli.exe",
+    "C:\\Program Files\\HP\\hpssacli\\bin\\hpssacli.exe",
+    "C:\\Program Files\\Smart Storage Administrator\\ssacli\\bin\\ssacli.exe",
+)
+HP_CLI_NAMES = ("hpacucli", "hpssacli", "ssacli")
+_HP_SHOW = " ctrl all show config"
 
 
 def _hp_args(site, host) -> dict[str, str]:
-    return {"hp_cli": str(_option(site, RAID_CHECK, "hp_cli", "hpacucli"))}
+    return {"hp_cli": str(_option(site, RAID_CHECK, "hp_cli", HP_CLI_PATHS[0]))}
 
 
 HP_CONFIG = probe(
     "raid.hp", "the HP Smart Array configuration (hpacucli / hpssacli / ssacli)", parse_hpacucli_config,
-    windows=["{hp_cli} ctrl all show config", "hpssacli ctrl all show config", "ssacli ctrl all show config"],
+    # the install folders first (quoted: "Program Files" has a space; a folder that is not there is
+    # "not found", and the next is tried), then the tools on the PATH; the last says "not installed"
+    windows=['"{hp_cli}"' + _HP_SHOW] + [f'"{p}"{_HP_SHOW}' for p in HP_CLI_PATHS[1:]] + [n + _HP_SHOW for n in HP_CLI_NAMES],
     arguments=_hp_args, missing_ok=True, timeout_s=120,
 )
-DELL_VDISKS = probe("raid.dell.vdisk", "the Dell PERC virtual disks (omreport)", parse_omreport,
+DELL_VDISKS = probe("raid.dell.vdisk", "the Dell PERC virtual disks of every controller (omreport)", parse_omreport,
                     windows="omreport storage vdisk", missing_ok=True, timeout_s=120)
-DELL_PDISKS = probe("raid.dell.pdisk", "the Dell PERC physical disks of controller 0 (omreport)", parse_omreport,
-                    windows="omreport storage pdisk controller=0", missing_ok=True, timeout_s=120,
-                    absent=r"Invalid controller value", absent_note="omreport knows no controller 0")
+DELL_CONTROLLERS = probe("raid.dell.controller", "the Dell PERC controllers (omreport)", parse_omreport_controllers,
+                         windows="omreport storage controller", missing_ok=True, timeout_s=120)
+#: `omreport storage pdisk` needs a controller number, and a collector cannot ask the controller list
+#: first: the physical disks of controllers 0-3 are read (a server with more is told so)
+DELL_PDISK_CONTROLLERS = (0, 1, 2, 3)
+
+
+def _dell_pdisks(controller: int):
+    return probe(f"raid.dell.pdisk.{controller}", f"the Dell PERC physical disks of controller {controller} (omreport)",
+                 parse_omreport_pdisks, windows=f"omreport storage pdisk controller={controller}", missing_ok=True,
+                 timeout_s=120, absent=INVALID_CONTROLLER.pattern, absent_note=f"omreport knows no controller {controller}")
+
+
+DELL_PDISKS = {n: _dell_pdisks(n) for n in DELL_PDISK_CONTROLLERS}
 LSI_LDS = probe("raid.lsi.ld", "the LSI MegaRAID virtual drives (MegaCli)", parse_megacli_ldinfo,
                 windows=["MegaCli64 -LDInfo -Lall -aALL -NoLog", "MegaCli -LDInfo -Lall -aALL -NoLog"], missing_ok=True, timeout_s=120)
 LSI_PDS = probe("raid.lsi.pd", "the LSI MegaRAID physical drives (MegaCli)", parse_megacli_pdlist,
@@ -336,33 +383,69 @@ RAID_TOOLS = "hpacucli, hpssacli, ssacli (HP Smart Array), omreport (Dell OpenMa
     "host",
     os=("windows",),
     guide=GUIDE_OS,
-    probes=[HP_CONFIG, DELL_VDISKS, DELL_PDISKS, LSI_LDS, LSI_PDS],
+    probes=[HP_CONFIG, DELL_VDISKS, DELL_CONTROLLERS, *DELL_PDISKS.values(), LSI_LDS, LSI_PDS],
     remediation=OS_REMEDIATION + " Replace the failed disk named (hot-swap it in the bay the tool shows) and let the array "
     "rebuild; wait until the rebuild has finished (the tool shows OK / Optimal / Ready) before the upgrade. A disk with a "
     "predicted failure should be replaced in the same visit.",
     description="Reads every vendor tool that is installed: HP Smart Array (hpacucli / hpssacli / ssacli `ctrl all show "
-    "config`; option hp_cli for a full path), Dell OpenManage (`omreport storage vdisk`, `omreport storage pdisk "
-    "controller=0`), LSI MegaRAID (`MegaCli64|MegaCli -LDInfo` / `-PDList`). A failed or degraded array (Failed, Interim "
-    "Recovery Mode, Degraded, Offline) or a failed disk fails: the array has lost its redundancy and one more disk loses the "
-    "archive's data. A rebuilding array or disk, a predicted failure or another transient state warns: redundancy is coming "
-    "back, the upgrade should wait for it. No tool found: skipped, naming the tools looked for.",
+    "config`, from their install folders under C:\\Program Files or the PATH; option hp_cli for another full path), Dell "
+    "OpenManage (`omreport storage vdisk` for every controller, `omreport storage controller` and `omreport storage pdisk "
+    "controller=N` for controllers 0-3: a server with more controllers is told whose disks were not read), LSI MegaRAID "
+    "(`MegaCli64|MegaCli -LDInfo` / `-PDList`). A failed or degraded array (Failed, Interim Recovery Mode, Degraded, "
+    "Offline) or a failed disk fails: the array has lost its redundancy and one more disk loses the archive's data. A "
+    "rebuilding array or disk, a predicted failure or another transient state warns: redundancy is coming back, the upgrade "
+    "should wait for it. A tool that answers but lists no controller or no array / logical drive is an error (nothing was "
+    "verified). No tool found: skipped, naming the tools looked for.",
+    options={"hp_cli": options.remote_path()},
 )
 def raid(ctx: CheckContext) -> Iterator[Finding]:
     found: list[str] = []
     items = []
-    for p, tool in ((HP_CONFIG, "HP Smart Array"), (DELL_VDISKS, "Dell OpenManage"), (DELL_PDISKS, "Dell OpenManage"),
-                    (LSI_LDS, "LSI MegaRAID"), (LSI_PDS, "LSI MegaRAID")):
+    unverified = False
+
+    def read(p):
         try:
-            got = ctx.read(p)
+            return ctx.read(p), None
         except ReadError as exc:
-            yield ctx.error_from(exc, subject=p.name)
+            return None, ctx.error_from(exc, subject=p.name)
+
+    # per tool: what lists its arrays, what lists its disks
+    dell_pdisks, dell_errors, dell_note = _read_dell_pdisks(ctx)
+    groups = (("HP Smart Array", [HP_CONFIG], "`ctrl all show config` (hpacucli / hpssacli / ssacli)"),
+              ("Dell OpenManage", [DELL_VDISKS], "`omreport storage vdisk`"),
+              ("LSI MegaRAID", [LSI_LDS, LSI_PDS], "`MegaCli -LDInfo` / `-PDList`"))
+    for tool, probes, what in groups:
+        got: list = []
+        answered = False
+        for p in probes:
+            value, err = read(p)
+            if err is not None:
+                yield err
+                unverified = True
+                continue
+            if value is not None:
+                answered = True
+                got += value
+        if tool == "Dell OpenManage":
+            for value in dell_pdisks.values():
+                answered = answered or value is not None
+                got += value or []
+        if not answered:
             continue
-        if got is None:
-            continue
-        if tool not in found:
-            found.append(tool)
+        found.append(tool)
         items += got
-    if not found:
+        if not any(i.kind == "array" for i in got):
+            unverified = True
+            yield ctx.error(f"{tool} is installed but {what} listed no array / logical drive: the RAID arrays were NOT "
+                            "verified (no controller of this make, a controller in HBA mode, or the tool cannot see it); check the arrays with the controller's management processor (iLO, iDRAC) or "
+                            "its BIOS utility", subject=f"{tool}:arrays", values={"tool": tool})
+    if dell_note and "Dell OpenManage" in found:
+        unverified = True
+        yield ctx.warn(dell_note, subject="Dell OpenManage:controllers", values={"tool": "Dell OpenManage"})
+    for err in dell_errors:
+        unverified = True
+        yield err
+    if not found and not unverified:
         yield ctx.skip(f"no hardware RAID tool found on this host (looked for {RAID_TOOLS}): check the arrays with the "
                        "controller's own tool or its management processor (iLO, iDRAC)", values={"looked_for": RAID_TOOLS})
         return
@@ -371,10 +454,46 @@ def raid(ctx: CheckContext) -> Iterator[Finding]:
         what = "array" if i.kind == "array" else "disk"
         yield (ctx.fail if i.severity == "fail" else ctx.warn)(
             f"{i.subject} ({what}) is {i.status}", subject=i.subject, values={"tool": i.tool, "kind": i.kind, "status": i.status, **i.details})
-    if not bad:
+    if not bad and not unverified:
         arrays = sum(1 for i in items if i.kind == "array")
         yield ctx.passed(f"{', '.join(found)}: {arrays} arrays and {len(items) - arrays} disks healthy", subject="raid",
                          values={"tools": found, "arrays": arrays, "disks": len(items) - arrays})
+
+
+def _read_dell_pdisks(ctx: CheckContext) -> tuple[dict[int, list | None], list[Finding], str | None]:
+    """The physical disks per Dell controller read (None: no such controller), the read errors, and
+    which controllers' disks could not be read (for a finding, when omreport is there)."""
+    pdisks: dict[int, list | None] = {}
+    errors: list[Finding] = []
+    first, last = DELL_PDISK_CONTROLLERS[0], DELL_PDISK_CONTROLLERS[-1]
+    note = None
+    try:
+        controllers = ctx.read(DELL_CONTROLLERS)
+        why = "`omreport storage controller` is not there" if controllers is None else ""
+    except ReadError as exc:
+        controllers, why = None, exc.reason
+    if controllers is None:
+        # e.g. a bundle collected before the list was read: controller 0, as then, and say so (the
+        # note becomes a finding only where omreport answers)
+        wanted = [first]
+        note = (f"the Dell controller list could not be read ({why}): only the physical disks of controller {first} "
+                "were read; run `omreport storage controller` and `omreport storage pdisk controller=N` for the others by hand")
+    else:
+        ids = sorted({c.number for c in controllers or [] if c.number is not None})
+        wanted = [n for n in ids if n in DELL_PDISKS]
+        beyond = [n for n in ids if n not in DELL_PDISKS]
+        if beyond:
+            names = {c.number: c.name for c in controllers or []}
+            note = (f"the physical disks of controller{'s' if len(beyond) > 1 else ''} "
+                    + ", ".join(f"{n} ({names.get(n) or 'unnamed'})" for n in beyond)
+                    + f" were NOT read (the check reads those of controllers {first}-{last}; the virtual disks of every "
+                    "controller were read): run `omreport storage pdisk controller=N` for them by hand")
+    for n in wanted:
+        try:
+            pdisks[n] = ctx.read(DELL_PDISKS[n])
+        except ReadError as exc:
+            errors.append(ctx.error_from(exc, subject=DELL_PDISKS[n].name))
+    return pdisks, errors, note
 
 
 # ---- pending reboot ----------------------------------------------------------------------------------
@@ -456,13 +575,6 @@ LEGACY_FIREWALL = probe(
 )
 
 
-def _parallel(site, host, db) -> bool | str:
-    """old and new clusters run in parallel (features.parallel_clusters or traveling_server)"""
-    if site.features.parallel_clusters or site.features.traveling_server:
-        return True
-    return "old and new clusters do not run in parallel (features.parallel_clusters / traveling_server)"
-
-
 @check(
     FIREWALL_CHECK,
     "Windows Firewall lets the Study Status Relay's port in",
@@ -470,7 +582,7 @@ def _parallel(site, host, db) -> bool | str:
     "host",
     roles=("application",),
     os=("windows",),
-    when=_parallel,
+    when=parallel_clusters,
     guide="Configuring a firewall exception for the Cross-Cluster Dictation Interlock tool",
     probes=[RELAY_SETTINGS, ADV_RULES, ADV_STATE, LEGACY_FIREWALL],
     remediation="On this Application Server open Control Panel > Windows Firewall > Exceptions > Add Port (Server 2008 and "
@@ -482,6 +594,7 @@ def _parallel(site, host, db) -> bool | str:
     "on Server 2003 an enabled port opening or allowed program (netsh firewall show config) with exceptions allowed. A "
     "firewall that is off passes (noted); a Block rule for the port fails. The remote cluster's Application Server is "
     "checked too when it is in the inventory (role application).",
+    options={"config_path": options.remote_path(), "relay_port": options.port()},
 )
 def firewall_relay(ctx: CheckContext) -> Iterator[Finding]:
     port = ctx.options.get("relay_port") or (ctx.site.options.get("interlock.relay") or {}).get("relay_port")
@@ -592,10 +705,13 @@ SQL_SERVICE_PATTERN = r"(?i)^(MSSQLSERVER|MSSQL\$.+|SQLSERVERAGENT|SQLAgent\$.+)
     description="Each SQL Server database engine and agent service (MSSQLSERVER, MSSQL$<instance>, SQLSERVERAGENT, "
     "SQLAgent$<instance>; option service_pattern) with its StartName: LocalSystem / NT AUTHORITY\\SYSTEM passes, any other "
     "account warns. No SQL Server service on the host: skipped.",
+    options={"service_pattern": options.regex()},
 )
 def sql_service_accounts(ctx: CheckContext) -> Iterator[Finding]:
     services = ctx.read(SERVICE_ACCOUNTS) or []
-    pat = re.compile(ctx.options.get("service_pattern", SQL_SERVICE_PATTERN))
+    # a site's pattern runs on RE2 (linear time, checked when the inventory loads); ours on re
+    custom = ctx.options.get("service_pattern")
+    pat = compile_pattern(custom) if custom else re.compile(SQL_SERVICE_PATTERN)
     sql = [s for s in services if pat.search(s.name)]
     if not sql:
         yield ctx.skip(f"no SQL Server service on this host among {len(services)} services (option service_pattern)",

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Iterator
 
+from impax_preflight import options
 from impax_preflight.check import CheckContext, check, register_module_checks
 from impax_preflight.hookspecs import hookimpl
 from impax_preflight.model import Evidence, Finding
@@ -110,11 +111,18 @@ def _measure(ctx: CheckContext, name: str) -> _Measure:
     "tolerance_s warns, as does one whose offset cannot be told within the tolerance. A host that cannot be reached is an "
     "error for that host. A host read from a collector bundle cannot be measured (the server stamped the bundle with its "
     "own clock): it warns; bundles impax-preflight wrote itself are compared with their collection time. Every host of "
-    "the inventory is read (a run limited with --host runs no site check). Options: tolerance_s, fail_s.",
+    "the inventory is read (a run limited with --host runs no site check). Options: tolerance_s, fail_s (at least "
+    "tolerance_s).",
+    options={"tolerance_s": options.number(0, 86_400, "a number of seconds", lo_open=True),
+             "fail_s": options.number(0, 86_400, "a number of seconds", lo_open=True)},
 )
 def clock_skew(ctx: CheckContext) -> Iterator[Finding]:
     tol = float(ctx.options.get("tolerance_s", 60))
     fail_s = float(ctx.options.get("fail_s", 300))
+    if fail_s < tol:
+        yield ctx.error(f"[site.options.\"site.clock_skew\"] fail_s ({fail_s:g} s) is below tolerance_s ({tol:g} s): a clock "
+                        "would fail before it warns; set fail_s to at least tolerance_s", subject="settings")
+        return
     names = [h.name for h in ctx.inventory.hosts]  # a run limited with --host runs no site check
     with ThreadPoolExecutor(max_workers=min(8, max(1, len(names))), thread_name_prefix="clock") as pool:
         measures = list(pool.map(lambda n: _measure(ctx, n), names))

@@ -46,7 +46,11 @@ def software_patterns(site: "Site | None") -> dict[str, str]:
 
 
 def match_products(software: list[dict[str, Any]], patterns: dict[str, str]) -> dict[str, str]:
-    """{product key: version} for the first (highest-version) entry whose name matches each pattern."""
+    """{product key: version}: of the entries whose name matches each pattern, the LOWEST version.
+
+    Several installed versions of one product (an old copy never removed, a 32-bit and a 64-bit
+    entry) are judged by the oldest: it is the one that would block the upgrade, and a pass must not
+    rest on the newest while the old one is still there."""
     out: dict[str, str] = {}
     for key, rx in patterns.items():
         try:
@@ -57,8 +61,8 @@ def match_products(software: list[dict[str, Any]], patterns: dict[str, str]) -> 
         hits = [s for s in software if s.get("name") and pat.search(s["name"])]
         with_v = [(v, s) for v, s in ((parse_version(s.get("version") or ""), s) for s in hits) if v is not None]
         if with_v:
-            best = max(with_v, key=lambda t: t[0])
-            out[key] = str(best[1]["version"]).strip()
+            lowest = min(with_v, key=lambda t: t[0])
+            out[key] = str(lowest[1]["version"]).strip()
         elif hits:
             # installed, version unknown: the DisplayName sometimes holds it ("TalkStation 4.0")
             v = parse_version(hits[0]["name"])

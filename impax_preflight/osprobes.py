@@ -1,7 +1,7 @@
 """The reads of a host that fact collection and several checks share, each declared once.
 
 The OS and its release, processors, memory, installed software (Windows Uninstall keys, Solaris
-packages), file systems and Windows services. A check needing one of these reads it with
+packages), file systems and their types (the mount table), and Windows services. A check needing one of these reads it with
 ``ctx.read(osprobes.X)``; fact collection reads the same probes, so each is run once per host and
 run. Checks' own reads (svcs, fmadm, zpool...) are declared in their check modules.
 """
@@ -15,6 +15,7 @@ from typing import Any
 from .parsers import ParseError
 from .parsers.cim import parse_cim_logicaldisk
 from .parsers.df import DiskUsage, parse_df
+from .parsers.mounts import parse_mount_table
 from .parsers.pkginfo import parse_pkginfo_l
 from .parsers.prtdiag import memory_mb, parse_psrinfo
 from .parsers.reg import MISSING_KEY, parse_reg_query
@@ -129,5 +130,8 @@ DISKS = probe(
     linux="df -k",
     windows=[(WMIC_DISKS, partial(_fixed_disks, parse_wmic_logicaldisk)), (CIM_DISKS, partial(_fixed_disks, parse_cim_logicaldisk))],
 )
+#: the file-system type of each mount point (df -k does not print it): media file systems are full by nature
+MOUNTS = probe("os.mounts", "the mount table (file-system types)", parse_mount_table,
+               solaris="cat /etc/mnttab", linux="cat /proc/mounts")
 SERVICES = probe("windows.services", "the Windows services and the accounts they run as", parse_service_accounts,
                  windows=[WMIC_SERVICES, CIM_SERVICES])

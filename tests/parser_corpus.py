@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from impax_preflight.parsers import capture, cim, df, dirlist, fmadm, iostat, listing, metastat, netstat, pkginfo, prtdiag, reg, relay, release, sc, svcs, systeminfo, wmic, zpool
+from impax_preflight.parsers import capture, cim, df, dirlist, fmadm, iostat, listing, metastat, netstat, pkginfo, prtdiag, reg, relay, release, sc, svcs, systeminfo, winservices, wmic, zpool
 
 ROOT = Path(__file__).resolve().parent / "fixtures" / "real"
 SOURCES = ROOT / "SOURCES.toml"
@@ -27,7 +27,7 @@ PARSERS: dict[str, Callable[..., Any]] = {
     "psrinfo": prtdiag.parse_psrinfo,
     "systeminfo": systeminfo.parse_systeminfo,
     "wmic_logicaldisk": wmic.parse_wmic_logicaldisk,
-    "wmic_services": wmic.parse_wmic_services,
+    "wmic_services": winservices.parse_service_accounts,
     "wmic_cpu": wmic.parse_wmic_logical_processors,
     "cim_logicaldisk": cim.parse_cim_logicaldisk,
     "sc": sc.parse_sc,

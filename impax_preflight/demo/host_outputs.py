@@ -3,7 +3,8 @@
 
 Every command that the host checks and the fact collector declare for a host's OS is answered,
 with seeded faults across the hosts: an SMF service in maintenance, an fmadm fault, a degraded
-ZFS pool, disk hard errors, file systems at 98 % and 92 %, a stopped automatic IMPAX service,
+ZFS pool, disk hard errors, file systems at 98 % and 92 % (and the IMPAX DVD mounted at /cdrom, 100 % by
+nature, not judged), a stopped automatic IMPAX service,
 Connectivity Manager 2.1, .NET 3.5 without SP1, a stale appserver backup, a relay config with a
 short URL name; and (issue 13) a bad-block disk error and an unexpected shutdown in impax-app01's
 System log, a dirty volume, a pending reboot and no firewall exception for the relay port there, a

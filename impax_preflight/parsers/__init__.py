@@ -22,7 +22,8 @@ PowerShell tables, df) never guess: a cut that does not fall on whitespace or a 
 
 Modules: svcs, fmadm, zpool, metastat, iostat, df, release (uname, /etc/release), prtdiag
 (prtdiag, psrinfo, prtconf), systeminfo, wmic, cim (PowerShell Get-CimInstance), sc, reg,
-dirlist (cmd `dir`), netstat, relay (Study.Status.Relay.exe.config), pkginfo, listing (ls -l, du -sk);
+dirlist (cmd `dir`), netstat, relay (Study.Status.Relay.exe.config), pkginfo, listing (ls -l, du -sk),
+mounts (/etc/mnttab, /proc/mounts);
 capture (the shared noise cleaner and notes).
 """
 

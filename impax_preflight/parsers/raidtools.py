@@ -165,6 +165,41 @@ def parse_omreport(text: str, notes: list[str] | None = None) -> list[RaidItem]:
     return out
 
 
+#: what omreport answers for a controller number the server does not have
+INVALID_CONTROLLER = re.compile(r"Invalid controller value", re.I)
+
+
+def parse_omreport_pdisks(text: str, notes: list[str] | None = None) -> list[RaidItem] | None:
+    """`omreport storage pdisk controller=N`; None when the server has no controller N (omreport
+    says "Invalid controller value", whatever its exit code)."""
+    if INVALID_CONTROLLER.search(text or "") and not _kv_blocks(text):
+        return None
+    return parse_omreport(text, notes)
+
+
+@dataclass
+class DellController:
+    number: int | None
+    name: str
+    status: str
+    state: str
+
+
+def parse_omreport_controllers(text: str, notes: list[str] | None = None) -> list[DellController]:
+    """`omreport storage controller`: one ``Key : Value`` block per controller (``ID : 0``, ``Status``,
+    ``Name``, ``State``...); "No controllers found" -> []."""
+    out = []
+    for _ctrl, b in _kv_blocks(text):
+        number = int(b["ID"]) if b["ID"].isdigit() else None
+        out.append(DellController(number, b.get("Name", ""), b.get("Status", ""), b.get("State", "")))
+    if not out:
+        if re.search(r"No controllers? (found|present)", text or "", re.I):
+            return []
+        raise ParseError("not omreport storage controller output (no controller with ID and Status / State)",
+                         command="omreport storage controller", excerpt=text)
+    return out
+
+
 # ---- LSI MegaRAID ---------------------------------------------------------------------------
 
 def parse_megacli_ldinfo(text: str, notes: list[str] | None = None) -> list[RaidItem]:
@@ -247,4 +282,5 @@ def parse_megacli_pdlist(text: str, notes: list[str] | None = None) -> list[Raid
     return out
 
 
-__all__ = ["RaidItem", "parse_hpacucli_config", "parse_megacli_ldinfo", "parse_megacli_pdlist", "parse_omreport"]
+__all__ = ["INVALID_CONTROLLER", "DellController", "RaidItem", "parse_hpacucli_config", "parse_megacli_ldinfo", "parse_megacli_pdlist",
+           "parse_omreport", "parse_omreport_controllers", "parse_omreport_pdisks"]

@@ -6,7 +6,7 @@ spans several lines with the same stamp, the first ``WARNING: /pci@.../sd@1,0 (s
 ``Error for Command: read(10)  Error Level: Retryable``, ``Sense Key: Media Error`` ... (the
 continuation lines carry no ID or the same ID). The stamp has no year and is the host's local time:
 `date_messages` gives each message its year by walking back from a reference time (the collection
-time), stepping back a year each time the month/day goes up while walking backwards.
+time), stepping back a year where the dates, walking backwards, jump forward (a new year).
 """
 
 from __future__ import annotations
@@ -124,6 +124,11 @@ def parse_messages(text: str, notes: list[str] | None = None) -> list[LogMessage
     return out
 
 
+#: walking back, a stamp this much later than the message after it is last year's: a new year lies
+#: between them; a line seconds (or a clock correction hours) out of order is not
+_OUT_OF_ORDER = timedelta(days=1)
+
+
 def date_messages(messages: list[LogMessage], reference: datetime) -> list[LogMessage]:
     """Give each message (oldest first, as the files are read) its year, counting back from
     `reference` (naive; the collection time or now).
@@ -136,7 +141,7 @@ def date_messages(messages: list[LogMessage], reference: datetime) -> list[LogMe
     second or a few hours out of order.
     """
     year = reference.year
-    limit = reference + timedelta(days=1)
+    limit = reference + _OUT_OF_ORDER
     for msg in reversed(messages):
         clock = tuple(map(int, msg.time.split(":")))
         when = _stamp(year, msg.month, msg.day, clock)
@@ -148,7 +153,7 @@ def date_messages(messages: list[LogMessage], reference: datetime) -> list[LogMe
             when = _stamp(year, msg.month, msg.day, clock)
         msg.when = when
         if when is not None:
-            limit = when + timedelta(days=1)
+            limit = when + _OUT_OF_ORDER
     return messages
 
 

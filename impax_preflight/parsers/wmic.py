@@ -221,33 +221,6 @@ def parse_wmic_logicaldisk(text: str, *, notes: list[str] | None = None) -> list
     return logical_disks_from_rows(parse_wmic(text, "wmic logicaldisk", expect=("DeviceID",), notes=notes), "wmic logicaldisk")
 
 
-@dataclass
-class WinService:
-    name: str
-    display_name: str
-    start_mode: str  # Auto | Manual | Disabled | Boot | System ("" when unknown)
-    state: str  # Running | Stopped | Start Pending | ...
-
-    @property
-    def auto_start(self) -> bool:
-        return self.start_mode.lower() in ("auto", "automatic", "auto_start")
-
-    @property
-    def running(self) -> bool:
-        return self.state.lower() in ("running",)
-
-
-def parse_wmic_services(text: str, *, notes: list[str] | None = None) -> list[WinService]:
-    """Parse `wmic service get DisplayName,Name,StartMode,State` (table, list or CSV form)."""
-    rows = parse_wmic(text, "wmic service", expect=("Name", "State"), notes=notes)
-    out = []
-    for r in rows:
-        if "Name" not in r or "State" not in r:
-            raise ParseError("wmic service output needs the Name and State properties", command="wmic service", excerpt=str(r))
-        out.append(WinService(name=r["Name"], display_name=r.get("DisplayName", ""), start_mode=r.get("StartMode", ""), state=r["State"]))
-    return out
-
-
 def parse_wmic_logical_processors(text: str, *, notes: list[str] | None = None) -> int:
     """Logical processors from `wmic cpu get NumberOfLogicalProcessors`: one row per processor
     package, summed (systeminfo's "Processor(s)" counts packages, not logical CPUs)."""

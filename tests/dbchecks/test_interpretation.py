@@ -7,7 +7,7 @@ from datetime import datetime
 
 import pytest
 
-from impax_preflight.checks import db_backup, db_impax, db_integrity, db_mssql, db_space
+from impax_preflight.checks import _statements, db_backup, db_impax, db_integrity, db_mssql, db_space
 from impax_preflight.db.base import DatabaseError, ObjectMissing
 from impax_preflight.model import Status
 from impax_preflight.testing import FakeShell, make_inventory, run_check
@@ -61,6 +61,21 @@ def test_tablespaces_full_autoextend_and_undo():
     # the SQL that ran is the evidence, and it outer-joins the free space
     ev = f["MVF"].evidence[0]
     assert ev.kind == "sql" and "left outer join" in ev.source and "dba_free_space" in ev.source
+
+
+def test_tablespace_near_full_that_relies_on_autoextend_warns():
+    rows = [
+        ("MVF", "PERMANENT", 10 * GB, 10 * GB, 2, 2, int(0.5 * GB)),    # 0.5 GB free: the 2 GB come only from growing
+        ("MVFINDX", "PERMANENT", 10 * GB, 10 * GB, 2, 2, int(2.5 * GB)),  # the requirement met, the margin only by growing
+        ("MVFL", "PERMANENT", 10 * GB, 10 * GB, 2, 2, 5 * GB),           # free now is enough: autoextend not needed
+        ("MVFLINDX", "PERMANENT", 10 * GB, 0, 2, 0, 5 * GB),
+        ("UNDOTBS1", "UNDO", 10 * GB, 0, 1, 0, 5 * GB),
+    ]
+    f = by_subject(run_check(db_space.tablespace_free, inventory=inventory(), sql=FakeSql("oracle", {"from dba_tablespaces": (TS_COLS, rows)})))
+    assert f["MVF"].status is Status.WARN and f["MVF"].values["relies_on_autoextend"] is True
+    assert "only 0.5 GB free now, below the 2 GB" in f["MVF"].message and "file system of the data files" in f["MVF"].message
+    assert f["MVFINDX"].status is Status.WARN and "under the 3 GB" in f["MVFINDX"].message
+    assert f["MVFL"].status is Status.PASS and f["MVFLINDX"].status is Status.PASS and f["UNDOTBS1"].status is Status.PASS
 
 
 def test_missing_tablespace_and_no_undo_fail():
@@ -125,6 +140,7 @@ def test_fra_with_reclaimable_space_passes_and_unconfigured_is_skipped():
 # ---- backup.database_recent -----------------------------------------------------------------------
 
 AGE_COLS = ["LAST_END", "AGE_HOURS", "JOBS"]
+DF_COLS = ["LAST_END", "AGE_HOURS", "FILES", "BACKED_UP"]
 
 
 def test_oracle_recent_rman_job_passes():
@@ -135,7 +151,7 @@ def test_oracle_recent_rman_job_passes():
 
 def test_oracle_stale_backup_fails_with_runbackup_remediation():
     sql = FakeSql("oracle", {"from v$rman_backup_job_details": (AGE_COLS, [(datetime(2024, 5, 1, 2), 50.0, 30)]),
-                             "from v$backup_set": (AGE_COLS, [(datetime(2024, 5, 1, 2), 50.0, 12)])})
+                             "v$backup_datafile": (DF_COLS, [(datetime(2024, 5, 1, 2), 50.0, 12, 12)])})
     (f,) = run_check(db_backup.database_recent, inventory=inventory(), sql=sql)
     assert f.status is Status.FAIL and "50" in f.message and "/usr/mvf/bin/runbackup" in f.remediation
     (f,) = run_check(db_backup.database_recent, inventory=inventory(platform="AS300", os="windows"), sql=sql)
@@ -144,19 +160,52 @@ def test_oracle_stale_backup_fails_with_runbackup_remediation():
 
 def test_old_release_without_rman_job_details_falls_back_to_backup_set():
     sql = FakeSql("oracle", {"from v$rman_backup_job_details": ObjectMissing("ORA-00942: table or view does not exist"),
-                             "from v$backup_set": (AGE_COLS, [(datetime(2024, 5, 1, 2), 3.0, 4)])})
+                             "v$backup_datafile": (DF_COLS, [(datetime(2024, 5, 1, 2), 3.0, 4, 4)])})
     (f,) = run_check(db_backup.database_recent, inventory=inventory(), sql=sql)
-    assert f.status is Status.PASS and f.values["source"] == "v$backup_set" and "older release" in f.message
+    assert f.status is Status.PASS and f.values["source"].startswith("v$backup_datafile") and "older release" in f.message
 
 
 def test_no_backup_at_all_fails_and_no_privilege_errors():
     sql = FakeSql("oracle", {"from v$rman_backup_job_details": (AGE_COLS, [(None, None, 0)]),
-                             "from v$backup_set": (AGE_COLS, [(None, None, 0)])})
+                             "v$backup_datafile": (DF_COLS, [(None, None, 12, 0)])})
     (f,) = run_check(db_backup.database_recent, inventory=inventory(), sql=sql)
     assert f.status is Status.FAIL and "no successful full backup" in f.message
     sql = FakeSql("oracle", {"v$": ObjectMissing("ORA-00942: table or view does not exist")})
     (f,) = run_check(db_backup.database_recent, inventory=inventory(), sql=sql)
     assert f.status is Status.ERROR and "SELECT_CATALOG_ROLE" in f.message
+
+
+def test_oracle_fallback_counts_only_full_or_level0_data_file_backups_of_every_file():
+    # the statement reads v$backup_datafile (file# > 0: not the control file; level NULL or 0), not v$backup_set
+    # (whose backup_type 'D' a control-file autobackup also has)
+    q = _statements.ORACLE_BACKUP_DATAFILE_SQL
+    assert "v$backup_set" not in q and "b.file# > 0" in q and "(b.incremental_level is null or b.incremental_level = 0)" in q
+    # ... and means it: the same statement on a real engine (SQLite, through sqlglot) over rows shaped like the views
+    import sqlite3
+
+    import sqlglot
+
+    db = sqlite3.connect(":memory:")
+    db.execute('create table "v$datafile" ("file#" integer)')
+    db.execute('create table "v$backup_datafile" ("file#" integer, incremental_level integer, completion_time text)')
+    db.executemany('insert into "v$datafile" values (?)', [(1,), (2,), (3,)])
+    db.executemany('insert into "v$backup_datafile" values (?, ?, ?)', [
+        (0, None, "2024-05-03 02:00"),                                  # today's control-file autobackup: not a data file
+        (1, 1, "2024-05-03 01:00"), (2, 1, "2024-05-03 01:00"), (3, 1, "2024-05-03 01:00"),  # level 1: not a full backup
+        (1, 0, "2024-05-02 01:00"), (2, 0, "2024-05-02 01:30"),        # level 0 of files 1 and 2
+        (3, None, "2024-04-20 01:00"),                                  # file 3's last full backup is old
+    ])
+    sql = sqlglot.transpile(q, read="oracle", write="sqlite", identify=True)[0]
+    row = dict(zip(["last_end", "files", "backed_up"], db.execute(f"select last_end, files, backed_up from ({sql})").fetchone()))
+    assert row == {"last_end": "2024-04-20 01:00", "files": 3, "backed_up": 3}
+    db.execute('insert into "v$datafile" values (4)')  # a data file added since: no backup of it at all
+    row = db.execute(f"select files, backed_up from ({sql})").fetchone()
+    assert row == (4, 3)
+    # a data file without a full or level-0 backup fails, naming how many
+    sql_session = FakeSql("oracle", {"from v$rman_backup_job_details": ObjectMissing("ORA-00942: table or view does not exist"),
+                                     "v$backup_datafile": (DF_COLS, [(datetime(2024, 5, 2, 1), 20.0, 4, 3)])})
+    (f,) = run_check(db_backup.database_recent, inventory=inventory(), sql=sql_session)
+    assert f.status is Status.FAIL and "1 of 4 data files have no full or level-0 backup" in f.message
 
 
 def test_sql_server_backupset_for_the_database_name():
@@ -241,6 +290,26 @@ SP_COLS = ["PRODUCT_VERSION", "PRODUCT_LEVEL", "EDITION", "INSTANCE_NAME", "INTE
 def test_sqlserver_version(row, status, words):
     (f,) = run_check(db_mssql.sqlserver_version, inventory=inventory(kind="mssql"), sql=FakeSql("tsql", {"serverproperty": (SP_COLS, [row])}))
     assert f.status is status and words in f.message
+
+
+def test_sqlserver_version_cites_the_guide_sections_that_ask_for_it_and_says_what_to_do():
+    # "Prerequisite software installations" names no SQL Server requirement; the installation (default instance,
+    # mixed mode) and the SP1 upgrade sections do. A blocker: the guide's preparation includes the SP1 upgrade
+    check = db_mssql.sqlserver_version
+    assert check.guide == "Installing SQL Server 2008; Upgrading SQL Server 2008 to SQL Server 2008 SP1"
+    assert check.severity.value == "blocker"
+
+    def run(row):
+        (f,) = run_check(check, inventory=inventory(kind="mssql"), sql=FakeSql("tsql", {"serverproperty": (SP_COLS, [row])}))
+        return f
+
+    rtm = run(("10.0.1600.22", "RTM", "Standard Edition", None, 0))
+    assert "SP1 installer" in rtm.remediation and "Default instance" not in rtm.remediation
+    old = run(("9.00.5000.00", "SP4", "Standard Edition", None, 0))
+    assert "Installing SQL Server 2008" in old.remediation and "SP1 installer" in old.remediation
+    named = run(("10.0.5500.0", "SP3", "Standard Edition", "IMPAX", 1))
+    assert "Default instance" in named.remediation and "SQL Server and Windows Authentication mode" in named.remediation
+    assert "SP1 installer" not in named.remediation
 
 
 FILE_COLS = ["NAME", "TYPE_DESC", "PHYSICAL_NAME", "SIZE", "MAX_SIZE", "GROWTH", "IS_PERCENT_GROWTH", "USED_PAGES"]

@@ -69,6 +69,10 @@ def test_disk_errors_warn_per_device():
     assert [(x.status, x.subject, x.values["hard"]) for x in f] == [(Status.WARN, "sd65", 21)]
     ok = run_check(host_os.solaris_disk_errors, shell=FakeShell({"iostat -En": fx("iostat_En_s113_vbox.txt")}))
     assert ok[0].status is Status.PASS and ok[0].values["devices"] == 2
+    # an empty output (no device parsed) verified nothing: an error, never "no errors on 0 devices"
+    for empty in ("", "\n\n"):
+        (f,) = run_check(host_os.solaris_disk_errors, shell=FakeShell({"iostat -En": empty}))
+        assert f.status is Status.ERROR and "listed no device" in f.message
 
 
 DF = (
@@ -87,6 +91,68 @@ def test_disk_space_warn_and_critical_split():
     assert "/proc" not in f and f["/u01"].values == {"used_pct": 92.0, "avail_kb": 80000, "size_kb": 1000000, "filesystem": "/dev/dsk/c0t0d0s5"}
     crit = run_check(host_os.disk_space_critical, shell=shell)
     assert [(x.status, x.subject) for x in crit] == [(Status.FAIL, "/u02")] and crit[0].severity.value == "blocker"
+
+
+# an IMPAX DVD (vold, hsfs), an ISO and a UFS image through lofi, on a ZFS root with two pools and an NFS share
+DF_MEDIA = (
+    "Filesystem            kbytes    used   avail capacity  Mounted on\n"
+    "rpool/ROOT/s10        70189056 14034011 53123012    21%    /\n"
+    "rpool/export         70189056      23 53123012     1%    /export\n"
+    "rpool/agfa           70189056 1875000 53123012     4%    /agfa\n"
+    "mvfdata/oradata      288358400 265289728 23068672    92%    /u01/oradata\n"
+    "mvfdata/archive      288358400 282591232 5767168    98%    /u02/archive\n"
+    "nas01:/export/images 1048576000 524288000 524288000    50%    /images\n"
+    "/vol/dev/dsk/c0t0d0/impax_651_as3000\n"
+    "                     3857488 3857488       0   100%    /cdrom/impax_651_as3000\n"
+    "/dev/lofi/1          2186578 2186578       0   100%    /mnt\n"
+    "/dev/lofi/2          1000000  990000       0   100%    /scratch\n"
+)
+MNTTAB_MEDIA = "\n".join("\t".join(r) for r in [
+    ("rpool/ROOT/s10", "/", "zfs", "dev=4010002", "1732604211"), ("rpool/export", "/export", "zfs", "rw,dev=4010003", "1732604220"),
+    ("rpool/agfa", "/agfa", "zfs", "rw,dev=4010004", "1732604222"), ("mvfdata/oradata", "/u01/oradata", "zfs", "rw,dev=4010005", "1"),
+    ("mvfdata/archive", "/u02/archive", "zfs", "rw,dev=4010006", "1"), ("nas01:/export/images", "/images", "nfs", "rw,dev=5f00001", "1"),
+    ("/vol/dev/dsk/c0t0d0/impax_651_as3000", "/cdrom/impax_651_as3000", "hsfs", "ro,nosuid,rr,dev=16c0001", "1"),
+    ("/dev/lofi/1", "/mnt", "hsfs", "ro,nosuid,dev=2400001", "1"), ("/dev/lofi/2", "/scratch", "ufs", "rw,intr,dev=2400002", "1"),
+]) + "\n"
+
+
+def test_read_only_media_are_not_judged_full():
+    shell = FakeShell({"df -k": DF_MEDIA, "cat /etc/mnttab": MNTTAB_MEDIA})
+    crit = by_subject(run_check(host_os.disk_space_critical, shell=shell))
+    # the DVD and the ISO are 100 % by nature; a UFS image on lofi is a real file system that is full
+    assert set(crit) == {"/u02/archive", "/scratch"} and all(f.status is Status.FAIL for f in crit.values())
+    assert any("/cdrom/impax_651_as3000" in e.output and "hsfs" in e.output for e in crit["/u02/archive"].evidence if e.kind == "note")
+    warn = by_subject(run_check(host_os.disk_space, shell=shell))
+    assert "/cdrom/impax_651_as3000" not in warn and "/mnt" not in warn and warn["/images"].status is Status.PASS
+    # without the mount table (a bundle collected before it was read): vold's /vol/dev device and the full lofi image by name;
+    # the full lofi UFS cannot be told from an ISO then
+    shell = FakeShell({"df -k": DF_MEDIA})
+    crit = by_subject(run_check(host_os.disk_space_critical, shell=shell))
+    assert set(crit) == {"/u02/archive"}
+    assert any("mount table could not be read" in e.output for e in crit["/u02/archive"].evidence if e.kind == "note")
+    # Linux: a CD (iso9660) and a snap (squashfs) from /proc/mounts
+    linux = make_inventory({"hosts": [{"name": "l1", "os": "linux", "roles": ["database"], "transport": {"kind": "local"}}]})
+    df = ("Filesystem     1K-blocks    Used Available Use% Mounted on\n/dev/sda1       41152736 9876543  29163093  26% /\n"
+          "/dev/sr0          4601856 4601856         0 100% /run/media/x/CentOS 7 x86_64\n/dev/loop0          56832   56832         0 100% /snap/core18/1705\n")
+    mounts = ("/dev/sda1 / xfs rw,relatime 0 0\n/dev/sr0 /run/media/x/CentOS\\0407\\040x86_64 iso9660 ro,nosuid 0 0\n"
+              "/dev/loop0 /snap/core18/1705 squashfs ro,nodev 0 0\n")
+    (ok,) = run_check(host_os.disk_space_critical, inventory=linux, shell=FakeShell({"df -k": df, "cat /proc/mounts": mounts}, os="linux"))
+    assert ok.status is Status.PASS and ok.values == {"checked": 1, "media": ["/snap/core18/1705"]}  # /run/...: pseudo already
+
+
+def test_hw_free_disk_counts_each_zfs_pool_once():
+    shell = FakeShell({"df -k": DF_MEDIA, "cat /etc/mnttab": MNTTAB_MEDIA, "psrinfo": "0       on-line   since 01/12/2025 06:41:00\n",
+                       "prtconf | grep Memory": "Memory size: 8192 Megabytes\n"})
+    f = by_subject(run_check(host_prereq.hw_requirements, shell=shell))
+    # rpool once (53123012 KiB, not three times), mvfdata once (the most a dataset can take: 23068672 KiB), the
+    # UFS image 0; the NFS share and the DVD are not this host's disks
+    assert f["free_disk_gb"].values["measured"] == round((53123012 + 23068672) / 1024 / 1024, 1) == 72.7
+    assert any("ZFS pool rpool counted once" in e.output for e in f["free_disk_gb"].evidence if e.kind == "note")
+    # without the mount table: ZFS datasets are told by their names, an NFS share by host:/path
+    shell = FakeShell({"df -k": DF_MEDIA, "psrinfo": "0       on-line   since 01/12/2025 06:41:00\n",
+                       "prtconf | grep Memory": "Memory size: 8192 Megabytes\n"})
+    f = by_subject(run_check(host_prereq.hw_requirements, shell=shell))
+    assert f["free_disk_gb"].values["measured"] == 72.7
 
 
 def test_disk_space_windows_utf16_wmic_and_powershell_fallback():
@@ -125,6 +191,19 @@ def test_connectivity_manager_versions(version, status):
     shell = FakeShell({host_prereq.UNINSTALL_COMMANDS[0]: MISSING, host_prereq.UNINSTALL_COMMANDS[1]: _uninstall("Agfa Connectivity Manager", version)}, os="windows")
     f = run_check(host_prereq.connectivity_manager, inventory=_win(["connectivity_manager"]), shell=shell)
     assert f[-1].status is status and f[-1].values["version"] == version
+
+
+def test_several_installed_versions_are_judged_by_the_lowest():
+    from impax_preflight.hostfacts import match_products
+
+    software = [{"name": "Agfa Connectivity Manager", "version": "2.3.0.5"}, {"name": "Agfa Connectivity Manager", "version": "2.1.0.118"},
+                {"name": "TalkStation 4.0", "version": "4.0"}, {"name": "TalkStation", "version": "3.1"}]
+    assert match_products(software, {"cm": r"Connectivity Manager", "ts": r"TalkStation"}) == {"cm": "2.1.0.118", "ts": "3.1"}
+    # the old copy left in the 32-bit Uninstall view blocks, though a newer one is installed
+    shell = FakeShell({host_prereq.UNINSTALL_COMMANDS[0]: _uninstall("Agfa Connectivity Manager", "2.3.0.5").replace("Wow6432Node\\", ""),
+                       host_prereq.UNINSTALL_COMMANDS[1]: _uninstall("Agfa Connectivity Manager", "2.1.0.118")}, os="windows")
+    f = run_check(host_prereq.connectivity_manager, inventory=_win(["connectivity_manager"]), shell=shell)
+    assert f[-1].status is Status.FAIL and f[-1].values["version"] == "2.1.0.118"
 
 
 def test_connectivity_manager_not_found_is_error_declared_wins():
@@ -174,6 +253,24 @@ def test_appserver_backup_age():
     assert none[0].status is Status.FAIL
 
 
+
+def test_appserver_backup_age_is_counted_to_the_bundle_collection(tmp_path):
+    # a backup taken the day before the bundle was collected is one day old, however long ago the bundle was collected
+    from impax_preflight.transports.bundle import BundleEntry, BundleShell, write_bundle
+
+    text = (" Directory of C:\\Impax\\ConfigurationsBackups\r\n\r\n"
+            "03/01/2024  09:15 AM    <DIR>          20240301091500\r\n")
+    sh = BundleShell(write_bundle(tmp_path / "w1", "w1", "windows", [BundleEntry(host_app.BACKUP_CMD, text)],
+                                  collected_at="2024-03-02T12:00:00Z"))
+    (f,) = run_check(host_app.appserver_backup, inventory=_win(["application"]), shell=sh)
+    assert f.status is Status.PASS and 0.5 <= f.values["age_days"] <= 1.7, f.values  # 1.1 days, give or take this machine's time zone
+    assert f.values["as_of"].startswith("2024-03-02T12:00") and "the collection of the bundle" in f.message
+    sh = BundleShell(write_bundle(tmp_path / "w2", "w2", "windows", [BundleEntry(host_app.BACKUP_CMD, text)],
+                                  collected_at="2024-03-20T12:00:00Z"))
+    (f,) = run_check(host_app.appserver_backup, inventory=_win(["application"]), shell=sh)
+    assert f.status is Status.FAIL and 18.5 <= f.values["age_days"] <= 19.7
+
+
 def test_interlock_relay_short_url_and_secret_never_in_evidence():
     inv = make_inventory({"hosts": [{"name": "w1", "os": "windows", "roles": ["application"], "transport": {"kind": "local"}}]},
                          features={"parallel_clusters": True})
@@ -195,12 +292,37 @@ def test_interlock_relay_short_url_and_secret_never_in_evidence():
 
 def test_as3000_repository():
     shell = FakeShell({
-        "ls -l /agfa/repository": "total 2\ndrwxr-xr-x   2 root root 2 Feb 20 09:14 IMPAX_6.5.1_AS3000\ndrwxr-xr-x   2 root root 2 Feb 20 09:14 oracle_10gR2\n",
-        "du -sk /agfa/repository": "6291456\t/agfa/repository\n",
+        "ls -l /agfa/repository/": "total 2\ndrwxr-xr-x   2 root root 2 Feb 20 09:14 IMPAX_6.5.1_AS3000\ndrwxr-xr-x   2 root root 2 Feb 20 09:14 oracle_10gR2\n",
+        "du -sk /agfa/repository/": "6291456\t/agfa/repository/\n",
         "df -k /agfa/repository": "Filesystem kbytes used avail capacity Mounted on\nrpool/agfa 70189056 6291456 5242880 55% /agfa\n",
     })
     f = by_subject(run_check(host_app.as3000_repository, shell=shell))
     assert f["media"].status is Status.PASS and f["size"].status is Status.PASS and f["free_space"].status is Status.FAIL
+
+
+def test_as3000_repository_behind_a_symbolic_link_is_listed_and_measured(tmp_path):
+    import subprocess
+
+    from impax_preflight.parsers.listing import parse_du_sk, parse_ls_l
+
+    # the commands name the directory with a trailing slash ...
+    assert host_app.REPO_LISTING.commands_for("solaris") == ("ls -l /agfa/repository/",)
+    assert host_app.REPO_SIZE.commands_for("solaris") == ("du -sk /agfa/repository/",)
+    # ... because that is what makes ls and du look through a link (POSIX; here GNU coreutils): a repository moved to a
+    # bigger disk and linked back, as sites do
+    target = tmp_path / "u03" / "repository"
+    (target / "IMPAX_6.5.1_AS3000").mkdir(parents=True)
+    (target / "oracle_10gR2").mkdir()
+    (target / "IMPAX_6.5.1_AS3000" / "server.iso").write_bytes(b"\0" * 4 * 1024 * 1024)
+    link = tmp_path / "repository"
+    link.symlink_to(target)
+
+    def run(*argv):
+        return subprocess.run(argv, capture_output=True, text=True, check=True, env={"LC_ALL": "C", "PATH": "/usr/bin:/bin"}).stdout
+
+    assert [e.name for e in parse_ls_l(run("ls", "-l", f"{link}/"))] == ["IMPAX_6.5.1_AS3000", "oracle_10gR2"]
+    assert [e.name for e in parse_ls_l(run("ls", "-l", str(link)))] != ["IMPAX_6.5.1_AS3000", "oracle_10gR2"]  # the link itself
+    assert parse_du_sk(run("du", "-sk", f"{link}/")) >= 4096 > parse_du_sk(run("du", "-sk", str(link)))
 
 
 def test_site_talkstation_pacs_broker_rtf_source_version():
@@ -275,6 +397,10 @@ def test_demo_bundle_end_to_end(tmp_path):
     for key in expect_fail:
         assert got.get(key) is Status.FAIL, key
     assert got[("os.disk_space", "mvf-db01", "/u01/oradata")] is Status.WARN
+    # the IMPAX DVD in mvf-db01's drive is 100 % by nature: not judged; its ZFS pools' free space counts once each
+    assert not [k for k in got if k[2] == "/cdrom/impax_651_as3000"]
+    free = next(f for f in rep.findings if (f.check_id, f.target, f.subject) == ("hw.requirements", "mvf-db01", "free_disk_gb"))
+    assert free.values["measured"] == 72.7
     assert got[("os.windows.services", "impax-app01", "AgfaImpaxMessaging")] is Status.WARN
     assert got[("os.solaris.services", "mvf-bk01", None)] is Status.PASS
     assert got[("os.solaris.storage", "mvf-bk01", "svm")] is Status.PASS

@@ -7,12 +7,15 @@ import re
 import time
 from pathlib import Path
 
+import pytest
+
 from impax_preflight.checks import host_solaris_hw as sol
 from impax_preflight.checks import host_windows as win
 from impax_preflight.checks import site_clock
 from impax_preflight.model import Status
-from impax_preflight.testing import FakeShell, make_inventory, run_check
-from impax_preflight.transports.base import TransportError
+from impax_preflight.options import option_problems
+from impax_preflight.testing import FakeShell, fresh_plugins, make_inventory, run_check
+from impax_preflight.transports.base import NotCollected, TransportError
 from impax_preflight.transports.bundle import BundleEntry, BundleShell, write_bundle
 
 REAL = Path(__file__).resolve().parent.parent / "fixtures" / "oshealth"
@@ -83,6 +86,32 @@ def test_event_log_window_option_reaches_the_command_and_unexpected_shutdowns_wa
     assert denied[0].status is Status.ERROR and "could not read" in denied[0].message
 
 
+def _event(when: str, provider: str = "Service Control Manager", event_id: int = 7000, level: int = 2) -> str:
+    return (f"<Event xmlns='http://schemas.microsoft.com/win/2004/08/events/event'><System><Provider Name='{provider}'/>"
+            f"<EventID>{event_id}</EventID><Level>{level}</Level><TimeCreated SystemTime='{when}'/></System></Event>")
+
+
+def test_event_log_cap_reached_warns_with_the_span_read_instead_of_passing(tmp_path):
+    # a noisy server: 5000 errors of other sources in the last two days fill wevtutil's /c: -- the older days of
+    # the 30-day window were not read, so no pass can be claimed for them
+    noise = [_event(f"2024-05-0{1 + i // 2500}T{(i // 100) % 24:02d}:{i % 60:02d}:00.000Z") for i in range(win.EVENT_LIMIT)]
+    sh = bundle(tmp_path, "w1", "windows", {_wevtutil(): "".join(noise)}, "2024-05-03T00:00:00Z")
+    (f,) = run_check(win.event_log, inventory=win_inventory(), shell=sh)
+    assert f.status is Status.WARN and f.subject == "coverage"
+    assert "from 2024-05-01 00:00 to 2024-05-02 23:59 UTC" in f.message and "NOT read" in f.message
+    assert "from 2024-04-03 00:00 to 2024-05-01 00:00 UTC" in f.message  # the part of the window that was not read
+    assert f.values["oldest_read"].startswith("2024-05-01T00:00") and f.values["read"] == win.EVENT_LIMIT
+    # a disk error among them is judged, and the coverage is still told
+    disk = _event("2024-05-02T10:00:00.000Z", provider="disk", event_id=7)
+    sh = bundle(tmp_path, "w2", "windows", {_wevtutil(): disk + "".join(noise[1:])}, "2024-05-03T00:00:00Z")
+    got = by_subject(run_check(win.event_log, inventory=win_inventory(), shell=sh))
+    assert got["coverage"].status is Status.WARN and got["disk 7"].status is Status.FAIL
+    # fewer events than the cap: the window was read whole
+    sh = bundle(tmp_path, "w3", "windows", {_wevtutil(): "".join(noise[:10])}, "2024-05-03T00:00:00Z")
+    (ok,) = run_check(win.event_log, inventory=win_inventory(), shell=sh)
+    assert ok.status is Status.PASS
+
+
 # ---- disks, RAID, pending reboot -------------------------------------------------------------------------
 
 def test_disks_pred_fail_dirty_volume_and_no_smart():
@@ -101,10 +130,21 @@ def test_disks_pred_fail_dirty_volume_and_no_smart():
     assert {x.subject: x.status for x in run_check(win.disks, inventory=win_inventory(), shell=ps)} == {"disks": Status.PASS, "volumes": Status.PASS}
 
 
+RAID_PROBES = (win.HP_CONFIG, win.DELL_VDISKS, win.DELL_CONTROLLERS, *win.DELL_PDISKS.values(), win.LSI_LDS, win.LSI_PDS)
+
+
 def _raid_shell(**answers):
-    out = {c: MISSING for p in (win.HP_CONFIG, win.DELL_VDISKS, win.DELL_PDISKS, win.LSI_LDS, win.LSI_PDS) for c in p.commands_for("windows")}
+    out = {c: MISSING for p in RAID_PROBES for c in p.commands_for("windows")}
     out.update(answers)
     return FakeShell(out, os="windows")
+
+
+DELL_CONTROLLERS_TWO = ("Controller  PERC H710P Mini (Embedded)\r\n\r\nControllers\r\nID                : 0\r\nStatus            : Ok\r\n"
+                        "Name              : PERC H710P Mini\r\nSlot ID           : Embedded\r\nState             : Ready\r\n\r\n"
+                        "ID                : 1\r\nStatus            : Ok\r\nName              : PERC H810 Adapter\r\n"
+                        "Slot ID           : PCI Slot 2\r\nState             : Ready\r\n")
+PDISK = ("Controller {name}\r\nID                : 0:0:{bay}\r\nStatus            : {status}\r\nName              : Physical Disk 0:0:{bay}\r\n"
+         "State             : {state}\r\nFailure Predicted : No\r\n")
 
 
 def test_raid_no_tool_is_skipped_naming_the_tools_and_faults_fail_or_warn():
@@ -115,15 +155,77 @@ def test_raid_no_tool_is_skipped_naming_the_tools_and_faults_fail_or_warn():
     assert got["Smart Array P420 in Slot 2: logicaldrive 1"].status is Status.FAIL
     assert got["Smart Array P420 in Slot 2: logicaldrive 3"].status is Status.WARN  # rebuilding
     dell = _raid_shell(**{"omreport storage vdisk": real("raidtools/omreport_vdisk_checkmk_sample_ok.txt"),
-                          "omreport storage pdisk controller=0": (1, "Invalid controller value. Read, controller=0.\r\n", "")})
+                          "omreport storage controller": DELL_CONTROLLERS_TWO.split("\r\n\r\nID                : 1")[0],
+                          "omreport storage pdisk controller=0": PDISK.format(name="PERC H710P Mini", bay=0, status="Ok", state="Online")})
     (ok,) = run_check(win.raid, inventory=win_inventory(), shell=dell)
-    assert ok.status is Status.PASS and ok.values["tools"] == ["Dell OpenManage"]
+    assert ok.status is Status.PASS and ok.values["tools"] == ["Dell OpenManage"] and ok.values["disks"] == 1
     lsi = _raid_shell(**{"MegaCli64 -LDInfo -Lall -aALL -NoLog": real("raidtools/megacli_ldinfo_DERIVED_degraded.txt"),
                          "MegaCli64 -PDList -aALL -NoLog": "Adapter #0\r\n\r\nEnclosure Device ID: 252\r\nSlot Number: 0\r\nFirmware state: Online, Spun Up\r\n"})
     assert {x.subject: x.status for x in run_check(win.raid, inventory=win_inventory(), shell=lsi)} == {"Adapter 0: Virtual Drive 0": Status.FAIL}
-    # a full path for the HP tool (option hp_cli) is the command the collector gathers
-    inv = win_inventory(options={"os.windows.raid": {"hp_cli": '"D:\\HP\\ssacli.exe"'}})
-    assert win.HP_CONFIG.commands_for("windows", inv.site)[0] == '"D:\\HP\\ssacli.exe" ctrl all show config'
+
+
+def test_raid_hp_tool_path_is_quoted_and_its_install_folders_are_tried():
+    # a path with spaces, quoted on the command line (review finding: "{hp_cli}" unquoted broke at "Program Files")
+    inv = win_inventory(options={"os.windows.raid": {"hp_cli": "D:\\HP Tools\\ssacli.exe"}})
+    commands = win.HP_CONFIG.commands_for("windows", inv.site)
+    assert commands[0] == '"D:\\HP Tools\\ssacli.exe" ctrl all show config'
+    default = win.HP_CONFIG.commands_for("windows")
+    for path in ("C:\\Program Files\\Compaq\\Hpacucli\\Bin\\hpacucli.exe", "C:\\Program Files\\HP\\hpssacli\\bin\\hpssacli.exe",
+                 "C:\\Program Files\\Smart Storage Administrator\\ssacli\\bin\\ssacli.exe"):
+        assert f'"{path}" ctrl all show config' in default
+    assert default[-3:] == ("hpacucli ctrl all show config", "hpssacli ctrl all show config", "ssacli ctrl all show config")
+    # the tool found in its install folder (not on the PATH) answers; a missing folder ("cannot find the path") is passed over
+    no_path = (3, "", "The system cannot find the path specified.\r\n")
+    sh = _raid_shell(**{default[0]: no_path, default[1]: no_path, default[2]: no_path,
+                        default[3]: real("raidtools/hpssacli_p420_ld_all_show_ok.txt")})
+    (ok,) = run_check(win.raid, inventory=win_inventory(), shell=sh)
+    assert ok.status is Status.PASS and ok.values["arrays"] == 7
+    assert any(e.source == default[3] for e in ok.evidence)
+    # a path with quotes (or other command-line characters) is refused when the inventory is checked
+    problems = option_problems(win_inventory(options={"os.windows.raid": {"hp_cli": '"D:\\HP\\ssacli.exe" & del x'}}),
+                               fresh_plugins().checks())
+    assert any("hp_cli" in p and "command line" in p for p in problems), problems
+
+
+def test_raid_tool_without_controllers_or_arrays_is_an_error_not_a_pass():
+    for answer in ("\r\nError: No controllers detected.\r\n", "\r\nSmart Array P410i in Slot 0 (Embedded)    (sn: 5001438012345670)\r\n"):
+        (f,) = run_check(win.raid, inventory=win_inventory(), shell=_raid_shell(**{"hpacucli ctrl all show config": answer}))
+        assert f.status is Status.ERROR and "NOT verified" in f.message and f.subject == "HP Smart Array:arrays", answer
+    dell = _raid_shell(**{"omreport storage vdisk": "No virtual disks found on this system.\r\n",
+                          "omreport storage controller": "No controllers found.\r\n"})
+    (f,) = run_check(win.raid, inventory=win_inventory(), shell=dell)
+    assert f.status is Status.ERROR and "Dell OpenManage" in f.message
+    lsi = _raid_shell(**{"MegaCli64 -LDInfo -Lall -aALL -NoLog": "Adapter 0 -- Virtual Drive Information:\r\n"
+                         "Number of Virtual Disks Configured on Adapter 0: 0\r\n",
+                         "MegaCli64 -PDList -aALL -NoLog": "Adapter #0\r\n\r\nEnclosure Device ID: 252\r\nSlot Number: 0\r\nFirmware state: Online, Spun Up\r\n"})
+    (f,) = run_check(win.raid, inventory=win_inventory(), shell=lsi)
+    assert f.status is Status.ERROR and "LSI MegaRAID" in f.message
+
+
+def test_raid_dell_reads_the_disks_of_every_controller():
+    sh = _raid_shell(**{"omreport storage vdisk": real("raidtools/omreport_vdisk_checkmk_sample_ok.txt"),
+                        "omreport storage controller": DELL_CONTROLLERS_TWO,
+                        "omreport storage pdisk controller=0": PDISK.format(name="PERC H710P Mini", bay=0, status="Ok", state="Online"),
+                        # the failed disk is on the second controller (an external shelf): controller 0 alone would miss it
+                        "omreport storage pdisk controller=1": PDISK.format(name="PERC H810 Adapter", bay=4, status="Critical", state="Failed")})
+    f = by_subject(run_check(win.raid, inventory=win_inventory(), shell=sh))
+    assert f["PERC H810 Adapter: Physical Disk 0:0:4"].status is Status.FAIL
+    # a controller whose disks the check does not read is named, never passed over in silence
+    many = DELL_CONTROLLERS_TWO.replace("ID                : 1", "ID                : 7")
+    sh = _raid_shell(**{"omreport storage vdisk": real("raidtools/omreport_vdisk_checkmk_sample_ok.txt"),
+                        "omreport storage controller": many,
+                        "omreport storage pdisk controller=0": PDISK.format(name="PERC H710P Mini", bay=0, status="Ok", state="Online")})
+    f = by_subject(run_check(win.raid, inventory=win_inventory(), shell=sh))
+    note = f["Dell OpenManage:controllers"]
+    assert note.status is Status.WARN and "controller 7 (PERC H810 Adapter)" in note.message and "NOT read" in note.message
+    assert "raid" not in f  # not a pass while a controller's disks were not read
+    # a bundle without the controller list (collected by an older version): controller 0 only, and said so
+    old = _raid_shell(**{"omreport storage vdisk": real("raidtools/omreport_vdisk_checkmk_sample_ok.txt"),
+                         "omreport storage controller": NotCollected("omreport storage controller was not collected"),
+                         "omreport storage pdisk controller=0": (1, "Invalid controller value. Read, controller=0.\r\n", "")})
+    f = by_subject(run_check(win.raid, inventory=win_inventory(), shell=old))
+    assert f["Dell OpenManage:controllers"].status is Status.WARN and "only the physical disks of controller 0" in \
+        f["Dell OpenManage:controllers"].message
 
 
 def test_pending_reboot():
@@ -195,6 +297,38 @@ def test_sql_service_accounts():
                         shell=FakeShell({cmd: "\r\r\nDisplayName=Windows Event Log\r\r\nName=eventlog\r\r\nStartMode=Auto\r\r\nStartName=LocalSystem\r\r\nState=Running\r\r\n"},
                                         os="windows"))
     assert none.status is Status.SKIPPED
+    # a site's pattern runs on RE2 (the shared helper for users' regexes)
+    custom = win_inventory(options={"os.windows.sql_service_accounts": {"service_pattern": "^MSSQLSERVER$"}})
+    f = by_subject(run_check(win.sql_service_accounts, inventory=custom,
+                             shell=FakeShell({cmd: real("winservices/wmic_service_value_DERIVED_sql_domain_account.txt")}, os="windows")))
+    assert set(f) == {"MSSQLSERVER"}
+
+
+@pytest.mark.parametrize("check_id,setting,bad,good", [
+    ("os.windows.raid", "hp_cli", "C:\\HP\\ssacli.exe & del x", "C:\\Program Files\\HP\\hpssacli\\bin\\hpssacli.exe"),
+    ("os.windows.firewall_relay", "config_path", '"C:\\relay.config"', "D:\\Agfa\\Study.Status.Relay.exe.config"),
+    ("os.windows.firewall_relay", "relay_port", 70000, 8095),
+    ("os.windows.event_log", "window_days", 0, 14),
+    ("os.windows.event_log", "recent_days", -1, 2.5),
+    ("os.windows.event_log", "window_days", "30", 30),
+    ("os.solaris.system_log", "window_days", 0, 60),
+    ("os.solaris.system_log", "recent_days", "7", 7),
+    ("site.clock_skew", "tolerance_s", "60", 30),
+    ("site.clock_skew", "fail_s", -5, 120),
+    ("os.windows.sql_service_accounts", "service_pattern", "(?<!x)MSSQL", "^MSSQL"),
+])
+def test_settings_are_typed_and_refused_when_the_inventory_loads(check_id, setting, bad, good):
+    checks = fresh_plugins().checks()
+    problems = option_problems(win_inventory(options={check_id: {setting: bad}}), checks)
+    assert len(problems) == 1 and setting in problems[0], problems
+    assert option_problems(win_inventory(options={check_id: {setting: good}}), checks) == []
+
+
+def test_clock_fail_below_tolerance_is_an_error():
+    inv = make_inventory({"hosts": [{"name": "w1", "os": "windows", "roles": ["application"], "transport": {"kind": "local"}}]},
+                         options={"site.clock_skew": {"tolerance_s": 120, "fail_s": 60}})
+    (f,) = run_check(site_clock.clock_skew, inventory=inv, shell=FakeShell({}, os="windows"))
+    assert f.status is Status.ERROR and "fail_s" in f.message
 
 
 # ---- Solaris -----------------------------------------------------------------------------------------
@@ -223,6 +357,42 @@ def test_system_log_recent_fatal_fails_retry_warns_and_rotated_file_absent(tmp_p
                                                "cat /var/adm/messages.0": no_file}, "2025-03-05T12:00:00Z")
     (ok,) = run_check(sol.system_log, shell=quiet)
     assert ok.status is Status.PASS
+
+
+FATAL_SD1 = ("{stamp} db scsi: [ID 107833 kern.warning] WARNING: /pci@0/sd@1,0 (sd1):\n"
+             "{stamp} db \tError for Command: write(10)  Error Level: Fatal\n")
+NO_MESSAGES_0 = (2, "", "cat: cannot open /var/adm/messages.0: No such file or directory\n")
+
+
+def test_system_log_that_quotes_no_such_file_is_read_not_taken_for_absent(tmp_path):
+    # the log exists (cat exits 0) and an automounter line in it says "No such file or directory": that
+    # phrase means "absent" only from a command that failed
+    text = ("Mar  1 08:00:00 db automountd[412]: [ID 834250 daemon.error] /net/nas01/export: No such file or directory\n"
+            + FATAL_SD1.format(stamp="Mar  2 10:00:00"))
+    sh = bundle(tmp_path, "db1", "solaris", {"cat /var/adm/messages": text, "cat /var/adm/messages.0": NO_MESSAGES_0},
+                "2025-03-05T12:00:00Z")
+    f = by_subject(run_check(sol.system_log, shell=sh))
+    assert f["disk:sd1"].status is Status.FAIL, f
+    # the failed cat of the rotated file is absent, as before
+    gone = bundle(tmp_path, "db2", "solaris", {"cat /var/adm/messages": (2, "", "cat: cannot open /var/adm/messages: No such file "
+                                                                          "or directory\n"), "cat /var/adm/messages.0": NO_MESSAGES_0},
+                  "2025-03-05T12:00:00Z")
+    (err,) = run_check(sol.system_log, shell=gone)
+    assert err.status is Status.ERROR and "neither /var/adm/messages nor messages.0 exists" in err.message
+
+
+def test_system_log_dates_a_host_east_of_utc_and_lines_out_of_order_in_this_year(tmp_path):
+    # collected 20:00 UTC on 5 March; the host runs at UTC+10, its log already says 6 March: not a year ago
+    east = bundle(tmp_path, "db1", "solaris", {"cat /var/adm/messages": FATAL_SD1.format(stamp="Mar  6 05:30:00"),
+                                               "cat /var/adm/messages.0": NO_MESSAGES_0}, "2025-03-05T20:00:00Z")
+    f = by_subject(run_check(sol.system_log, shell=east))
+    assert f["disk:sd1"].status is Status.FAIL and f["disk:sd1"].values["last"].startswith("2025-03-06"), f
+    # a line written a second out of order does not push the lines before it a year back
+    text = FATAL_SD1.format(stamp="Mar  2 10:00:05") + "Mar  2 10:00:04 db genunix: [ID 540533 kern.notice] NOTICE: late line\n"
+    shuffled = bundle(tmp_path, "db2", "solaris", {"cat /var/adm/messages": text, "cat /var/adm/messages.0": NO_MESSAGES_0},
+                      "2025-03-05T12:00:00Z")
+    f = by_subject(run_check(sol.system_log, shell=shuffled))
+    assert f["disk:sd1"].status is Status.FAIL and f["disk:sd1"].values["last"].startswith("2025-03-02"), f
 
 
 def test_metadb_replicas():
@@ -281,6 +451,17 @@ def test_clock_skew_wrong_tool_clock_and_bundles(tmp_path):
     old = FakeShell({PERL: (2, "", "Can't locate Time/HiRes.pm in @INC\n"), site_clock.HOST_CLOCK.commands_for("solaris")[1]: lambda cmd: f"{int(time.time())}\n"})
     g = by_subject(run_check(site_clock.clock_skew, inventory=make_inventory(), shells={"db1": old}))
     assert g["db1"].status is Status.PASS and g["db1"].values["uncertainty_s"] >= 1.0
+
+
+def test_operating_system_checks_share_one_guide_remediation_and_one_applicability():
+    from impax_preflight.checks import _hostkit, host_app
+
+    checks = fresh_plugins().checks()
+    told = [c for c in checks.values() if "On each server you plan to upgrade" in (c.remediation or "")]
+    assert len(told) >= 10 and all(c.remediation.startswith(_hostkit.OS_REMEDIATION) for c in told), \
+        [c.id for c in told if not c.remediation.startswith(_hostkit.OS_REMEDIATION)]
+    assert all(c.guide == _hostkit.GUIDE_OS for c in told)
+    assert host_app.interlock_relay.applies.when is win.firewall_relay.applies.when is _hostkit.parallel_clusters
 
 
 # ---- the collector gathers every command of these checks ------------------------------------------------

@@ -12,6 +12,7 @@ import pytest
 from impax_preflight.parsers import ParseError
 from impax_preflight.parsers.clock import parse_cim_datetime, parse_epoch, parse_wmic_localdatetime
 from impax_preflight.parsers.metadb import parse_metadb_i
+from impax_preflight.parsers.mounts import parse_mount_table
 from impax_preflight.parsers.netsh import (
     parse_advfirewall_rules,
     parse_advfirewall_state,
@@ -19,7 +20,14 @@ from impax_preflight.parsers.netsh import (
     ports_cover,
 )
 from impax_preflight.parsers.prtdiag_env import parse_prtdiag_env
-from impax_preflight.parsers.raidtools import parse_hpacucli_config, parse_megacli_ldinfo, parse_megacli_pdlist, parse_omreport
+from impax_preflight.parsers.raidtools import (
+    parse_hpacucli_config,
+    parse_megacli_ldinfo,
+    parse_megacli_pdlist,
+    parse_omreport,
+    parse_omreport_controllers,
+    parse_omreport_pdisks,
+)
 from impax_preflight.parsers.syslog import date_messages, parse_messages
 from impax_preflight.parsers.winevent import parse_wevtutil_xml, parse_wmic_ntevent
 from impax_preflight.parsers.winservices import parse_service_accounts
@@ -173,6 +181,35 @@ def test_omreport_and_megacli():
     assert failed[0].severity == "fail"
 
 
+def test_omreport_controller_list_and_a_controller_that_is_not_there():
+    listing = ("Controller  PERC H710P Mini (Embedded)\n\nControllers\nID                : 0\nStatus            : Ok\n"
+               "Name              : PERC H710P Mini\nSlot ID           : Embedded\nState             : Ready\n\n"
+               "ID                : 1\nStatus            : Non-Critical\nName              : PERC H810 Adapter\nState             : Degraded\n")
+    assert [(c.number, c.name, c.status) for c in parse_omreport_controllers(listing)] == [
+        (0, "PERC H710P Mini", "Ok"), (1, "PERC H810 Adapter", "Non-Critical")]
+    assert parse_omreport_controllers("No controllers found.\n") == []
+    with pytest.raises(ParseError):
+        parse_omreport_controllers("'omreport' is not recognized as an internal or external command")
+    # "Invalid controller value" (whatever the exit code): no such controller, not an empty one
+    assert parse_omreport_pdisks("Invalid controller value. Read, controller=1.\n") is None
+    assert parse_omreport_pdisks("Controller PERC 6/i\nID : 0:0:1\nStatus : Ok\nName : Physical Disk 0:0:1\nState : Online\n")[0].kind == "disk"
+
+
+# ---- mount table ------------------------------------------------------------------------------------
+
+def test_mount_table_solaris_and_linux():
+    solaris = ("rpool/ROOT/s10\t/\tzfs\tdev=4010002\t1732604211\n"
+               "/vol/dev/dsk/c0t0d0/impax_651\t/cdrom/impax 651\thsfs\tro,nosuid,rr,dev=16c0001\t1732693410\n"
+               "swap\t/tmp\ttmpfs\txattr,dev=5400002\t1732604214\n")
+    assert parse_mount_table(solaris) == {"/": "zfs", "/cdrom/impax 651": "hsfs", "/tmp": "tmpfs"}
+    linux = "/dev/sda1 / xfs rw,relatime 0 0\n/dev/sr0 /run/media/x/CentOS\\0407 iso9660 ro,nosuid 0 0\n"
+    assert parse_mount_table(linux) == {"/": "xfs", "/run/media/x/CentOS 7": "iso9660"}
+    notes: list[str] = []
+    assert parse_mount_table(solaris + "garbage line\n", notes=notes)["/"] == "zfs" and notes
+    with pytest.raises(ParseError):
+        parse_mount_table("cat: cannot open /etc/mnttab\n")
+
+
 # ---- metadb -i --------------------------------------------------------------------------------------
 
 def test_metadb_real_healthy_failed_and_not_configured():
@@ -215,6 +252,21 @@ def test_syslog_year_boundary_and_fatal_zfs_panic():
     assert parse_messages("") == []
     with pytest.raises(ParseError):
         parse_messages("cat: cannot open /var/adm/messages\n")
+
+
+def test_syslog_dates_step_back_a_year_only_across_a_new_year():
+    line = "{} h genunix: [ID 1 kern.notice] x\n"
+    dated = lambda stamps, ref: [m.when for m in date_messages(parse_messages("".join(line.format(s) for s in stamps)), ref)]  # noqa: E731
+    # September then March, nothing logged between: a new year lies between them
+    assert [d.year for d in dated(["Sep 15 09:11:19", "Mar  2 10:00:00"], datetime(2025, 3, 5, 12))] == [2024, 2025]
+    # December then January
+    assert [d.year for d in dated(["Dec 31 23:59:58", "Jan  1 00:00:03"], datetime(2025, 1, 5))] == [2024, 2025]
+    # lines seconds out of order, in the same month and across a month's end, stay in this year
+    assert [d.year for d in dated(["Mar  2 10:00:05", "Mar  2 10:00:04"], datetime(2025, 3, 5))] == [2025, 2025]
+    assert [d.year for d in dated(["Mar  1 00:00:02", "Feb 28 23:59:59"], datetime(2025, 3, 5))] == [2025, 2025]
+    # the newest line up to a day after the reference (a host east of UTC) is this year; later than that, last year
+    assert dated(["Mar  6 05:30:00"], datetime(2025, 3, 5, 20)) == [datetime(2025, 3, 6, 5, 30)]
+    assert dated(["Mar  8 05:30:00"], datetime(2025, 3, 5, 20)) == [datetime(2024, 3, 8, 5, 30)]
 
 
 # ---- netsh ------------------------------------------------------------------------------------------

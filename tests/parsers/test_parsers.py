@@ -21,7 +21,8 @@ from impax_preflight.parsers.release import parse_etc_release, parse_uname
 from impax_preflight.parsers.sc import ServiceNotFound, parse_sc
 from impax_preflight.parsers.svcs import parse_svcs_xv
 from impax_preflight.parsers.systeminfo import parse_systeminfo
-from impax_preflight.parsers.wmic import parse_wmic_logicaldisk, parse_wmic_services
+from impax_preflight.parsers.winservices import parse_service_accounts
+from impax_preflight.parsers.wmic import parse_wmic_logicaldisk
 from impax_preflight.parsers.zpool import parse_zpool_status
 from impax_preflight.transports.base import decode_output
 
@@ -209,7 +210,7 @@ def test_wmic_logicaldisk_table_from_utf16_bytes():
 def test_wmic_list_form_and_services():
     disks = parse_wmic_logicaldisk("\r\n\r\nDeviceID=C:\r\nDriveType=3\r\nFreeSpace=100\r\nSize=1000\r\nVolumeName=\r\n\r\n\r\nDeviceID=D:\r\nDriveType=3\r\nFreeSpace=5\r\nSize=10\r\nVolumeName=x\r\n")
     assert [(d.device_id, d.free_bytes) for d in disks] == [("C:", 100), ("D:", 5)]
-    svcs = parse_wmic_services("DisplayName               Name        StartMode  State    \nIMPAX Messaging Service   AgfaMsg     Auto       Stopped  \n")
+    svcs = parse_service_accounts("DisplayName               Name        StartMode  State    \nIMPAX Messaging Service   AgfaMsg     Auto       Stopped  \n")
     assert svcs[0].display_name == "IMPAX Messaging Service" and svcs[0].auto_start and not svcs[0].running
     assert parse_wmic_logicaldisk("No Instance(s) Available.\r\n") == []
 

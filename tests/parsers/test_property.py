@@ -6,14 +6,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from impax_preflight.parsers import ParseError
-from impax_preflight.parsers import cim, df, dirlist, fmadm, iostat, listing, metastat, netstat, pkginfo, prtdiag, reg, relay, release, sc, svcs, systeminfo, wmic, zpool
+from impax_preflight.parsers import cim, df, dirlist, fmadm, iostat, listing, metastat, mounts, netstat, pkginfo, prtdiag, reg, relay, release, sc, svcs, systeminfo, winservices, wmic, zpool
 
 PARSERS = [
     svcs.parse_svcs_xv, fmadm.parse_fmadm_faulty, zpool.parse_zpool_status, metastat.parse_metastat, iostat.parse_iostat_en,
     df.parse_df, release.parse_uname, release.parse_etc_release, prtdiag.parse_prtdiag, prtdiag.parse_psrinfo,
-    systeminfo.parse_systeminfo, wmic.parse_wmic_logicaldisk, wmic.parse_wmic_services, wmic.parse_wmic_logical_processors, cim.parse_cim_logicaldisk,
+    systeminfo.parse_systeminfo, wmic.parse_wmic_logicaldisk, winservices.parse_service_accounts, wmic.parse_wmic_logical_processors, cim.parse_cim_logicaldisk,
     sc.parse_sc, reg.parse_reg_query, dirlist.parse_dir, netstat.parse_netstat, relay.parse_relay_config,
-    pkginfo.parse_pkginfo_l, listing.parse_ls_l, listing.parse_du_sk,
+    pkginfo.parse_pkginfo_l, listing.parse_ls_l, listing.parse_du_sk, mounts.parse_mount_table,
 ]
 
 # text made of the pieces real outputs are made of, so the fuzzing reaches deep into the parsers
