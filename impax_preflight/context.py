@@ -12,15 +12,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
 from .hostfacts import HostFacts
+from .inventory import target_of
 from .model import Evidence, Finding, Severity, Status
 from .secrets import mask
 from .memo import Memo
-from .probes import EXCERPT_CHARS, evidence_from_command
+from .probes import EXCERPT_CHARS, HostReader, ReadError, evidence_from_command
 from .transports.base import CommandResult, TransportError
 
 if TYPE_CHECKING:  # pragma: no cover
     from .check import Check
-    from .probes import HostReader, Probe, Reading
+    from .probes import Probe, Reading
     from .db.base import QueryResult, SqlSession
     from .dbwindow import DbWindow
     from .scans import ScanWatch
@@ -90,11 +91,7 @@ class CheckContext:
 
     @property
     def target_name(self) -> str:
-        if self.database is not None and self.host is not None:
-            return f"{self.host.name}/{self.database.name}"
-        if self.host is not None:
-            return self.host.name
-        return "site"
+        return target_of(self.host, self.database)
 
     @property
     def shell(self) -> "Shell":
@@ -140,11 +137,11 @@ class CheckContext:
         """Like `read`, with where and when the answer was taken (`Reading.context`: transport, a
         bundle's collection time). `host` names another host of the inventory: a site check reads
         each host this way (shared with that host's checks); its evidence joins this check's."""
-        from .probes import ReadError
-
         reader = self.reader if host is None else self._host_reader(host)
         try:
-            reading = reader.read(probe, self.remaining(timeout or probe.timeout_s or self.thresholds.command_timeout_s))
+            # the read is shared with other checks: it keeps the probe's own time limit (this check's
+            # deadline is the runner's business, which abandons the check, not the read)
+            reading = reader.read(probe, timeout)
         except ReadError as exc:
             self.evidence.extend(exc.evidence)
             raise
@@ -169,8 +166,6 @@ class CheckContext:
         """The host's probe reader: the run's (shared by every check of the host), else one kept in
         this target's memo (checks sharing a memo share their reads, as in a run)."""
         if self._reader is None:
-            from .probes import HostReader
-
             self._reader = self.memo.get(("host-reader",), lambda: HostReader(
                 self.host, lambda: self.shell, self.site, self.thresholds.command_timeout_s))
         return self._reader

@@ -283,20 +283,23 @@ class HostReader:
         return self.host.os if self.host is not None else "linux"
 
     def read(self, p: Probe, timeout_s: float | None = None) -> Reading:
-        """The reading of `p` (computed by the first caller, shared with the others); raises ReadError."""
-        options = p.parse_options(self.site, self.host) if p.parse_options else {}
-        key = (p.name, *p.commands_for(self.os, self.site, self.host), *sorted(options.items()))
-        return self._readings.get(key, lambda: self._read(p, timeout_s))
+        """The reading of `p` (computed by the first caller, shared with the others); raises ReadError.
 
-    def _read(self, p: Probe, timeout_s: float | None) -> Reading:
+        The read is shared, so it runs with the probe's own time limit: `timeout_s` may lengthen it,
+        never shorten it (one check near its deadline must not leave a timeout for all the others)."""
+        args = p.arguments(self.site, self.host) if p.arguments else {}
+        options = p.parse_options(self.site, self.host) if p.parse_options else {}
+        key = (p.name, None if args is None else tuple(sorted(args.items())), *sorted(options.items()))
+        timeout = max(timeout_s or 0.0, p.timeout_s or self._default_timeout)
+        return self._readings.get(key, lambda: self._read(p, args, options, timeout))
+
+    def _read(self, p: Probe, args: Mapping[str, str] | None, options: Mapping[str, Any], timeout: float) -> Reading:
         variants = p.variants_for(self.os)
         if not variants:
             raise CommandMissing(f"{p.reads}: nothing is known to read it on {self.os}")
-        args = p.arguments(self.site, self.host) if p.arguments else {}
         if args is None:
             raise ReadError(f"{p.reads}: not configured for this site")
         evidence: list[Evidence] = []
-        timeout = timeout_s or p.timeout_s or self._default_timeout
         try:
             shell = self._shell()
         except TransportError as exc:
@@ -358,7 +361,7 @@ class HostReader:
                     f"could not read {p.reads}: `{res.command}` printed more than the {OUTPUT_CAP // (1024 * 1024)} MB "
                     "impax-preflight keeps, and a cut output is not judged on its first part; narrow the command (a site "
                     "setting such as a shorter window) or read it by hand", evidence)
-            return self._parse(p, v, res, evidence)
+            return self._parse(p, v, res, evidence, options)
         raise ReadError(f"could not read {p.reads}: no command answered", evidence)  # pragma: no cover - loop returns
 
     def _run(self, shell: "Shell", command: str, privileged: bool, timeout: float) -> CommandResult:
@@ -373,10 +376,10 @@ class HostReader:
 
         return self._results.get((command, privileged), run)
 
-    def _parse(self, p: Probe, v: Variant, res: CommandResult, evidence: list[Evidence]) -> Reading:
+    def _parse(self, p: Probe, v: Variant, res: CommandResult, evidence: list[Evidence], options: Mapping[str, Any]) -> Reading:
         text = res.stdout + ("\n" + res.stderr if v.whole and res.stderr else "")
         notes: list[str] = []
-        parse = functools.partial(v.parse, **p.parse_options(self.site, self.host)) if p.parse_options else v.parse
+        parse = functools.partial(v.parse, **options) if options else v.parse
         try:
             value = parse_with(parse, text, notes)
         except ParseError as exc:
