@@ -480,6 +480,13 @@ class Inventory(_Strict):
         return data
 
 
+def target_of(host: "Host | None", database: "Database | None" = None) -> str:
+    """The name a check's target goes by in findings and reports: ``host/database``, ``host`` or ``site``."""
+    if host is None:
+        return "site"
+    return f"{host.name}/{database.name}" if database is not None else host.name
+
+
 def connection_problems(inv: Inventory) -> list[str]:
     """What would stop a connection, found without connecting: missing files, unset variables.
 

@@ -6,12 +6,12 @@ Names here are stable. Adding a field is fine; renaming or removing one bumps SC
 from __future__ import annotations
 
 from datetime import date, datetime, timezone
-from typing import Annotated, Any
+from typing import Annotated, Any, Iterable
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, computed_field, field_validator, model_validator
 
 from .fields import FreeText, Name
-from .vocabulary import EXIT_USAGE, LEFT_OPEN_REASONS, Severity, Status, Verdict
+from .vocabulary import BUILTIN_CHECKS_PREFIX, EXIT_USAGE, HOSTS_LIMITED, INTERRUPTED, LEFT_OPEN_REASONS, Severity, Status, Verdict
 
 __all__ = ["EXIT_USAGE", "SCHEMA_VERSION", "CheckInfo", "Evidence", "Finding", "NotRun", "PluginInfo", "RunReport",
            "Severity", "Status", "Verdict", "Waiver", "compute_verdict", "utcnow"]
@@ -238,12 +238,73 @@ class RunReport(_Model):
         """Blocker checks that gave no verdict although nothing says they do not apply: skipped by the
         check itself (e.g. "confirm by hand"), or left out by --only/--skip/--host or an interrupt.
         One line each; the report names them instead of saying "every blocker check passed"."""
-        blocker_ids = {c.id for c in self.checks if c.severity is Severity.BLOCKER}
         out = [f"{f.check_id} on {f.target}: skipped — {f.message}" for f in self.findings
                if f.severity is Severity.BLOCKER and f.status is Status.SKIPPED]
-        out += [f"{n.check_id}{f' on {n.target}' if n.target else ''}: not run — {n.reason}" for n in self.not_run
-                if n.check_id in blocker_ids and n.reason in LEFT_OPEN_REASONS]
+        out += [f"{n.check_id}{f' on {n.target}' if n.target else ''}: not run — {n.reason}" for n in open_blockers(self)]
         return out
+
+
+Answered = set[tuple[str, str, "str | None"]]
+
+
+def answered_by(findings: Iterable[Finding], site: str) -> Answered:
+    """(site, check id, target) of every finding: what a left-out check may have been answered by."""
+    return {(f.site or site, f.check_id, f.target) for f in findings}
+
+
+def open_blockers(report: RunReport, answered: Answered | None = None) -> list[NotRun]:
+    """The blocker checks `report` left open — not run for a reason that leaves the question open
+    (--only, --skip, --host, an interrupt), not "does not apply" — and that no finding in `answered`
+    (default: the report's own) answers for the same site and target. A check left out as a whole
+    (--only) is answered by any finding of that check at the site."""
+    answered = answered_by(report.findings, report.site) if answered is None else answered
+    blockers = {c.id for c in report.checks if c.severity is Severity.BLOCKER}
+    return [n for n in report.not_run
+            if n.check_id in blockers and n.reason in LEFT_OPEN_REASONS and not is_answered(n, report.site, answered)]
+
+
+def is_answered(n: NotRun, site: str, answered: Answered) -> bool:
+    """Did a finding answer what `n` left out: the same check at the same site and target, or, for a
+    check left out as a whole (no target), the same check anywhere at the site."""
+    if n.target is None:
+        return any(s == site and c == n.check_id for s, c, _ in answered)
+    return (site, n.check_id, n.target) in answered
+
+
+def incomplete_reasons(report: RunReport, answered: Answered | None = None) -> list[str]:
+    """Why `report` can say at best GO WITH WARNINGS although no finding says so, derived from what
+    it records (its plugins, what it did not run): a broken plugin, disabled built-in checks, blocker
+    checks or hosts a partial run left out and nothing answered. An interrupt is not listed: an
+    interrupted run is NO-GO anyway."""
+    return plugin_gaps(report.plugins) + partial_run_gaps(report, answered)
+
+
+def partial_run_gaps(report: RunReport, answered: Answered | None = None) -> list[str]:
+    """What a partial run (--only, --skip, --host) left out that nothing answered: its blocker
+    checks and the hosts they would have run on."""
+    left = [n for n in open_blockers(report, answered) if n.reason != INTERRUPTED]
+    ids = sorted({n.check_id for n in left})
+    hosts = sorted({n.target.split("/", 1)[0] for n in left if n.reason == HOSTS_LIMITED and n.target not in (None, "site")})
+    out = [f"left out {len(ids)} blocker check(s) ({_some(ids)})"] if ids else []
+    if hosts:
+        out.append(f"left out {len(hosts)} host(s) ({_some(hosts)})")
+    return out
+
+
+def plugin_gaps(plugins: Iterable[PluginInfo]) -> list[str]:
+    """Why a catalog is not the whole one: third-party plugins that failed to load, built-in check
+    modules that were disabled (a GO needs the whole catalog)."""
+    plugins = list(plugins)
+    return ([f"plugin {p.name} is broken" for p in plugins if p.status == "broken"]
+            + [f"built-in checks {p.name} are disabled" for p in disabled_builtins(plugins)])
+
+
+def disabled_builtins(plugins: Iterable[PluginInfo]) -> list[PluginInfo]:
+    return [p for p in plugins if p.status == "disabled" and p.name.startswith(BUILTIN_CHECKS_PREFIX)]
+
+
+def _some(names: list[str], shown: int = 5) -> str:
+    return ", ".join(names[:shown]) + (f" and {len(names) - shown} more" if len(names) > shown else "")
 
 
 def compute_verdict(findings: list[Finding], interrupted: bool = False, incomplete: bool = False) -> Verdict:

@@ -12,6 +12,7 @@ from glob import escape
 from typing import TYPE_CHECKING, Iterable
 
 from .check import Check
+from .inventory import target_of
 from .model import NotRun
 from .options import option_problems
 from .vocabulary import HOSTS_LIMITED, NOT_SELECTED, SKIPPED_BY_OPTION
@@ -32,9 +33,7 @@ class PlanItem:
 
     @property
     def target(self) -> str:
-        if self.database is not None and self.host is not None:
-            return f"{self.host.name}/{self.database.name}"
-        return self.host.name if self.host else "site"
+        return target_of(self.host, self.database)
 
 
 def _selected(check_id: str, only: Iterable[str], skip: Iterable[str]) -> str | None:
@@ -55,24 +54,6 @@ def check_selection_globs(checks: Iterable[Check], only: Iterable[str], skip: It
             if not any(fnmatch.fnmatchcase(i, g) for i in ids):
                 raise ValueError(f"{option} {g!r} matches no check id (see `impax-preflight checks`; ids look like "
                                  "'integrity.*' or 'os.solaris.faults')")
-
-
-def left_out(inventory: "Inventory", checks: Iterable[Check], not_run: Iterable[NotRun], hosts: Iterable[str] = ()) -> list[str]:
-    """What a partial run (--only, --skip, --host) left out that a GO would need: the blocker checks
-    it did not select and the hosts it did not look at. Such a run can say at best GO WITH WARNINGS."""
-    blockers = {c.id for c in checks if c.severity.value == "blocker"}
-    out = sorted({n.check_id for n in not_run if n.check_id in blockers and n.reason in (NOT_SELECTED, SKIPPED_BY_OPTION, HOSTS_LIMITED)})
-    parts = [f"{len(out)} blocker check(s) ({_some(out)})"] if out else []
-    globs = list(hosts)
-    if globs:
-        missed = [h.name for h in inventory.hosts if not any(fnmatch.fnmatchcase(h.name, g) for g in globs)]
-        if missed:
-            parts.append(f"{len(missed)} host(s) ({_some(missed)})")
-    return parts
-
-
-def _some(names: list[str], shown: int = 5) -> str:
-    return ", ".join(names[:shown]) + (f" and {len(names) - shown} more" if len(names) > shown else "")
 
 
 def _applies(chk: Check, inventory: "Inventory", host: "Host | None", db: "Database | None") -> tuple[str | None, str | None]:
@@ -140,29 +121,25 @@ def build_plan(
             applies = _applies_anywhere(chk, inventory, host_globs)
             not_run.append(NotRun(check_id=chk.id, reason=why if applies else f"{why} (it does not apply to this site)"))
             continue
-        if host_globs and chk.target == "site":
-            not_run.append(NotRun(check_id=chk.id, target="site", reason=HOSTS_LIMITED))
-            continue
         if chk.target == "site":
             r, err = _applies(chk, inventory, None, None)
-            (not_run.append(NotRun(check_id=chk.id, target="site", reason=r)) if r else plan.append(PlanItem(chk, error=err)))
+            if r:
+                not_run.append(NotRun(check_id=chk.id, target="site", reason=r))
+            elif host_globs:  # a site check judges the whole cluster: not on a partial picture
+                not_run.append(NotRun(check_id=chk.id, target="site", reason=HOSTS_LIMITED))
+            else:
+                plan.append(PlanItem(chk, error=err))
             continue
         for host in inventory.hosts:
-            if host_globs and not any(fnmatch.fnmatchcase(host.name, g) for g in host_globs):
-                continue
-            if chk.target == "host":
-                r, err = _applies(chk, inventory, host, None)
-                if r:
-                    not_run.append(NotRun(check_id=chk.id, target=host.name, reason=r))
-                else:
-                    plan.append(PlanItem(chk, host, error=err))
-            else:
-                for db in host.databases:
-                    r, err = _applies(chk, inventory, host, db)
-                    if r:
-                        not_run.append(NotRun(check_id=chk.id, target=f"{host.name}/{db.name}", reason=r))
-                    else:
-                        plan.append(PlanItem(chk, host, db, error=err))
+            left_out = bool(host_globs) and not any(fnmatch.fnmatchcase(host.name, g) for g in host_globs)
+            for db in [None] if chk.target == "host" else host.databases:
+                r, err = _applies(chk, inventory, host, db)
+                if r and not left_out:
+                    not_run.append(NotRun(check_id=chk.id, target=target_of(host, db), reason=r))
+                elif not r and left_out:  # it would have run here: the question stays open
+                    not_run.append(NotRun(check_id=chk.id, target=target_of(host, db), reason=HOSTS_LIMITED))
+                elif not r:
+                    plan.append(PlanItem(chk, host, db, error=err))
         if chk.target == "database" and not any(h.databases for h in inventory.hosts):
             not_run.append(NotRun(check_id=chk.id, reason="no database in the inventory"))
     return plan, not_run

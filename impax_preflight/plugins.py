@@ -39,8 +39,6 @@ if TYPE_CHECKING:  # pragma: no cover
 ENTRY_POINT_GROUP = "impax_preflight"
 DISABLE_ENV = "IMPAX_PREFLIGHT_DISABLE_PLUGINS"
 CHECKS_DIR_PLUGIN = "checks-dir"
-#: the built-in catalog's plugin names start so (disabling one leaves vendor-guide checks out)
-BUILTIN_CHECKS_PREFIX = "impax_preflight.checks."
 
 log = logging.getLogger("impax_preflight")
 
@@ -100,7 +98,7 @@ class PluginSet:
     ) -> "PluginSet":
         """Build a fresh plugin set. `builtins` are (name, module) pairs registered first;
         `builtin_errors` are built-ins that failed to import (each makes the set unusable)."""
-        from .model import PluginInfo
+        from .model import PluginInfo, disabled_builtins
 
         loaded = _Loading(disable)
         for name, module in builtins:
@@ -124,11 +122,12 @@ class PluginSet:
         except pluggy.PluginValidationError as exc:  # a misspelt hook: the plugin would silently do nothing
             raise PluginError(f"plugin {loaded.pm.get_name(exc.plugin) or exc.plugin!r}: {mask(str(exc))} (a hook name this version of "
                               "impax-preflight does not know; see `impax-preflight plugins` and docs/plugins.md)") from None
-        disabled = sorted(i["name"] for i in loaded.infos if i["status"] == "disabled" and i["name"].startswith(BUILTIN_CHECKS_PREFIX))
+        infos = [PluginInfo(**i) for i in loaded.infos]
+        disabled = sorted(p.name for p in disabled_builtins(infos))
         if disabled:
             loaded.warnings.append(f"built-in checks disabled ({', '.join(disabled)}): their checks of the vendor guide do not "
                                    "run, so this run can say at best GO WITH WARNINGS")
-        ps = cls(loaded.pm, [PluginInfo(**i) for i in loaded.infos], loaded.warnings)
+        ps = cls(loaded.pm, infos, loaded.warnings)
         ps._build_registry()
         by_name = {i.name: i for i in ps.plugins}
         for plugin in ps.pm.get_plugins():
@@ -255,9 +254,9 @@ class PluginSet:
     def incomplete(self) -> list[str]:
         """Why this catalog is not the whole one (a GO needs the whole one): third-party plugins
         that failed to load, built-in check modules that were disabled."""
-        return ([f"plugin {p.name} is broken" for p in self.broken()]
-                + [f"built-in checks {p.name} are disabled" for p in self.plugins
-                   if p.status == "disabled" and p.name.startswith(BUILTIN_CHECKS_PREFIX)])
+        from .model import plugin_gaps
+
+        return plugin_gaps(self.plugins)
 
 
 class _Loading:

@@ -25,15 +25,15 @@ from .context import CheckContext, Memo
 from .execute import execute_check
 from .hostfacts import HostFacts
 from .interrupts import held
-from .model import Finding, NotRun, RunReport, Waiver, compute_verdict, utcnow
+from .model import Finding, NotRun, RunReport, Waiver, compute_verdict, incomplete_reasons, partial_run_gaps, utcnow
 from .inventory import InventoryError
 from .options import option_problems
-from .plan import PlanItem, build_plan, check_host_globs, check_selection_globs, left_out
+from .plan import PlanItem, build_plan, check_host_globs, check_selection_globs
 from .probes import HostReader
 from .secrets import mask, masker
 from .sessions import OpenOnce, SessionPool, db_opener, shell_opener
 from .transports.base import cancel_all
-from .vocabulary import INTERRUPTED
+from .vocabulary import INTERRUPTED, Verdict
 from .waivers import apply_waiver, load_waivers, split_expired
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -169,10 +169,6 @@ def run_preflight(
     check_selection_globs(plugins.checks().values(), only, skip)
     plan, not_run = build_plan(inventory, plugins.checks().values(), only, skip, host_globs)
     warnings = list(plugins.warnings)
-    partial = left_out(inventory, plugins.checks().values(), not_run, host_globs)
-    if partial:
-        warnings.append(f"a partial run (--only/--skip/--host) left out {' and '.join(partial)}: "
-                        "it can say at best GO WITH WARNINGS; run the whole catalog on every host for a GO")
     for where, ref in inventory.secret_refs():
         if ref.is_plain:
             warnings.append(f"{where} holds a literal password (plain:): use env:, file:, keyring: or prompt: instead")
@@ -221,16 +217,14 @@ def run_preflight(
 
     # the checks are over: from here to the returned report, Ctrl-C waits (the history, the mail)
     with held("finishing the report (history, notifications)"):
-        return _finish(run, plugins, inventory, not_run, warnings, expired, partial, interrupted, started, t0, finishing)
+        return _finish(run, plugins, inventory, not_run, warnings, expired, interrupted, started, t0, finishing)
 
 
 def _finish(run: _Run, plugins: "PluginSet", inventory: "Inventory", not_run: list[NotRun], warnings: list[str],
-            expired: list[Waiver], partial: list[str], interrupted: bool, started: Any, t0: float,
+            expired: list[Waiver], interrupted: bool, started: Any, t0: float,
             finishing: Callable[[RunReport], RunReport | None] | None) -> RunReport:
     """The report of a run whose checks are over: verdict, history (`finishing`), observers."""
     findings = sorted(run.snapshot(), key=_finding_order)
-    incomplete = plugins.incomplete() + [f"left out {p}" for p in partial]
-    verdict = compute_verdict(findings, interrupted, bool(incomplete))
     finished = utcnow()
     report = RunReport(
         tool_version=__version__,
@@ -242,15 +236,20 @@ def _finish(run: _Run, plugins: "PluginSet", inventory: "Inventory", not_run: li
         finished_at=finished,
         duration_s=round(time.monotonic() - t0, 3),
         interrupted=interrupted,
-        verdict=verdict,
+        verdict=Verdict.NO_GO,  # judged below, once the report says what it left out
         findings=findings,
         checks=[c.info(plugins.check_provider(c.id)) for c in sorted(plugins.checks().values(), key=lambda c: c.id)],
         not_run=not_run,
         plugins=plugins.plugins,
         warnings=[mask(w) for w in warnings + run.warnings],
         expired_waivers=expired,
-        incomplete=incomplete,
     )
+    partial = partial_run_gaps(report)
+    if partial:
+        report.warnings.append(f"a partial run (--only/--skip/--host) {' and '.join(partial)}: it can say at best GO WITH "
+                               "WARNINGS; run the whole catalog on every host for a GO")
+    report.incomplete = incomplete_reasons(report)
+    report.verdict = compute_verdict(findings, interrupted, bool(report.incomplete))
     if finishing is not None:
         report = finishing(report) or report
     # observers get a copy: a plugin may add a run warning (e.g. "the report was not e-mailed"),

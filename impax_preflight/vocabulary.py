@@ -44,6 +44,9 @@ HOSTS_LIMITED = "site check: the run was limited with --host"
 INTERRUPTED = "interrupted before it finished"
 LEFT_OPEN_REASONS: tuple[str, ...] = (NOT_SELECTED, SKIPPED_BY_OPTION, HOSTS_LIMITED, INTERRUPTED)
 
+#: the built-in catalog's plugin names start so (disabling one leaves vendor-guide checks out)
+BUILTIN_CHECKS_PREFIX = "impax_preflight.checks."
+
 #: exit codes, the monitoring convention users already script against
 EXIT_GO, EXIT_GO_WITH_WARNINGS, EXIT_NO_GO = 0, 1, 2
 #: the run itself could not start (bad inventory, bad arguments, broken plugin set)

@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
-from ..model import Finding, RunReport, compute_verdict, utcnow
-from ..vocabulary import LEFT_OPEN_REASONS, Severity
+from ..model import Finding, RunReport, compute_verdict, incomplete_reasons, is_answered, utcnow
+from ..vocabulary import LEFT_OPEN_REASONS
 from ..waivers import judged_today
 
 #: The staged upgrade order: the DR site first, then each backup (BK) PACS, then production.
@@ -88,12 +88,15 @@ def interrupted_sites(report: RunReport) -> set[str]:
 
 
 def incomplete_sites(report: RunReport) -> set[str]:
-    """The sites whose run lacked a plugin that failed to load (its checks never ran: at best GO
-    WITH WARNINGS). Recorded per run in ``inventory.merged_runs`` of a merged report."""
+    """The sites whose run can say at best GO WITH WARNINGS although no finding says so (a broken
+    plugin, disabled built-in checks, a partial run: `RunReport.incomplete`). Recorded per run in
+    ``inventory.merged_runs`` of a merged report."""
     runs = report.inventory.get("merged_runs") if isinstance(report.inventory, dict) else None
     if isinstance(runs, list) and runs and all(isinstance(m, dict) for m in runs):
         return {str(m.get("site")) for m in runs if m.get("incomplete")}
-    return {report.site, *sites_of(report)} if any(p.status == "broken" for p in report.plugins) else set()
+    # a report of schema 1.1 records no `incomplete`: its broken plugins say it
+    lacking = bool(report.incomplete) or any(p.status == "broken" for p in report.plugins)
+    return {report.site, *sites_of(report)} if lacking else set()
 
 
 def group_findings(report: RunReport, findings: Iterable[Finding] | None = None) -> dict[tuple[str, str, str], list[Finding]]:
@@ -127,7 +130,7 @@ class Stage:
     gating: list[Finding] = field(default_factory=list)  # site-wide findings that also gate it
     hosts: list[str] = field(default_factory=list)
     interrupted: bool = False  # a site contributing to it had its run interrupted
-    incomplete: bool = False  # a site contributing to it ran without a plugin that failed to load
+    incomplete: bool = False  # a site contributing to it could say at best GO WITH WARNINGS (RunReport.incomplete)
 
     @property
     def label(self) -> str:
@@ -192,22 +195,6 @@ def _newest_runs(runs: list[RunReport]) -> dict[tuple[str, str], int]:
     return {k: i for k, (_, i) in best.items()}
 
 
-def _still_incomplete(runs: list[RunReport], findings: list[Finding]) -> list[str]:
-    """Why the merged report can say at best GO WITH WARNINGS: a run's plugin was broken or its
-    built-in checks disabled; or a blocker check one run left out (--only, --skip, --host, an
-    interrupt) that no run of the merge answered."""
-    out = [f"[{r.site}] {why}" for r in runs for why in r.incomplete if not why.startswith("left out ")]
-    out += [f"[{r.site}] plugin {p.name} is broken" for r in runs for p in r.plugins
-            if p.status == "broken" and f"[{r.site}] plugin {p.name} is broken" not in out]
-    answered = {f.check_id for f in findings}
-    blockers = {c.id for r in runs for c in r.checks if c.severity is Severity.BLOCKER}
-    open_ = sorted({n.check_id for r in runs for n in r.not_run
-                    if n.check_id in blockers and n.reason in LEFT_OPEN_REASONS and n.check_id not in answered})
-    if open_:
-        out.append(f"blocker check(s) no merged run answered: {', '.join(open_)}")
-    return out
-
-
 def merge_reports(reports: Iterable[RunReport]) -> RunReport:
     """Fold several site runs into one cluster report (a `RunReport` every reporter renders).
 
@@ -239,6 +226,10 @@ def merge_reports(reports: Iterable[RunReport]) -> RunReport:
     expired = []
     inventories: dict[str, Any] = {}
     newest = _newest_runs(runs)
+    kept = [(i, f) for i, r in enumerate(runs) for f in r.findings if newest[(f.site or r.site, f.key)] == i]
+    answered = {(f.site or runs[i].site, f.check_id, f.target) for i, f in kept}
+    # per run, why it still cannot say GO once every run's findings are counted
+    gaps = {r.run_id: incomplete_reasons(r, answered) for r in runs}
     superseded = 0
     for i, r in enumerate(runs):
         tiers = _host_tiers(r.inventory)
@@ -259,6 +250,8 @@ def merge_reports(reports: Iterable[RunReport]) -> RunReport:
         for p in r.plugins:
             plugins.setdefault((p.name, p.version, p.status), p)
         for n in r.not_run:
+            if n.reason in LEFT_OPEN_REASONS and is_answered(n, r.site, answered):
+                continue  # another run of the merge ran it there: not left out in the cluster's picture
             target = f"{r.site}:{n.target}" if n.target else r.site
             not_run.append(n.model_copy(update={"target": target}))
         warnings.extend(f"[{r.site}] {w}" for w in r.warnings)
@@ -278,7 +271,7 @@ def merge_reports(reports: Iterable[RunReport]) -> RunReport:
     if len(versions) > 1:
         warnings.append(f"the runs were made with different tool versions: {', '.join(versions)}")
     site_names = [r.site for r in runs]
-    incomplete = _still_incomplete(runs, findings)
+    incomplete = [f"[{r.site}] {why}" for r in runs for why in gaps[r.run_id]]
     return RunReport(
         tool_version=versions[-1],
         run_id="merged-" + "+".join(ids),
@@ -287,7 +280,7 @@ def merge_reports(reports: Iterable[RunReport]) -> RunReport:
             "merged_runs": [
                 {"site": r.site, "run_id": r.run_id, "started_at": r.started_at.isoformat(), "verdict": r.verdict.value,
                  "operator": r.operator, "tool_version": r.tool_version, "interrupted": r.interrupted,
-                 "incomplete": any(p.status == "broken" for p in r.plugins)}
+                 "incomplete": bool(gaps[r.run_id])}
                 for r in runs
             ],
             "sites": inventories,

@@ -126,5 +126,6 @@ def test_real_merge_of_two_sites(runs, tmp_path, capsys):
     merged = json.loads((tmp_path / "cluster" / "report.json").read_text())
     assert {f["site"] for f in merged["findings"]} == {"Central DR", "Real Hospital"}
     md = (tmp_path / "cluster" / "report.md").read_text()
-    assert "| Central DR | DR | GO | dr-db1 | 0 |" in md
+    # the DR run was partial (--only integrity.*): like the run itself, its stage cannot say GO
+    assert "| Central DR | DR | GO WITH WARNINGS | dr-db1 | 0 |" in md
     assert "| Real Hospital | Prod | NO-GO | db1 | 2 |" in md
