@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Iterable
 from . import builtin, facts, notify_mail
 from ._version import __version__
 from .checks import module_names as check_module_names
-from .plugins import PluginSet
+from .plugins import PluginSet, disabled_names
 from .report import builtin as reporters
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -33,16 +33,22 @@ BUILTIN_PLUGINS: tuple[tuple[str, ModuleType], ...] = (
 )
 
 
-def builtin_plugins(checks: bool = True) -> tuple[list[tuple[str, ModuleType]], list[str]]:
+def builtin_plugins(checks: bool = True, disable: Iterable[str] = ()) -> tuple[list[tuple[str, ModuleType | None]], list[str]]:
     """(the built-in plugins as (name, module), the ones that failed to import with why).
 
     A check module that does not import is not skipped quietly: the caller refuses to run
-    without it (a catalog that silently shrank could say GO on what it never checked).
+    without it (a catalog that silently shrank could say GO on what it never checked). A module
+    the user disabled is not imported at all (its name is kept: the plugin set records it as
+    disabled, which caps the verdict).
     """
-    mods = list(BUILTIN_PLUGINS)
+    mods: list[tuple[str, ModuleType | None]] = list(BUILTIN_PLUGINS)
     errors: list[str] = []
     if checks:
+        blocked = disabled_names(disable)
         for name in check_module_names():
+            if name in blocked:
+                mods.append((name, None))
+                continue
             try:
                 mods.append((name, importlib.import_module(name)))
             except Exception as exc:  # noqa: BLE001 - named in the error that stops the run
@@ -64,7 +70,8 @@ def load_plugins(
     `builtin_checks=False` leaves out the built-in catalog (transports, drivers and reporters stay):
     for tests and for plugin authors who want to see their checks alone.
     """
-    builtins, errors = builtin_plugins(checks=builtin_checks)
+    disable = list(disable)
+    builtins, errors = builtin_plugins(checks=builtin_checks, disable=disable)
     return PluginSet.load(
         builtins,
         builtin_errors=errors,

@@ -77,7 +77,8 @@ class Applicability:
         src = parse_version((host.impax_version if host and host.impax_version else None) or site.impax_version)
         for bound in (self.min_source_version, self.max_source_version):
             if bound and parse_version(bound) is None:  # a plugin's declaration; files are checked when they load
-                return f"the check's source-version bound {bound!r} is not a version"
+                # not "does not apply": what cannot be decided is an error finding (see plan._applies)
+                raise ValueError(f"the check's source-version bound {bound!r} is not a version")
         if self.min_source_version and src is not None and src < self.min_source_version:
             return f"source version {src} below {self.min_source_version}"
         if self.max_source_version and src is not None and src > self.max_source_version:

@@ -16,17 +16,19 @@ import threading
 import time
 import uuid
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from ._version import __version__
 from .context import CheckContext, Memo
+from .dbwindow import DbWindow, parse_window
 from .execute import execute_check
 from .hostfacts import HostFacts
 from .interrupts import held
-from .model import Finding, NotRun, RunReport, Waiver, compute_verdict, incomplete_reasons, partial_run_gaps, utcnow
 from .inventory import InventoryError
+from .model import Finding, NotRun, RunReport, Waiver, compute_verdict, incomplete_reasons, partial_run_gaps, utcnow
 from .options import option_problems
 from .plan import PlanItem, build_plan, check_host_globs, check_selection_globs
 from .probes import HostReader
@@ -37,7 +39,6 @@ from .vocabulary import INTERRUPTED, Verdict
 from .waivers import apply_waiver, load_waivers, split_expired
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .dbwindow import DbWindow
     from .inventory import Host, Inventory
     from .plugins import PluginSet
 
@@ -61,12 +62,11 @@ class _Run:
     lock: threading.Lock = field(default_factory=threading.Lock)
     abort: threading.Event = field(default_factory=threading.Event)
     jsonl: Any = None
-    #: per host: its shell (opened once), its probe reads (once each), its session slots, its facts, why it is down
+    #: per host: its shell (opened once; it remembers why it could not be), its probe reads (once each), its session slots, its facts
     shells: dict[str, OpenOnce] = field(default_factory=dict)
     readers: dict[str, HostReader] = field(default_factory=dict)
     host_slots: dict[str, threading.BoundedSemaphore] = field(default_factory=dict)
     facts: dict[str, HostFacts] = field(default_factory=dict)
-    host_down: dict[str, str] = field(default_factory=dict)
     #: per database: its session pool; per target: compute-once values (fused table scans)
     pools: dict[tuple[str, str], SessionPool] = field(default_factory=dict)
     memos: dict[str, Memo] = field(default_factory=dict)
@@ -74,15 +74,18 @@ class _Run:
     out_dir: Path | None = None
     #: run-level warnings found while running (e.g. a declared fact the host contradicts)
     warnings: list[str] = field(default_factory=list)
+    #: some plugin observes each finding (impax_finding): it gets a copy
+    observers: bool = False
 
     def __post_init__(self) -> None:
+        self.observers = bool(self.plugins.implementers("impax_finding"))
         th = self.inventory.site.thresholds
+        allow = frozenset(f.name for f in self.inventory.site.sql.allow_functions)
         for host in self.inventory.hosts:
             self.shells[host.name] = OpenOnce(shell_opener(self.plugins, host))
             self.readers[host.name] = HostReader(host, self.shells[host.name].get, self.inventory.site, th.command_timeout_s)
             self.host_slots[host.name] = threading.BoundedSemaphore(th.sessions_per_host)
             self.facts[host.name] = HostFacts.declared_only(host)
-            allow = frozenset(f.name for f in self.inventory.site.sql.allow_functions)
             for db in host.databases:
                 limit = db.max_sessions or th.sessions_per_database
                 self.pools[(host.name, db.name)] = SessionPool(db_opener(self.plugins, db, host, allow), limit)
@@ -111,7 +114,8 @@ class _Run:
             if self.jsonl is not None:
                 self.jsonl.write(json.dumps(f.model_dump(mode="json"), ensure_ascii=False) + "\n")
                 self.jsonl.flush()
-        self.plugins.call("impax_finding", finding=f)
+        if self.observers:  # a copy: an observer may look, never change what the report counts
+            self.plugins.call("impax_finding", finding=f.model_copy(deep=True))
         if self.progress:
             self.progress("finding", finding=f)
         return f
@@ -182,6 +186,7 @@ def run_preflight(
     interrupted = False
     executor = ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="preflight")
     pending: set[Future] = set()
+    holding = ExitStack()  # Ctrl-C held off while an interrupted run cleans up (released in `finally`)
     try:
         # 1. facts, in parallel, for hosts that have host checks
         for name in sorted({i.host.name for i in plan if i.check.target == "host" and i.host}):
@@ -195,8 +200,7 @@ def run_preflight(
         _wait_all(pending)
     except KeyboardInterrupt:
         interrupted = True
-        holding = held("stopping the checks and saving the partial report")
-        holding.__enter__()  # a second Ctrl-C during the clean-up must not cost the report: released below
+        holding.enter_context(held("stopping the checks and saving the partial report"))  # a second Ctrl-C must not cost the report
         run.abort.set()  # workers stop waiting for their checks at once
         for pool in run.pools.values():  # running statements end now, not at their timeout
             pool.cancel_all()
@@ -212,8 +216,7 @@ def run_preflight(
     finally:
         executor.shutdown(wait=not interrupted, cancel_futures=True)
         run.close()
-        if interrupted:
-            holding.__exit__(None, None, None)
+        holding.close()
 
     # the checks are over: from here to the returned report, Ctrl-C waits (the history, the mail)
     with held("finishing the report (history, notifications)"):
@@ -278,8 +281,6 @@ def _know_secret(ref: Any) -> None:
 def database_window(inventory: "Inventory", given: "DbWindow | str | None" = None) -> "DbWindow | None":
     """The database window of this run: the one given (text is parsed in the inventory's time zone),
     else the inventory's, else None (scans may start any time). A bad text raises ValueError."""
-    from .dbwindow import DbWindow, parse_window
-
     configured = inventory.site.database_window
     if isinstance(given, DbWindow):
         return given
@@ -329,15 +330,13 @@ def _with_bundles(inventory: "Inventory", bundles: dict[str, str]) -> "Inventory
     for h in inv.hosts:
         if h.name in bundles:
             h.transport = h.transport.model_copy(update={"kind": "bundle", "bundle": str(Path(bundles[h.name]).resolve())})
-    inv.source = inventory.source
     return inv
 
 
 def _collect_facts(run: _Run, host: "Host") -> None:
     try:
         sh = run.shells[host.name].get()
-    except BaseException as exc:  # noqa: BLE001
-        run.host_down[host.name] = mask(str(exc) or type(exc).__name__)
+    except BaseException:  # noqa: BLE001 - the shell remembers why (OpenOnce.failed): the host's checks say so
         return
     errors: list[str] = []
     parts: list[dict[str, Any]] = []  # one dict per fact plugin, appended when it has answered
@@ -413,8 +412,9 @@ def _run_item(run: _Run, item: PlanItem) -> None:
     if item.error:
         run.emit(ctx.error(item.error))
         return
-    if host is not None and chk.target == "host" and host.name in run.host_down:
-        run.emit(ctx.error(f"host unreachable: {run.host_down[host.name]}"))
+    down = run.shells[host.name].failed if host is not None and chk.target == "host" else None
+    if down is not None:
+        run.emit(ctx.error(f"host unreachable: {mask(str(down) or type(down).__name__)}"))
         return
     if slot is not None and not slot.acquire(timeout=timeout):
         run.emit(ctx.error(f"no free session on {item.target} within {timeout:.0f}s (earlier checks still hold them)"))

@@ -76,17 +76,19 @@ class SessionPool:
         self._error: BaseException | None = None
 
     def take(self) -> Any:
+        # a free session first: a failure to open one more (a per-user session limit) must not make
+        # the sessions already open unusable; it only stops further attempts
         with self._lock:
-            if self._error is not None:
-                raise self._error
             if self._free:
                 return self._free.pop()
+            if self._error is not None:
+                raise self._error
         with self._opening:
             with self._lock:
-                if self._error is not None:  # another check's attempt failed while we waited
-                    raise self._error
                 if self._free:
                     return self._free.pop()
+                if self._error is not None:  # another check's attempt failed while we waited
+                    raise self._error
             try:
                 s = self._opener()
             except BaseException as exc:

@@ -100,3 +100,52 @@ def test_the_stage_of_a_partial_run_cannot_say_go_either():
     assert [f.status for f in report.findings] == [Status.PASS] and report.verdict is Verdict.GO_WITH_WARNINGS
     (prod,) = [s for s in stage_readiness(report) if s.key == "prod"]
     assert prod.verdict is Verdict.GO_WITH_WARNINGS
+
+
+# ---- a plugin's declaration, observers, disabled built-ins, sessions, transports -----------------
+
+def test_a_blocker_whose_version_bound_is_not_a_version_is_an_error_not_not_run():
+    bad = check("t.bad_bound", "a blocker with an unreadable bound", "blocker", "site",
+                min_source_version="latest")(lambda ctx: ctx.passed("never reached"))
+    report = run_preflight(make_inventory(), plugins=plugins_with(bad))
+    (f,) = report.findings
+    assert f.status is Status.ERROR and "'latest' is not a version" in f.message and report.verdict is Verdict.NO_GO
+
+
+def test_an_observer_of_each_finding_cannot_change_it():
+    class Meddler:
+        @hookimpl
+        def impax_finding(self, finding):
+            finding.status = Status.PASS
+
+    failing = check("t.failing", "fails", "blocker", "site")(lambda ctx: ctx.fail("broken"))
+    report = run_preflight(make_inventory(), plugins=plugins_with(failing, extra=[Meddler()]))
+    assert report.findings[0].status is Status.FAIL and report.verdict is Verdict.NO_GO
+
+
+def test_a_disabled_built_in_check_module_is_not_even_imported(monkeypatch):
+    import impax_preflight.api as api
+
+    monkeypatch.setattr(api, "check_module_names", lambda: ["impax_preflight.checks.no_such_module"])
+    ps = load_plugins(entry_points=False, disable=["impax_preflight.checks.no_such_module"])
+    assert ps.incomplete() == ["built-in checks impax_preflight.checks.no_such_module are disabled"]
+
+
+def test_a_failure_to_open_one_more_session_leaves_the_open_one_usable():
+    from impax_preflight.sessions import SessionPool
+
+    opened = []
+
+    def opener():
+        if opened:
+            raise RuntimeError("ORA-02391: exceeded simultaneous SESSIONS_PER_USER limit")
+        opened.append(object())
+        return opened[0]
+
+    pool = SessionPool(opener, 2)
+    first = pool.take()
+    with pytest.raises(RuntimeError, match="SESSIONS_PER_USER"):
+        pool.take()  # a second at once: the account's limit
+    pool.give_back(first)
+    assert pool.take() is first  # the open session still serves the next check
+
