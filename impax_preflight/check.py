@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 
 from . import dialects as _dialects
 from .versions import parse_version
-from .vocabulary import Severity, TargetKind
+from .vocabulary import OS_NAMES, Severity, TargetKind
 
 if TYPE_CHECKING:  # pragma: no cover
     from .context import CheckContext, Memo, as_findings, evidence_from_command, evidence_from_query
@@ -160,9 +160,9 @@ class Check:
 
     def commands_for(self, os_name: str, site: "Site | None" = None, host: "Host | None" = None) -> tuple[str, ...]:
         """Every command the check may run on a host of this OS: its probes' and its own."""
-        out: list[str] = []
-        for p in self.probes:
-            out += [c for c in p.commands_for(os_name, site, host) if c not in out]
+        from .probes import probes_commands  # loaded with the first check that has probes, not at import
+
+        out = probes_commands(self.probes, os_name, site, host) if self.probes else []
         out += [c for c in tuple(self.commands.get(os_name, ())) + tuple(self.commands.get("*", ())) if c not in out]
         return tuple(out)
 
@@ -185,7 +185,7 @@ class Check:
     def _oses(self) -> list[str]:
         found = set(self.commands) | {os_name for p in self.probes for os_name in p.variants}
         if "*" in found:
-            found = (found - {"*"}) | {"solaris", "windows", "linux"}
+            found = (found - {"*"}) | set(OS_NAMES)
         return sorted(found)
 
 

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from . import osprobes
 from .hookspecs import hookimpl
 from .hostfacts import HostFacts, match_products, software_patterns
-from .probes import HostReader, ReadError
+from .probes import HostReader, ReadError, probes_commands
 
 if TYPE_CHECKING:  # pragma: no cover
     from .inventory import Host, Site
@@ -49,10 +49,7 @@ FACT_PROBES: dict[str, tuple["Probe", ...]] = {
 
 
 def fact_commands(os_name: str) -> list[str]:
-    out: list[str] = []
-    for p in FACT_PROBES.get(os_name, ()):
-        out += [c for c in p.commands_for(os_name) if c not in out]
-    return out
+    return probes_commands(FACT_PROBES.get(os_name, ()), os_name)
 
 
 def discover(host: "Host", shell: "Shell", site: "Site | None" = None, read: Callable[["Probe"], Any] | None = None) -> dict[str, Any]:

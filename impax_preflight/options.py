@@ -58,9 +58,11 @@ def text(max_chars: int = 4096, describe: str = "text") -> OptionType:
     return OptionType(f"{describe} (at most {max_chars:,} characters)", validate)
 
 
-#: characters a path interpolated into a remote command line may not hold (quotes, variables,
-#: command separators, redirections, wildcards)
-_UNSAFE_IN_REMOTE_PATH = set("'\"`$%!;&|<>*?")
+#: what a shell (sh or cmd.exe) interprets in a value put into a command line: quotes, variables,
+#: command separators, redirections, line breaks (the probes refuse these in any site value)
+SHELL_SPECIAL = frozenset("'\"`$%!;&|<>\r\n\x00")
+#: a path also may not hold wildcards or a tab
+_UNSAFE_IN_REMOTE_PATH = SHELL_SPECIAL | set("*?\t")
 
 
 def remote_path() -> OptionType:

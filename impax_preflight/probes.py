@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 
 from .memo import Memo
 from .model import Evidence
+from .options import SHELL_SPECIAL
 from .parsers import ParseError
 from .secrets import mask
 from .transports.base import OUTPUT_CAP, CommandResult, CommandTimeout, NotCollected, TransportError
@@ -147,7 +148,7 @@ def _variant(item: Any, parse: Callable[..., Any] | None, name: str) -> Variant:
 
 
 #: what a shell (sh or cmd.exe) would interpret inside a site's value put into a command line
-_SHELL_SPECIAL = re.compile(r"[\"'`$;&|<>%!\r\n\x00]")
+_SHELL_SPECIAL = re.compile("[" + re.escape("".join(sorted(SHELL_SPECIAL))) + "]")
 
 
 class UnsafeArgument(ValueError):

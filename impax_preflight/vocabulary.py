@@ -20,12 +20,7 @@ DbPurpose = Literal["impax", "mcf"]
 TargetKind = Literal["host", "database", "site"]
 SeverityName = Literal["blocker", "warning", "info"]
 
-ROLES: tuple[str, ...] = get_args(Role)
 OS_NAMES: tuple[str, ...] = get_args(OsName)
-TIERS: tuple[str, ...] = get_args(Tier)
-PLATFORMS: tuple[str, ...] = get_args(Platform)
-DB_KINDS: tuple[str, ...] = get_args(DbKind)
-DB_PURPOSES: tuple[str, ...] = get_args(DbPurpose)
 TARGET_KINDS: tuple[str, ...] = get_args(TargetKind)
 SEVERITY_NAMES: tuple[str, ...] = get_args(SeverityName)
 

@@ -16,7 +16,7 @@ from typing import Iterable
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from .documents import DocumentError, locate, read_document, validation_problems
-from .model import Finding, RunReport, Status, Verdict, Waiver, compute_verdict
+from .model import Finding, RunReport, Status, Waiver, compute_verdict
 
 
 class WaiverError(DocumentError, ValueError):
@@ -131,8 +131,7 @@ def judged_today(report: RunReport, today: date | None = None) -> RunReport:
         findings.append(f)
     incomplete = bool(report.incomplete) or any(p.status == "broken" for p in report.plugins)
     verdict = compute_verdict(findings, report.interrupted, incomplete)
-    if _VERDICT_RANK[report.verdict] > _VERDICT_RANK[verdict]:
-        verdict = report.verdict
+    verdict = max(verdict, report.verdict, key=lambda v: v.exit_code)  # never better than the run's own
     if not lapsed and verdict is report.verdict:
         return report
     expired, seen = list(report.expired_waivers), {(w.match, w.expires) for w in report.expired_waivers}
@@ -142,5 +141,3 @@ def judged_today(report: RunReport, today: date | None = None) -> RunReport:
             expired.append(w)
     return report.model_copy(update={"findings": findings, "verdict": verdict, "expired_waivers": expired})
 
-
-_VERDICT_RANK = {Verdict.GO: 0, Verdict.GO_WITH_WARNINGS: 1, Verdict.NO_GO: 2}

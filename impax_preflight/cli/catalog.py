@@ -6,6 +6,7 @@ import json
 
 import click
 
+from ..vocabulary import SEVERITY_NAMES, TARGET_KINDS
 from .common import console, load_plugins_or_fail, plugin_options
 
 
@@ -13,8 +14,8 @@ from .common import console, load_plugins_or_fail, plugin_options
 @click.argument("patterns", nargs=-1)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.option("--markdown", "as_markdown", is_flag=True, help="A Markdown table (docs/catalog.md is made with it).")
-@click.option("--severity", type=click.Choice(["blocker", "warning", "info"]), help="Only this severity.")
-@click.option("--target", type=click.Choice(["host", "database", "site"]), help="Only this target kind.")
+@click.option("--severity", type=click.Choice(SEVERITY_NAMES), help="Only this severity.")
+@click.option("--target", type=click.Choice(TARGET_KINDS), help="Only this target kind.")
 @plugin_options
 def checks_cmd(patterns, as_json, as_markdown, severity, target, plugins_dirs, checks_dirs, disable):
     """List the check catalog (optionally only ids matching PATTERNS globs)."""
