@@ -15,6 +15,7 @@ Run it by hand to count what a loader does with N mutations of each kind::
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import random
@@ -338,6 +339,10 @@ def _reset_peak() -> None:
         f.write("5")
 
 
+#: what Loaders._load returns for a file refused with the documented error
+_REFUSED = object()
+
+
 class Expected(Exception):
     """The documented error, but without the file or a line: a finding of its own."""
 
@@ -380,26 +385,41 @@ class Loaders:
 
     def __init__(self, workdir: Path):
         self.workdir = workdir
-        self._plugins = None
-        self._base = None
-        self._inventory = None
 
-    @property
+    @functools.cached_property
     def plugins(self):
-        if self._plugins is None:
-            from impax_preflight import load_plugins
+        from impax_preflight import load_plugins
 
-            self._plugins = load_plugins(entry_points=False)
-        return self._plugins
+        return load_plugins(entry_points=False)
+
+    @functools.cached_property
+    def demo_inventory(self):
+        from impax_preflight import load_inventory
+
+        return load_inventory(ROOT / "impax_preflight" / "demo" / "site.toml")
+
+    @functools.cached_property
+    def base_report(self):
+        from impax_preflight.report.json import read_report_file
+
+        return read_report_file(self.workdir / "base-report.json")
+
+    @staticmethod
+    def _load(fn, error: type[Exception], path: str):
+        """fn(path); _REFUSED when it refused the file with its documented `error`, which must name
+        the file and a line (else `Expected`)."""
+        try:
+            return fn(path)
+        except error as exc:
+            _located(exc, path)
+            return _REFUSED
 
     def inventory(self, path: str) -> str:
         from impax_preflight.inventory import InventoryError, connection_problems, load_inventory
         from impax_preflight.plan import build_plan, inventory_problems
 
-        try:
-            inv = load_inventory(path)
-        except InventoryError as exc:
-            _located(exc, path)
+        inv = self._load(load_inventory, InventoryError, path)
+        if inv is _REFUSED:
             return "error"
         # what validate and the start of a run do with a valid inventory
         for problem in inventory_problems(inv, self.plugins):
@@ -415,10 +435,8 @@ class Loaders:
         from impax_preflight.model import Finding, Severity, Status
         from impax_preflight.waivers import WaiverError, apply_waiver, load_waivers, split_expired
 
-        try:
-            waivers = load_waivers(path)
-        except WaiverError as exc:
-            _located(exc, path)
+        waivers = self._load(load_waivers, WaiverError, path)
+        if waivers is _REFUSED:
             return "error"
         active, _ = split_expired(waivers)
         for status in (Status.FAIL, Status.WARN, Status.ERROR):
@@ -431,13 +449,11 @@ class Loaders:
         from impax_preflight.declarative import DeclarativeError, load_declarative_checks
         from impax_preflight.testing import FakeShell, run_check
 
-        try:
-            built = load_declarative_checks(path)
-        except DeclarativeError as exc:
-            _located(exc, path)
+        built = self._load(load_declarative_checks, DeclarativeError, path)
+        if built is _REFUSED:
             return "error"
         # run what can run without a server: site settings, and commands against a scripted output
-        inv = self._demo_inventory()
+        inv = self.demo_inventory
         nasty = "a" * 40 + "!\n" + "x" * 20_000 + "\n" + "ab" * 5000 + "\n"
         for chk in built:
             if chk.target == "site":
@@ -447,38 +463,22 @@ class Loaders:
                 run_check(chk, inventory=inv, host="mvf-db01", shell=shell, facts={}, timeout=LIMIT_S)
         return "loaded"
 
-    def _demo_inventory(self):
-        if self._inventory is None:
-            from impax_preflight import load_inventory
-
-            self._inventory = load_inventory(ROOT / "impax_preflight" / "demo" / "site.toml")
-        return self._inventory
-
     def report(self, path: str) -> str:
         from impax_preflight.report.diff import diff_reports
         from impax_preflight.report.json import ReportFileError, read_report_file
         from impax_preflight.report.markdown import render_markdown
         from impax_preflight.report.merge import MergeError, merge_reports
 
-        try:
-            rep = read_report_file(path)
-        except ReportFileError as exc:
-            _located(exc, path)
+        rep = self._load(read_report_file, ReportFileError, path)
+        if rep is _REFUSED:
             return "error"
-        base = self.base_report()
+        base = self.base_report
         diff_reports(base, rep)
         try:
             render_markdown(merge_reports([base, rep]))
         except MergeError:
             pass  # e.g. the same run twice: `report` says so and exits 3
         return "loaded"
-
-    def base_report(self):
-        if self._base is None:
-            from impax_preflight.report.json import read_report_file
-
-            self._base = read_report_file(self.workdir / "base-report.json")
-        return self._base
 
     # -- the command line, for a sample: exit 3 and the file named, never a traceback -------------
     def cli(self, kind: str, path: str, n: int = 0) -> str:
@@ -527,8 +527,9 @@ def worker(workdir: str) -> None:
 
     sys.setrecursionlimit(1000)  # the interpreter's default: what a user's process has
     loaders = Loaders(Path(workdir))
-    loaders.plugins  # noqa: B018 - warm up once: the first case must not pay for the catalog import
-    loaders.base_report()
+    # warm up once: the first case must not pay for the catalog import
+    loaders.plugins  # noqa: B018
+    loaders.base_report  # noqa: B018
     # a runaway case must not take the machine: 2 GB more than what is mapped now, then MemoryError
     with open("/proc/self/status") as f:
         vm = int(re.search(r"VmSize:\s+(\d+)", f.read()).group(1)) * 1024
