@@ -30,7 +30,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 KINDS = ("inventory_toml", "inventory_yaml", "waivers", "checks", "report")
-SUFFIX = {"inventory_toml": ".toml", "inventory_yaml": ".yaml", "waivers": ".toml", "checks": ".toml", "report": ".json"}
+SUFFIX = {"inventory_toml": ".toml", "inventory_yaml": ".yaml", "waivers": ".toml", "checks": ".toml", "report": ".json",
+          "selftest": ".txt"}
 #: what every case must stay under (the issue's promise): CPU seconds and peak memory; a case that
 #: has not answered after HANG_S seconds of wall time is a hang (the worker is killed)
 LIMIT_S = 10.0
@@ -480,6 +481,22 @@ class Loaders:
             pass  # e.g. the same run twice: `report` says so and exits 3
         return "loaded"
 
+    # -- the harness's own test: a case that does what the worker must catch ---------------------
+    def selftest(self, path: str) -> str:
+        """`raise NAME`, `allocate MB` (written to, so resident) or `sleep S`: the crash, the memory
+        and the hang that tests/core/test_input_fuzz.py expects the worker to report."""
+        what, arg = Path(path).read_text(encoding="utf-8").split()
+        if what == "raise":
+            raise {"ValueError": ValueError, "SystemExit": SystemExit}[arg](f"self-test {arg}")
+        if what == "allocate":
+            block = b"\x01" * (int(arg) * 2**20)  # every page written: resident, not just mapped
+            del block
+            return "loaded"
+        if what == "sleep":
+            time.sleep(float(arg))
+            return "loaded"
+        raise ValueError(f"unknown self-test {what!r}")
+
     # -- the command line, for a sample: exit 3 and the file named, never a traceback -------------
     def cli(self, kind: str, path: str, n: int = 0) -> str:
         import shutil
@@ -521,15 +538,15 @@ class Loaders:
         return "loaded"
 
 
-def worker(workdir: str) -> None:
+def worker(workdir: str, warm_up: bool = True) -> None:
     """Serve requests on stdin: one JSON line {kind, path, cli} -> one JSON line of the outcome."""
     import resource
 
     sys.setrecursionlimit(1000)  # the interpreter's default: what a user's process has
     loaders = Loaders(Path(workdir))
-    # warm up once: the first case must not pay for the catalog import
-    loaders.plugins  # noqa: B018
-    loaders.base_report  # noqa: B018
+    if warm_up:  # once: the first case must not pay for the catalog import
+        loaders.plugins  # noqa: B018
+        loaders.base_report  # noqa: B018
     # a runaway case must not take the machine: 2 GB more than what is mapped now, then MemoryError
     with open("/proc/self/status") as f:
         vm = int(re.search(r"VmSize:\s+(\d+)", f.read()).group(1)) * 1024
@@ -560,17 +577,23 @@ def worker(workdir: str) -> None:
 
 
 class Worker:
-    """The parent side: one worker process, restarted after a hang."""
+    """The parent side: one worker process, restarted after a hang.
 
-    def __init__(self, workdir: Path):
+    `hang_s`: how long a case may go without an answer (HANG_S; the harness's self-test uses less);
+    `warm_up=False` starts a worker without the catalog and the base report (the self-test's cases
+    need neither)."""
+
+    def __init__(self, workdir: Path, hang_s: float = HANG_S, warm_up: bool = True):
         self.workdir = workdir
+        self.hang_s = hang_s
+        self.warm_up = warm_up
         self.proc: subprocess.Popen | None = None
 
     def _start(self) -> None:
         env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), str(ROOT / "tests")]))
         self.proc = subprocess.Popen(
-            [sys.executable, __file__, "--worker", str(self.workdir)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            text=True, env=env, cwd=str(self.workdir))
+            [sys.executable, __file__, "--worker", str(self.workdir), *([] if self.warm_up else ["--cold"])],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env, cwd=str(self.workdir))
 
     def load(self, kind: str, data: bytes, cli: bool = False, name: str = "case", n: int = 0) -> dict:
         if self.proc is None or self.proc.poll() is not None:
@@ -581,10 +604,10 @@ class Worker:
         path.write_bytes(data)
         self.proc.stdin.write(json.dumps({"kind": kind, "path": str(path), "cli": cli, "n": n}) + "\n")
         self.proc.stdin.flush()
-        ready, _, _ = select.select([self.proc.stdout], [], [], HANG_S)
+        ready, _, _ = select.select([self.proc.stdout], [], [], self.hang_s)
         if not ready:
             self.close()
-            return {"outcome": "hang", "detail": f"no answer after {HANG_S:.0f} s", "seconds": HANG_S, "peak_mb": 0}
+            return {"outcome": "hang", "detail": f"no answer after {self.hang_s:g} s", "seconds": self.hang_s, "peak_mb": 0}
         line = self.proc.stdout.readline()
         if not line:
             rc = self.proc.wait()
@@ -651,7 +674,7 @@ def _count(n: int, kinds: list[str], cli_every: int, show: bool = False) -> None
 
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--worker"]:
-        worker(sys.argv[2])
+        worker(sys.argv[2], warm_up="--cold" not in sys.argv[3:])
     else:
         import argparse
 
