@@ -303,7 +303,8 @@ def test_a_fact_the_host_contradicts_is_a_run_warning_and_a_hung_collector_times
         def impax_collect_facts(self, host, shell, site, read):
             stop.wait(30)
 
-    host_check = check("t.host", "a host check", "info", "host")(lambda ctx: ctx.passed(str(ctx.facts.get("os_release"))))
+    host_check = check("t.host", "a host check", "info", "host")(
+        lambda ctx: ctx.passed(str(ctx.facts.get("os_release")), values={"fact_errors": list(ctx.facts.get("errors"))}))
     inv = make_inventory({"hosts": [{"name": "db1", "os": "solaris", "roles": ["database"], "transport": {"kind": "local"},
                                      "facts": {"os_release": "5.10"}}]})
     ps = load_plugins(entry_points=False, builtin_checks=False, extra_plugins=[Plugin(host_check), Facts()])
@@ -316,6 +317,8 @@ def test_a_fact_the_host_contradicts_is_a_run_warning_and_a_hung_collector_times
     finally:
         stop.set()
     assert report.findings[0].status is Status.PASS and report.duration_s < 10
+    # the check was told why its facts may be partial
+    assert any(e.startswith("fact collection did not finish within 1s") for e in report.findings[0].values["fact_errors"])
 
 
 def test_every_secret_is_known_to_the_masker_before_a_check_runs(monkeypatch):
