@@ -7,6 +7,7 @@ session, inventories, run_check() for one check, and a fresh plugin manager for 
     db = sqlite_session("create table t(x); insert into t values (1);")
     findings = run_check(my_db_check, inventory=inv_with_a_database, sql=db)
     report = run_plugin_checks(my_plugin_module, inv)      # through run_preflight
+    report = run_with(check_a, check_b, waivers=[...])    # only these checks, through run_preflight
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from .api import load_plugins, run_preflight
 from .check import Check, CheckContext, Memo
 from .db.sqlite import SqliteSession
 from .execute import execute_check
+from .hookspecs import hookimpl
 from .inventory import Inventory
 from .model import Finding, RunReport
 from .plugins import PluginSet
@@ -200,6 +202,31 @@ def fresh_plugins(
     )
 
 
+class ChecksPlugin:
+    """A throw-away plugin registering the given checks: ``fresh_plugins(ChecksPlugin(a, b), Other())``."""
+
+    def __init__(self, *checks: Check):
+        self.checks = checks
+
+    @hookimpl
+    def impax_register_checks(self, register: Any) -> None:
+        for c in self.checks:
+            register(c)
+
+
+def plugins_with(*checks: Check, **options: Any) -> PluginSet:
+    """A fresh plugin manager holding only ``checks`` (no built-in catalog, no installed entry points;
+    transports, drivers and reporters stay). ``options`` go to `fresh_plugins`."""
+    return fresh_plugins(ChecksPlugin(*checks), **{"builtin_checks": False, **options})
+
+
+def run_with(*checks: Check, inventory: Inventory | None = None, **options: Any) -> RunReport:
+    """A whole run of only ``checks`` through `run_preflight` (plan, timeouts, waivers, verdict) on
+    ``inventory`` (default `make_inventory()`); ``options`` go to `run_preflight` (``waivers``,
+    ``only``, ``check_timeout_s``...)."""
+    return run_preflight(inventory or make_inventory(), plugins=plugins_with(*checks), **options)
+
+
 def run_plugin_checks(
     plugin: Any,
     inventory: Inventory | None = None,
@@ -238,10 +265,13 @@ def run_plugin_checks(
 
 
 __all__ = [
+    "ChecksPlugin",
     "FakeShell",
     "fresh_plugins",
     "make_inventory",
+    "plugins_with",
     "run_check",
     "run_plugin_checks",
+    "run_with",
     "sqlite_session",
 ]

@@ -15,6 +15,7 @@ Run it by hand to count what a loader does with N mutations of each kind::
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import random
@@ -29,7 +30,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 KINDS = ("inventory_toml", "inventory_yaml", "waivers", "checks", "report")
-SUFFIX = {"inventory_toml": ".toml", "inventory_yaml": ".yaml", "waivers": ".toml", "checks": ".toml", "report": ".json"}
+SUFFIX = {"inventory_toml": ".toml", "inventory_yaml": ".yaml", "waivers": ".toml", "checks": ".toml", "report": ".json",
+          "selftest": ".txt"}
 #: what every case must stay under (the issue's promise): CPU seconds and peak memory; a case that
 #: has not answered after HANG_S seconds of wall time is a hang (the worker is killed)
 LIMIT_S = 10.0
@@ -338,6 +340,10 @@ def _reset_peak() -> None:
         f.write("5")
 
 
+#: what Loaders._load returns for a file refused with the documented error
+_REFUSED = object()
+
+
 class Expected(Exception):
     """The documented error, but without the file or a line: a finding of its own."""
 
@@ -380,26 +386,41 @@ class Loaders:
 
     def __init__(self, workdir: Path):
         self.workdir = workdir
-        self._plugins = None
-        self._base = None
-        self._inventory = None
 
-    @property
+    @functools.cached_property
     def plugins(self):
-        if self._plugins is None:
-            from impax_preflight import load_plugins
+        from impax_preflight import load_plugins
 
-            self._plugins = load_plugins(entry_points=False)
-        return self._plugins
+        return load_plugins(entry_points=False)
+
+    @functools.cached_property
+    def demo_inventory(self):
+        from impax_preflight import load_inventory
+
+        return load_inventory(ROOT / "impax_preflight" / "demo" / "site.toml")
+
+    @functools.cached_property
+    def base_report(self):
+        from impax_preflight.report.json import read_report_file
+
+        return read_report_file(self.workdir / "base-report.json")
+
+    @staticmethod
+    def _load(fn, error: type[Exception], path: str):
+        """fn(path); _REFUSED when it refused the file with its documented `error`, which must name
+        the file and a line (else `Expected`)."""
+        try:
+            return fn(path)
+        except error as exc:
+            _located(exc, path)
+            return _REFUSED
 
     def inventory(self, path: str) -> str:
         from impax_preflight.inventory import InventoryError, connection_problems, load_inventory
         from impax_preflight.plan import build_plan, inventory_problems
 
-        try:
-            inv = load_inventory(path)
-        except InventoryError as exc:
-            _located(exc, path)
+        inv = self._load(load_inventory, InventoryError, path)
+        if inv is _REFUSED:
             return "error"
         # what validate and the start of a run do with a valid inventory
         for problem in inventory_problems(inv, self.plugins):
@@ -415,10 +436,8 @@ class Loaders:
         from impax_preflight.model import Finding, Severity, Status
         from impax_preflight.waivers import WaiverError, apply_waiver, load_waivers, split_expired
 
-        try:
-            waivers = load_waivers(path)
-        except WaiverError as exc:
-            _located(exc, path)
+        waivers = self._load(load_waivers, WaiverError, path)
+        if waivers is _REFUSED:
             return "error"
         active, _ = split_expired(waivers)
         for status in (Status.FAIL, Status.WARN, Status.ERROR):
@@ -431,13 +450,11 @@ class Loaders:
         from impax_preflight.declarative import DeclarativeError, load_declarative_checks
         from impax_preflight.testing import FakeShell, run_check
 
-        try:
-            built = load_declarative_checks(path)
-        except DeclarativeError as exc:
-            _located(exc, path)
+        built = self._load(load_declarative_checks, DeclarativeError, path)
+        if built is _REFUSED:
             return "error"
         # run what can run without a server: site settings, and commands against a scripted output
-        inv = self._demo_inventory()
+        inv = self.demo_inventory
         nasty = "a" * 40 + "!\n" + "x" * 20_000 + "\n" + "ab" * 5000 + "\n"
         for chk in built:
             if chk.target == "site":
@@ -447,25 +464,16 @@ class Loaders:
                 run_check(chk, inventory=inv, host="mvf-db01", shell=shell, facts={}, timeout=LIMIT_S)
         return "loaded"
 
-    def _demo_inventory(self):
-        if self._inventory is None:
-            from impax_preflight import load_inventory
-
-            self._inventory = load_inventory(ROOT / "impax_preflight" / "demo" / "site.toml")
-        return self._inventory
-
     def report(self, path: str) -> str:
         from impax_preflight.report.diff import diff_reports
         from impax_preflight.report.json import ReportFileError, read_report_file
         from impax_preflight.report.markdown import render_markdown
         from impax_preflight.report.merge import MergeError, merge_reports
 
-        try:
-            rep = read_report_file(path)
-        except ReportFileError as exc:
-            _located(exc, path)
+        rep = self._load(read_report_file, ReportFileError, path)
+        if rep is _REFUSED:
             return "error"
-        base = self.base_report()
+        base = self.base_report
         diff_reports(base, rep)
         try:
             render_markdown(merge_reports([base, rep]))
@@ -473,12 +481,21 @@ class Loaders:
             pass  # e.g. the same run twice: `report` says so and exits 3
         return "loaded"
 
-    def base_report(self):
-        if self._base is None:
-            from impax_preflight.report.json import read_report_file
-
-            self._base = read_report_file(self.workdir / "base-report.json")
-        return self._base
+    # -- the harness's own test: a case that does what the worker must catch ---------------------
+    def selftest(self, path: str) -> str:
+        """`raise NAME`, `allocate MB` (written to, so resident) or `sleep S`: the crash, the memory
+        and the hang that tests/core/test_input_fuzz.py expects the worker to report."""
+        what, arg = Path(path).read_text(encoding="utf-8").split()
+        if what == "raise":
+            raise {"ValueError": ValueError, "SystemExit": SystemExit}[arg](f"self-test {arg}")
+        if what == "allocate":
+            block = b"\x01" * (int(arg) * 2**20)  # every page written: resident, not just mapped
+            del block
+            return "loaded"
+        if what == "sleep":
+            time.sleep(float(arg))
+            return "loaded"
+        raise ValueError(f"unknown self-test {what!r}")
 
     # -- the command line, for a sample: exit 3 and the file named, never a traceback -------------
     def cli(self, kind: str, path: str, n: int = 0) -> str:
@@ -521,14 +538,15 @@ class Loaders:
         return "loaded"
 
 
-def worker(workdir: str) -> None:
+def worker(workdir: str, warm_up: bool = True) -> None:
     """Serve requests on stdin: one JSON line {kind, path, cli} -> one JSON line of the outcome."""
     import resource
 
     sys.setrecursionlimit(1000)  # the interpreter's default: what a user's process has
     loaders = Loaders(Path(workdir))
-    loaders.plugins  # noqa: B018 - warm up once: the first case must not pay for the catalog import
-    loaders.base_report()
+    if warm_up:  # once: the first case must not pay for the catalog import
+        loaders.plugins  # noqa: B018
+        loaders.base_report  # noqa: B018
     # a runaway case must not take the machine: 2 GB more than what is mapped now, then MemoryError
     with open("/proc/self/status") as f:
         vm = int(re.search(r"VmSize:\s+(\d+)", f.read()).group(1)) * 1024
@@ -559,17 +577,23 @@ def worker(workdir: str) -> None:
 
 
 class Worker:
-    """The parent side: one worker process, restarted after a hang."""
+    """The parent side: one worker process, restarted after a hang.
 
-    def __init__(self, workdir: Path):
+    `hang_s`: how long a case may go without an answer (HANG_S; the harness's self-test uses less);
+    `warm_up=False` starts a worker without the catalog and the base report (the self-test's cases
+    need neither)."""
+
+    def __init__(self, workdir: Path, hang_s: float = HANG_S, warm_up: bool = True):
         self.workdir = workdir
+        self.hang_s = hang_s
+        self.warm_up = warm_up
         self.proc: subprocess.Popen | None = None
 
     def _start(self) -> None:
         env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), str(ROOT / "tests")]))
         self.proc = subprocess.Popen(
-            [sys.executable, __file__, "--worker", str(self.workdir)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            text=True, env=env, cwd=str(self.workdir))
+            [sys.executable, __file__, "--worker", str(self.workdir), *([] if self.warm_up else ["--cold"])],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env, cwd=str(self.workdir))
 
     def load(self, kind: str, data: bytes, cli: bool = False, name: str = "case", n: int = 0) -> dict:
         if self.proc is None or self.proc.poll() is not None:
@@ -580,10 +604,10 @@ class Worker:
         path.write_bytes(data)
         self.proc.stdin.write(json.dumps({"kind": kind, "path": str(path), "cli": cli, "n": n}) + "\n")
         self.proc.stdin.flush()
-        ready, _, _ = select.select([self.proc.stdout], [], [], HANG_S)
+        ready, _, _ = select.select([self.proc.stdout], [], [], self.hang_s)
         if not ready:
             self.close()
-            return {"outcome": "hang", "detail": f"no answer after {HANG_S:.0f} s", "seconds": HANG_S, "peak_mb": 0}
+            return {"outcome": "hang", "detail": f"no answer after {self.hang_s:g} s", "seconds": self.hang_s, "peak_mb": 0}
         line = self.proc.stdout.readline()
         if not line:
             rc = self.proc.wait()
@@ -650,7 +674,7 @@ def _count(n: int, kinds: list[str], cli_every: int, show: bool = False) -> None
 
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--worker"]:
-        worker(sys.argv[2])
+        worker(sys.argv[2], warm_up="--cold" not in sys.argv[3:])
     else:
         import argparse
 

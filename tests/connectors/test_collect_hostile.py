@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -19,6 +20,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from procs import matching, sleep_cmd
 
 from impax_preflight.transports.bundle import BundleShell
 from impax_preflight.transports.collector import collector_script
@@ -103,15 +105,15 @@ def test_sh_collector_kills_a_command_at_its_timeout(tmp_path):
     tree; the manifest says so and the replay is a timeout error, the next command still runs."""
     from impax_preflight.transports.base import CommandTimeout
 
-    commands = ["sleep 341 & sleep 342; echo never", "echo next"]
+    commands = [f"{sleep_cmd(341)} & {sleep_cmd(342)}; echo never", "echo next"]
     script = tmp_path / "collect.sh"
     script.write_text(collector_script("slowhost", "solaris", commands, command_timeout_s=1))
     r = subprocess.run(["sh", str(script), str(tmp_path / "b")], cwd=tmp_path, capture_output=True, text=True,
                        timeout=60)
     assert r.returncode == 0, r.stderr
     assert "killed after 1 s" in r.stderr
-    ps = subprocess.run(["ps", "-e", "-o", "stat=,args="], capture_output=True, text=True).stdout
-    assert not [line for line in ps.splitlines() if "sleep 34" in line and not line.startswith("Z")], ps
+    # nothing of the command is left: its sleeps nor a shell running them (this session's, tagged)
+    assert matching("|".join(re.escape(sleep_cmd(n)) for n in (341, 342))) == []
     manifest = json.loads((tmp_path / "b" / "manifest.json").read_text())
     first, second = manifest["commands"]
     assert first["timed_out"] is True and first["timeout_s"] == 1 and first["rc"] != 0

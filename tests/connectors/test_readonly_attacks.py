@@ -217,7 +217,10 @@ def test_what_only_the_guard_stops(no_guard, session, postgres_server):
         assert session.query("select atk_lock()").scalar() in (True, "1")  # psqlODBC: booleans as text
         assert state(postgres_server)["advisory_locks"] == 1  # it outlived the rolled-back transaction
         assert session.query(f"select pg_terminate_backend({pid})").scalar() in (True, "1")
-        time.sleep(0.3)
+        deadline = time.monotonic() + 10  # the backend ends on its own time after the signal
+        while (postgres_server.admin(f"select count(*) from pg_stat_activity where pid = {pid}").strip() != "0"
+               and time.monotonic() < deadline):
+            time.sleep(0.05)
         with pytest.raises(Exception):
             victim.execute("select 1").fetchone()
     finally:
@@ -392,25 +395,28 @@ def wait_running(postgres_server, fragment: str, timeout: float = 10) -> None:
     raise AssertionError(f"{fragment} never started")
 
 
-def test_cancel_interrupts_a_running_statement_within_a_second(session, postgres_server):
+def test_cancel_interrupts_a_running_statement_at_once(session, postgres_server):
     from impax_preflight.db.base import QueryCancelled
 
     outcome: list = []
 
     def run():
         try:
-            outcome.append(session.query("select pg_sleep(30)", timeout=60))
+            outcome.append(session.query("select pg_sleep(120)", timeout=300))
         except Exception as exc:  # noqa: BLE001 - the test inspects it
             outcome.append(exc)
 
     t = threading.Thread(target=run)
     t.start()
-    wait_running(postgres_server, "pg_sleep(30)")
+    wait_running(postgres_server, "pg_sleep(120)")
     start = time.monotonic()
     assert session.cancel() is True
-    t.join(5)
-    assert not t.is_alive() and time.monotonic() - start < 1.0
+    t.join(10)
+    # at once: not when the statement ends (120 s) nor at its timeout (300 s)
+    assert not t.is_alive() and time.monotonic() - start < 10
     assert isinstance(outcome[0], QueryCancelled) and "cancelled" in str(outcome[0])
+    assert postgres_server.admin("select count(*) from pg_stat_activity where query like '%pg_sleep(120)%' "
+                                 "and state = 'active' and pid <> pg_backend_pid()").strip() == "0"  # ended on the server
     assert session.cancel() is False  # nothing runs now
     assert session.query("select 42").scalar() == 42  # and the session is still good
 
@@ -437,7 +443,7 @@ def test_ctrl_c_cancels_a_blocked_statement_and_the_run_ends_promptly(tmp_path, 
         start = time.monotonic()
         proc.send_signal(signal.SIGINT)
         output, _ = proc.communicate(timeout=30)
-        assert time.monotonic() - start < 5, output
+        assert time.monotonic() - start < 15, output  # not when the statement ends (60 s) or times out (120 s)
     finally:
         if proc.poll() is None:
             proc.kill()

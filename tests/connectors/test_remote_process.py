@@ -6,8 +6,8 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import time
 
+import procs
 import pytest
 
 from impax_preflight.transports.remote_process import (
@@ -44,8 +44,8 @@ def _group(cmd: str) -> subprocess.Popen:
 
 
 def _alive(pgid: int) -> list[str]:
-    out = subprocess.run(["ps", "-e", "-o", "pgid=,stat=,args="], capture_output=True, text=True).stdout
-    return [line for line in out.splitlines() if int(line.split()[0]) == pgid and not line.split()[1].startswith("Z")]
+    """The command lines of the live members of a group this test started."""
+    return [p.args for p in procs.group(pgid)]
 
 
 def test_kill_script_kills_groups_and_reports_each_pid():
@@ -53,8 +53,10 @@ def test_kill_script_kills_groups_and_reports_each_pid():
     b = _group("trap '' TERM; sleep 353 & wait")  # ignores TERM: needs the KILL round
     gone = _group("true")
     gone.wait()
-    time.sleep(0.3)
     try:
+        # every sleep runs, and b's trap is set (it comes before its sleep)
+        assert len(procs.wait_for(r"^sleep 35[12]$", count=2, pgid=a.pid)) == 2
+        assert procs.wait_for(r"^sleep 353$", pgid=b.pid)
         r = subprocess.run(["sh", "-c", kill_script([a.pid, b.pid, gone.pid])], capture_output=True, text=True,
                            timeout=30)
         outcomes = parse_kill_report(r.stdout, [a.pid, b.pid, gone.pid])
@@ -73,9 +75,11 @@ def test_kill_script_kills_groups_and_reports_each_pid():
 
 def test_kill_script_never_signals_a_group_the_pid_does_not_lead():
     leader = _group("sh -c 'sleep 361' & sleep 362; wait")
-    time.sleep(0.3)
-    child = int(subprocess.run(["pgrep", "-f", "^sleep 362$"], capture_output=True, text=True).stdout.split()[0])
     try:
+        # the leader's own `sleep 362`, found in its group (another session may run one too)
+        (found,) = procs.wait_for(r"^sleep 362$", pgid=leader.pid)
+        assert procs.wait_for(r"^sleep 361$", pgid=leader.pid)
+        child = found.pid
         r = subprocess.run(["sh", "-c", kill_script([child])], capture_output=True, text=True, timeout=30)
         out = parse_kill_report(r.stdout, [child])[child]
         assert out.state == "shell-only" and out.pgid == leader.pid

@@ -14,6 +14,8 @@ from impax_preflight.db.sqlite import SqliteSession
 
 # a statement that runs until stopped
 ENDLESS = "with recursive c(x) as (select 1 union all select x + 1 from c) select count(*) from c"
+# the same, reading a table as it goes: it holds the file's shared lock while it runs
+ENDLESS_READING = ENDLESS + ", study"
 
 
 @pytest.fixture
@@ -51,16 +53,35 @@ def test_a_session_no_longer_query_only_after_a_statement_is_discarded(db, monke
         s.query("select 1")
 
 
+def _reading(path) -> bool:
+    """Whether a statement is reading the file now: it holds a shared lock, so another connection
+    cannot take an exclusive one (nothing is written: the attempt is rolled back or refused)."""
+    con = sqlite3.connect(path, timeout=0, isolation_level=None)
+    try:
+        con.execute("begin exclusive")
+    except sqlite3.OperationalError as exc:
+        assert "locked" in str(exc), exc
+        return True
+    else:
+        con.execute("rollback")
+        return False
+    finally:
+        con.close()
+
+
 def test_cancel_from_another_thread(db):
     s = SqliteSession(db)
     outcome: list = []
-    t = threading.Thread(target=lambda: outcome.append(_run(s, ENDLESS, timeout=60)))
+    t = threading.Thread(target=lambda: outcome.append(_run(s, ENDLESS_READING, timeout=60)))
     t.start()
-    time.sleep(0.3)
+    deadline = time.monotonic() + 10  # SQLite runs the statement (before, an interrupt would be lost)
+    while not _reading(db) and time.monotonic() < deadline:
+        time.sleep(0.01)
     start = time.monotonic()
     assert s.cancel() is True
-    t.join(5)
-    assert time.monotonic() - start < 1.0 and isinstance(outcome[0], QueryCancelled)
+    t.join(10)
+    # at once, not at the statement's 60 s timeout
+    assert not t.is_alive() and time.monotonic() - start < 10 and isinstance(outcome[0], QueryCancelled)
     assert s.cancel() is False
     assert s.query("select 7").scalar() == 7
 

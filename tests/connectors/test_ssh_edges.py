@@ -6,41 +6,17 @@ from __future__ import annotations
 
 import re
 import socket
-import subprocess
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from procs import group, matching, sleep_cmd, sleeping, wait_for, wait_gone
 
 from impax_preflight.transports.base import CommandCancelled, CommandTimeout, TransportError
 from impax_preflight.transports.ssh import SshShell
 
 pytestmark = pytest.mark.service
-
-
-def _processes(pattern: str) -> list[tuple[int, int, str]]:
-    """(pgid, pid, args) of live (non-zombie) processes on this machine whose command line matches."""
-    out = subprocess.run(["ps", "-e", "-o", "pgid=,pid=,stat=,args="], capture_output=True, text=True).stdout
-    rows = []
-    for line in out.splitlines():
-        pgid, pid, stat, args = line.split(None, 3) if len(line.split(None, 3)) == 4 else (0, 0, "Z", "")
-        if not stat.startswith("Z") and re.search(pattern, args):
-            rows.append((int(pgid), int(pid), args))
-    return rows
-
-
-def _group_members(pgid: int) -> list[tuple[int, int, str]]:
-    out = subprocess.run(["ps", "-e", "-o", "pgid=,pid=,stat=,args="], capture_output=True, text=True).stdout
-    return [(int(p[0]), int(p[1]), p[3] if len(p) > 3 else "") for p in (line.split(None, 3) for line in out.splitlines())
-            if int(p[0]) == pgid and not p[2].startswith("Z")]
-
-
-def _wait_gone(pattern: str, within: float = 3.0) -> list:
-    deadline = time.monotonic() + within
-    while (left := _processes(pattern)) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    return left
 
 
 def _pgid_in(message: str) -> int:
@@ -52,7 +28,8 @@ def _pgid_in(message: str) -> int:
 def _run_in_background(jobs: list[tuple[SshShell, str]], pattern: str,
                        running: int | None = None) -> tuple[list[threading.Thread], list]:
     """Start `shell.run(command)` for each job in a thread of its own; return once `running` (all)
-    commands (matched by `pattern` in ps) run on the server and have had time to report their pid."""
+    commands (matched by `pattern` in ps: this session's, see tests/procs.py) run on the server and
+    their shells have read as many pids (a command whose pid has not arrived cannot be killed)."""
     errors: list[BaseException] = []
 
     def run(shell: SshShell, command: str) -> None:
@@ -64,11 +41,19 @@ def _run_in_background(jobs: list[tuple[SshShell, str]], pattern: str,
     threads = [threading.Thread(target=run, args=job) for job in jobs]
     for t in threads:
         t.start()
+    wanted = running or len(jobs)
+    wait_for(pattern, count=wanted)
+    shells = {id(shell): shell for shell, _ in jobs}.values()
     deadline = time.monotonic() + 10
-    while len(_processes(pattern)) < (running or len(jobs)) and time.monotonic() < deadline:
+    while sum(_pids_read(s) for s in shells) < wanted and time.monotonic() < deadline:
         time.sleep(0.05)
-    time.sleep(0.3)  # the pid markers are read
     return threads, errors
+
+
+def _pids_read(shell: SshShell) -> int:
+    """How many of the shell's running commands have told it their pid."""
+    with shell._jobs_lock:
+        return sum(1 for job in shell._jobs if job.pid is not None)
 
 
 # ---- concurrency: the lost channels ---------------------------------------------------------
@@ -163,8 +148,11 @@ def test_server_disconnect_reason_is_in_the_error(fresh_sshd):
     m = paramiko.Message()
     m.add_byte(cMSG_CHANNEL_EOF)
     m.add_int(4242)
-    shell._client.get_transport()._send_user_message(m)
-    time.sleep(0.5)
+    transport = shell._client.get_transport()
+    transport._send_user_message(m)
+    deadline = time.monotonic() + 10  # the server answers by closing the connection
+    while transport.is_active() and time.monotonic() < deadline:
+        time.sleep(0.05)
     with pytest.raises(TransportError) as info:
         shell.run("echo again", timeout=10)
     text = str(info.value)
@@ -179,14 +167,14 @@ def test_timed_out_command_is_killed_on_the_server(sshd_server):
     try:
         start = time.monotonic()
         with pytest.raises(CommandTimeout) as info:
-            shell.run("sleep 300", timeout=1)
+            shell.run(sleep_cmd(300), timeout=1)
         took = time.monotonic() - start
         text = str(info.value)
         assert "timed out after 1s" in text and "was killed" in text and "abandoned" in text, text
         pgid = _pgid_in(text)
-        assert took < 5, took
-        assert _group_members(pgid) == []
-        assert not [p for p in _processes(r"^sleep 300$") if p[0] == pgid]
+        assert took < 15, took  # at its timeout, not at the end of its 300 s
+        assert group(pgid) == []
+        assert not [p for p in matching(sleeping(300)) if p.pgid == pgid]
         assert shell.run("echo still-here", timeout=10).stdout == "still-here\n"
     finally:
         shell.close()
@@ -197,10 +185,10 @@ def test_timeout_kills_the_whole_process_group(sshd_server):
     shell = SshShell.for_host(sshd_server.make_host("sleeper-tree"))
     try:
         with pytest.raises(CommandTimeout) as info:
-            shell.run("sleep 311 & (sleep 312; echo x) | cat; wait", timeout=1)
+            shell.run(f"{sleep_cmd(311)} & ({sleep_cmd(312)}; echo x) | cat; wait", timeout=1)
         pgid = _pgid_in(str(info.value))
-        assert _wait_gone(r"^sleep 31[12]$") == []
-        assert _group_members(pgid) == []
+        assert wait_gone(sleeping(311, 312)) == []
+        assert group(pgid) == []
     finally:
         shell.close()
 
@@ -213,11 +201,11 @@ def test_privileged_command_is_killed_through_the_prefix(sshd_server):
     shell = SshShell.for_host(sshd_server.make_host("rbac-sleeper", privilege="pfexec"))
     try:
         with pytest.raises(CommandTimeout) as info:
-            shell.run("sleep 313", timeout=1, privileged=True)
+            shell.run(sleep_cmd(313), timeout=1, privileged=True)
         assert "was killed" in str(info.value) and "pfexec" not in str(info.value).split("abandoned")[1][:20]
-        assert _wait_gone(r"^sleep 313$") == []
+        assert wait_gone(sleeping(313)) == []
         calls = log.read_text().splitlines()
-        assert calls[0] == "/bin/sh -c sleep 313"
+        assert calls[0] == f"/bin/sh -c {sleep_cmd(313)}"
         assert any("@@impax-kill" in c for c in calls[1:]), calls  # the kill went through pfexec too
     finally:
         shell.close()
@@ -226,16 +214,16 @@ def test_privileged_command_is_killed_through_the_prefix(sshd_server):
 def test_cancel_kills_every_running_command_and_refuses_new_ones(sshd_server):
     shell = SshShell.for_host(sshd_server.make_host("cancelled"))
     try:
-        threads, errors = _run_in_background([(shell, f"sleep 32{n}") for n in range(3)], r"^sleep 32[0-2]$")
+        threads, errors = _run_in_background([(shell, sleep_cmd(320 + n)) for n in range(3)], sleeping(320, 321, 322))
         start = time.monotonic()
         shell.cancel()
         for t in threads:
-            t.join(timeout=10)
-        assert time.monotonic() - start < 5
+            t.join(timeout=15)
+        assert time.monotonic() - start < 15  # at once, not when the commands end (320 s) or time out (120 s)
         assert len(errors) == 3 and all(isinstance(e, CommandCancelled) for e in errors), errors
         for e in errors:
             assert "cancelled (Ctrl-C)" in str(e) and "was killed" in str(e), str(e)
-        assert _wait_gone(r"^sleep 32[0-2]$") == []
+        assert wait_gone(sleeping(320, 321, 322)) == []
         with pytest.raises(CommandCancelled, match="not run"):
             shell.run("echo late", timeout=10)
     finally:
@@ -247,8 +235,8 @@ def test_cancel_with_commands_waiting_for_a_channel(sshd_server):
     slipped through, killed too); nothing is left on the server."""
     shell = SshShell.for_host(sshd_server.make_host("queued"))
     try:
-        threads, errors = _run_in_background([(shell, f"sleep 39{n}") for n in range(6)], r"^sleep 39[0-5]$",
-                                             running=4)
+        threads, errors = _run_in_background([(shell, sleep_cmd(390 + n)) for n in range(6)],
+                                             sleeping(*range(390, 396)), running=4)
         shell.cancel()
         for t in threads:
             t.join(timeout=15)
@@ -256,7 +244,7 @@ def test_cancel_with_commands_waiting_for_a_channel(sshd_server):
         killed = [e for e in errors if "was killed" in str(e)]
         not_run = [e for e in errors if "was not run" in str(e)]
         assert len(killed) >= 4 and len(killed) + len(not_run) == 6, [str(e) for e in errors]
-        assert _wait_gone(r"^sleep 39[0-5]$") == []
+        assert wait_gone(sleeping(*range(390, 396))) == []
     finally:
         shell.close()
 
@@ -265,11 +253,11 @@ def test_close_kills_commands_still_running(sshd_server):
     """The runner gives up on a check at its own timeout but the command runs on: close() at the end
     of the run kills it instead of leaving it on the server."""
     shell = SshShell.for_host(sshd_server.make_host("abandoned"))
-    threads, errors = _run_in_background([(shell, "sleep 330")], r"^sleep 330$")
+    threads, errors = _run_in_background([(shell, sleep_cmd(330))], sleeping(330))
     shell.close()
     threads[0].join(timeout=10)
     assert errors and isinstance(errors[0], CommandCancelled) and "was killed" in str(errors[0]), errors
-    assert _wait_gone(r"^sleep 330$") == []
+    assert wait_gone(sleeping(330)) == []
 
 
 # ---- the server's limits ----------------------------------------------------------------------
@@ -305,15 +293,20 @@ def test_max_startups_drop_is_named(sshd_factory):
     server = sshd_factory(MaxStartups="1")
     hog = socket.create_connection(("127.0.0.1", server.port))
     try:
-        time.sleep(0.3)
-        shell = SshShell.for_host(server.make_host("crowded"))
+        deadline = time.monotonic() + 10  # sshd has taken the hog (the one start-up slot)
+        while server.connections() < 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        # a patient connect timeout: "at once" must not be the timeout firing
+        shell = SshShell.for_host(server.make_host("crowded", connect_timeout_s=60))
         start = time.monotonic()
         with pytest.raises(TransportError) as info:
-            shell.run("true", timeout=10)
-        assert time.monotonic() - start < 4
+            shell.run("true", timeout=60)
+        assert time.monotonic() - start < 15
         text = str(info.value)
         assert "MaxStartups" in text and "crowded" in text and "closed it at once" in text, text
-        time.sleep(0.2)
+        deadline = time.monotonic() + 10  # sshd writes its log line on its own time
+        while "past MaxStartups" not in server.log() and time.monotonic() < deadline:
+            time.sleep(0.05)
         assert "past MaxStartups" in server.log()
     finally:
         hog.close()
@@ -321,18 +314,19 @@ def test_max_startups_drop_is_named(sshd_factory):
 
 
 def test_cancel_all_stops_several_hosts_at_once(sshd_server, fresh_sshd):
-    """What the runner calls on Ctrl-C: every host's commands are killed in parallel, within 5 s."""
+    """What the runner calls on Ctrl-C: every host's commands are killed in parallel, at once (not
+    when they end or time out)."""
     from impax_preflight.transports.base import cancel_all
 
     shells = [SshShell.for_host(sshd_server.make_host("para-a")), SshShell.for_host(fresh_sshd.make_host("para-b"))]
-    threads, errors = _run_in_background([(s, f"sleep 37{n}") for n, s in enumerate(shells)], r"^sleep 37[01]$")
+    threads, errors = _run_in_background([(s, sleep_cmd(370 + n)) for n, s in enumerate(shells)], sleeping(370, 371))
     start = time.monotonic()
-    assert cancel_all(shells, timeout=5) == []
+    assert cancel_all(shells, timeout=15) == []
     for t in threads:
-        t.join(timeout=10)
-    assert time.monotonic() - start < 5
+        t.join(timeout=15)
+    assert time.monotonic() - start < 15  # at once, not when the commands end (370 s) or time out (120 s)
     assert len(errors) == 2 and all("was killed" in str(e) for e in errors), errors
-    assert _wait_gone(r"^sleep 37[01]$") == []
+    assert wait_gone(sleeping(370, 371)) == []
     for s in shells:
         s.close()
 
@@ -347,12 +341,12 @@ def test_kill_that_cannot_be_sent_is_said_in_the_finding(sshd_factory):
     shell = SshShell.for_host(server.make_host("one-session"))
     try:
         with pytest.raises(CommandTimeout) as info:
-            shell.run("sleep 381", timeout=1)
+            shell.run(sleep_cmd(381), timeout=1)
         text = str(info.value)
         assert "could not be stopped" in text and "kill could not be sent" in text and "may still run" in text, text
         assert "was killed" not in text
     finally:
         shell.close()
-        for _, pid, _ in _processes(r"^sleep 381$"):  # the test's own leftover, by pid
-            os.kill(pid, signal.SIGKILL)
+        for p in matching(sleeping(381)):  # the test's own leftover (this session's tag), by pid
+            os.kill(p.pid, signal.SIGKILL)
         server.stop()

@@ -22,26 +22,9 @@ from impax_preflight.plugins import PluginError
 from impax_preflight.probes import probe
 from impax_preflight.report.merge import merge_reports
 from impax_preflight.report.writers import ReportWriteError
-from impax_preflight.testing import FakeShell, make_inventory, run_check
+from impax_preflight.testing import ChecksPlugin, FakeShell, fresh_plugins, make_inventory, run_check, run_with
 from impax_preflight.transports.base import CommandResult
 from impax_preflight.waivers import WaiverError, judged_today, load_waivers
-
-
-class Plugin:
-    def __init__(self, *checks, **hooks):
-        self._checks = checks
-        for name, fn in hooks.items():
-            setattr(self, name, hookimpl(fn))
-
-    @hookimpl
-    def impax_register_checks(self, register):
-        for c in self._checks:
-            register(c)
-
-
-def run_with(*checks, inventory=None, **options):
-    ps = load_plugins(entry_points=False, builtin_checks=False, extra_plugins=[Plugin(*checks)])
-    return run_preflight(inventory or make_inventory(), plugins=ps, **options)
 
 
 @check("t.fine", "passes", "blocker", "site")
@@ -163,7 +146,7 @@ def test_a_reporter_that_fails_costs_only_its_own_report(tmp_path):
         def impax_register_reporters(self, register):
             register("broken", lambda report, out: (_ for _ in ()).throw(OSError(28, "No space left on device")))
 
-    ps = load_plugins(entry_points=False, builtin_checks=False, extra_plugins=[Plugin(fine), Broken()])
+    ps = fresh_plugins(ChecksPlugin(fine), Broken(), builtin_checks=False)
     report = run_preflight(make_inventory(), plugins=ps)
     with pytest.raises(ReportWriteError) as caught:
         write_reports(report, tmp_path, ["json", "broken", "markdown"], ps)
@@ -303,19 +286,22 @@ def test_a_fact_the_host_contradicts_is_a_run_warning_and_a_hung_collector_times
         def impax_collect_facts(self, host, shell, site, read):
             stop.wait(30)
 
-    host_check = check("t.host", "a host check", "info", "host")(lambda ctx: ctx.passed(str(ctx.facts.get("os_release"))))
+    host_check = check("t.host", "a host check", "info", "host")(
+        lambda ctx: ctx.passed(str(ctx.facts.get("os_release")), values={"fact_errors": list(ctx.facts.get("errors"))}))
     inv = make_inventory({"hosts": [{"name": "db1", "os": "solaris", "roles": ["database"], "transport": {"kind": "local"},
                                      "facts": {"os_release": "5.10"}}]})
-    ps = load_plugins(entry_points=False, builtin_checks=False, extra_plugins=[Plugin(host_check), Facts()])
+    ps = fresh_plugins(ChecksPlugin(host_check), Facts(), builtin_checks=False)
     report = run_preflight(inv, plugins=ps)
     assert report.findings[0].message == "5.10"  # declared wins
     assert any("declares os_release = '5.10' but the host reports '5.11'" in w for w in report.warnings)
-    ps = load_plugins(entry_points=False, builtin_checks=False, extra_plugins=[Plugin(host_check), Hangs()])
+    ps = fresh_plugins(ChecksPlugin(host_check), Hangs(), builtin_checks=False)
     try:
         report = run_preflight(inv, plugins=ps, check_timeout_s=1)
     finally:
         stop.set()
     assert report.findings[0].status is Status.PASS and report.duration_s < 10
+    # the check was told why its facts may be partial
+    assert any(e.startswith("fact collection did not finish within 1s") for e in report.findings[0].values["fact_errors"])
 
 
 def test_every_secret_is_known_to_the_masker_before_a_check_runs(monkeypatch):
@@ -396,8 +382,7 @@ def test_a_merge_is_capped_only_while_no_run_answered_a_left_out_blocker():
     whole = whole.model_copy(update={"run_id": whole.run_id + "-b"})
     assert merge_reports([partial, whole]).verdict is Verdict.GO  # the full run answered t.other_blocker
     other = make_inventory(name="Other Site")
-    alone = run_preflight(other, plugins=load_plugins(entry_points=False, builtin_checks=False,
-                                                      extra_plugins=[Plugin(fine, other_blocker)]), only=["t.fine"])
+    alone = run_with(fine, other_blocker, inventory=other, only=["t.fine"])
     merged = merge_reports([partial, alone.model_copy(update={"run_id": alone.run_id + "-c"})])
     assert merged.verdict is Verdict.GO_WITH_WARNINGS and "t.other_blocker" in merged.incomplete[-1]
 
@@ -410,7 +395,7 @@ def test_an_observer_of_the_finished_run_can_warn_but_not_change_the_verdict():
             report.findings[0].status = Status.PASS
             report.warnings.append("the pager was not reached")
 
-    ps = load_plugins(entry_points=False, builtin_checks=False, extra_plugins=[Plugin(full), Meddler()])
+    ps = fresh_plugins(ChecksPlugin(full), Meddler(), builtin_checks=False)
     report = run_preflight(make_inventory(), plugins=ps)
     assert report.verdict is Verdict.NO_GO and report.findings[0].status is Status.FAIL
     assert report.warnings == ["the pager was not reached"]

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from impax_preflight import check, hookimpl, load_plugins, run_preflight, write_reports
+from impax_preflight import check, load_plugins, run_preflight, write_reports
 from impax_preflight.model import Status, Verdict, Waiver
 from impax_preflight.plugins import PluginError
-from impax_preflight.testing import make_inventory
+from impax_preflight.testing import ChecksPlugin, make_inventory, run_with
 from impax_preflight.waivers import WaiverError, load_waivers
 
 
@@ -32,21 +32,6 @@ def failing(ctx):
 @check("t.fine", "passes", "blocker", "site")
 def fine(ctx):
     yield ctx.passed("ok")
-
-
-class Plugin:
-    def __init__(self, *checks):
-        self._checks = checks
-
-    @hookimpl
-    def impax_register_checks(self, register):
-        for c in self._checks:
-            register(c)
-
-
-def run_with(*checks, waivers=()):
-    ps = load_plugins(entry_points=False, builtin_checks=False, extra_plugins=[Plugin(*checks)])
-    return run_preflight(make_inventory(), plugins=ps, waivers=list(waivers))
 
 
 def test_a_waiver_does_not_cover_what_could_not_be_evaluated():
@@ -78,7 +63,7 @@ def test_a_waiver_naming_a_family_or_a_key_loads(tmp_path):
 def test_a_broken_entry_point_caps_the_verdict_and_is_in_every_report(monkeypatch, tmp_path):
     eps = importlib.metadata.EntryPoints([importlib.metadata.EntryPoint("vendor-x", "no_such_vendor_module:plugin", "impax_preflight")])
     monkeypatch.setattr(importlib.metadata, "entry_points", lambda group=None: eps if group == "impax_preflight" else [])
-    ps = load_plugins(builtin_checks=False, extra_plugins=[Plugin(fine)])
+    ps = load_plugins(builtin_checks=False, extra_plugins=[ChecksPlugin(fine)])
     report = run_preflight(make_inventory(), plugins=ps)
     assert [f.status for f in report.findings] == [Status.PASS]
     assert report.verdict is Verdict.GO_WITH_WARNINGS  # all passed, but vendor-x's checks never ran

@@ -16,6 +16,7 @@ import collections
 import itertools
 import os
 import random
+import time
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -66,8 +67,32 @@ def test_no_mutated_input_crashes(kind, fuzz):
 
 
 def test_the_worker_sees_a_crash_a_hang_and_memory(tmp_path):
-    """The harness itself: what it must report, it reports (a loader that raises something else,
-    an error without a line, a case over the limits)."""
+    """The harness itself, through a real worker process: a case that raises (an Exception, or a
+    BaseException such as SystemExit) is a crash, a case that allocates 600 MB is over the memory
+    limit while the next one is measured on its own, and a case that does not answer within the
+    worker's hang time is a hang (the worker killed, the next case served by a new one); then
+    verdict() and _located() on hand-made outcomes (over the CPU limit, an error without a line)."""
+    worker = fz.Worker(tmp_path, hang_s=2, warm_up=False)
+    try:
+        for name in ("ValueError", "SystemExit"):
+            res = worker.load("selftest", f"raise {name}".encode())
+            assert res["outcome"] == "crash" and f"{name}: self-test {name}" in res["detail"], res
+            assert fz.verdict(res).startswith("crash: ")
+        res = worker.load("selftest", b"allocate 600")
+        assert res["outcome"] == "loaded" and fz.LIMIT_MB < res["peak_mb"] < 700, res
+        assert fz.verdict(res) == f"used {res['peak_mb']:.0f} MB (limit {fz.LIMIT_MB} MB)"
+        res = worker.load("selftest", b"allocate 50")  # the peak is reset between cases
+        assert 45 < res["peak_mb"] < 100 and fz.verdict(res) is None, res
+        first = worker.proc.pid
+        start = time.monotonic()
+        res = worker.load("selftest", b"sleep 20")
+        assert res["outcome"] == "hang" and time.monotonic() - start < 15, res
+        assert fz.verdict(res) == "hang: no answer after 2 s" and worker.proc is None
+        res = worker.load("selftest", b"raise ValueError")
+        assert res["outcome"] == "crash" and worker.proc.pid != first  # a new worker took over
+    finally:
+        worker.close()
+
     assert fz.verdict({"outcome": "crash", "detail": "Traceback", "seconds": 0, "peak_mb": 0})
     assert fz.verdict({"outcome": "hang", "detail": "", "seconds": 30, "peak_mb": 0})
     assert fz.verdict({"outcome": "unlocated", "detail": "", "seconds": 0, "peak_mb": 0})

@@ -10,30 +10,13 @@ from datetime import date, timedelta
 
 import pytest
 
-from impax_preflight import hookimpl
 from impax_preflight.check import check
 from impax_preflight.model import Status, Verdict, Waiver
 from impax_preflight import load_plugins
 from impax_preflight.plugins import PluginError
 from impax_preflight import run_preflight
 from impax_preflight.secrets import SecretRef
-from impax_preflight.testing import make_inventory
-
-
-class Plugin:
-    """A throw-away plugin providing the given checks."""
-
-    def __init__(self, *checks):
-        self.checks = checks
-
-    @hookimpl
-    def impax_register_checks(self, register):
-        for c in self.checks:
-            register(c)
-
-
-def plugins_with(*checks, **kw):
-    return load_plugins(entry_points=False, extra_plugins=[Plugin(*checks)], builtin_checks=False, **kw)
+from impax_preflight.testing import ChecksPlugin, make_inventory, plugins_with
 
 
 @check("t.ok", "passes", "blocker", "host")
@@ -203,7 +186,7 @@ def test_interrupt_writes_partial_report(tmp_path):
 
 def test_duplicate_check_id_names_both_providers():
     with pytest.raises(PluginError) as ei:
-        load_plugins(entry_points=False, extra_plugins=[Plugin(ok_check), type("Other", (Plugin,), {})(ok_check)])
+        load_plugins(entry_points=False, extra_plugins=[ChecksPlugin(ok_check), type("Other", (ChecksPlugin,), {})(ok_check)])
     assert "duplicate check id 't.ok'" in str(ei.value) and "Plugin" in str(ei.value) and "Other" in str(ei.value)
 
 
@@ -212,7 +195,7 @@ def test_broken_entry_point_is_a_warning(monkeypatch):
         importlib.metadata.EntryPoint("broken", "no_such_module_xyz:plugin", "impax_preflight"),
     ])
     monkeypatch.setattr(importlib.metadata, "entry_points", lambda group=None: eps if group == "impax_preflight" else [])
-    ps = load_plugins(extra_plugins=[Plugin(ok_check)], builtin_checks=False)
+    ps = load_plugins(extra_plugins=[ChecksPlugin(ok_check)], builtin_checks=False)
     broken = next(p for p in ps.plugins if p.name == "broken")
     assert broken.status == "broken" and "No module named" in broken.error
     assert any("failed to load and was skipped" in w for w in ps.warnings)
