@@ -8,22 +8,8 @@ from impax_preflight import check, hookimpl, load_plugins, run_preflight
 from impax_preflight.model import Status, Verdict
 from impax_preflight.probes import HostReader, ReadTimeout, probe
 from impax_preflight.report.merge import merge_reports, stage_readiness
-from impax_preflight.testing import FakeShell, make_inventory
+from impax_preflight.testing import ChecksPlugin, FakeShell, fresh_plugins, make_inventory, plugins_with
 from impax_preflight.transports.base import CommandResult, CommandTimeout
-
-
-class Checks:
-    def __init__(self, *checks):
-        self._checks = checks
-
-    @hookimpl
-    def impax_register_checks(self, register):
-        for c in self._checks:
-            register(c)
-
-
-def plugins_with(*checks, extra=()):
-    return load_plugins(entry_points=False, builtin_checks=False, extra_plugins=[Checks(*checks), *extra])
 
 
 # ---- a shared host read keeps the probe's own time limit ----------------------------------------
@@ -119,7 +105,7 @@ def test_an_observer_of_each_finding_cannot_change_it():
             finding.status = Status.PASS
 
     failing = check("t.failing", "fails", "blocker", "site")(lambda ctx: ctx.fail("broken"))
-    report = run_preflight(make_inventory(), plugins=plugins_with(failing, extra=[Meddler()]))
+    report = run_preflight(make_inventory(), plugins=fresh_plugins(ChecksPlugin(failing), Meddler(), builtin_checks=False))
     assert report.findings[0].status is Status.FAIL and report.verdict is Verdict.NO_GO
 
 
