@@ -11,48 +11,51 @@ import logging
 import signal
 import threading
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Callable, Iterator
 
 log = logging.getLogger("impax_preflight")
 
 
 @contextmanager
 def held(doing: str = "saving the partial report") -> Iterator[None]:
-    if threading.current_thread() is not threading.main_thread():
+    with _on_sigint(lambda: _note(doing)):
         yield
-        return
-
-    def note(*_) -> None:
-        log.warning("Ctrl-C again: %s first; it will be done in a moment", doing)
-
-    old = signal.signal(signal.SIGINT, note)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, old)
 
 
 @contextmanager
 def first_only(doing: str = "saving the partial report") -> Iterator[None]:
     """The first Ctrl-C interrupts (KeyboardInterrupt); later ones only say that the report is being
     saved. For the whole of a run and the writing of its reports (main thread only)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    pressed = []
+    pressed: list[bool] = []
 
-    def on_sigint(*_) -> None:
+    def on_sigint() -> None:
         if pressed:
-            log.warning("Ctrl-C again: %s first; it will be done in a moment", doing)
+            _note(doing)
             return
         pressed.append(True)
         raise KeyboardInterrupt
 
-    old = signal.signal(signal.SIGINT, on_sigint)
+    # once interrupted and its report written, the process only has its exit left: later presses
+    # are ignored (SIG_IGN, which Python keeps through its own shutdown, where it would otherwise
+    # restore the default and die of the signal), so the exit code stays the verdict's (2)
+    with _on_sigint(on_sigint, after=lambda: signal.SIG_IGN if pressed else None):
+        yield
+
+
+def _note(doing: str) -> None:
+    log.warning("Ctrl-C again: %s first; it will be done in a moment", doing)
+
+
+@contextmanager
+def _on_sigint(handler: Callable[[], None], after: Callable[[], object] | None = None) -> Iterator[None]:
+    """`handler` answers SIGINT for the duration; then the old handler comes back, or the one `after`
+    returns. Only the main thread can set signal handlers: elsewhere this does nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = signal.signal(signal.SIGINT, lambda *_: handler())
     try:
         yield
     finally:
-        # once interrupted and its report written, the process only has its exit left: later presses
-        # are ignored (SIG_IGN, which Python keeps through its own shutdown, where it would otherwise
-        # restore the default and die of the signal), so the exit code stays the verdict's (2)
-        signal.signal(signal.SIGINT, signal.SIG_IGN if pressed else old)
+        replacement = after() if after is not None else None
+        signal.signal(signal.SIGINT, replacement if replacement is not None else old)

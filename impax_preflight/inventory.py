@@ -492,18 +492,7 @@ def connection_problems(inv: Inventory) -> list[str]:
 
     Secret values are never read here beyond checking that an env: variable is set or a file: exists.
     """
-    import os
-
     out: list[str] = []
-
-    def ref_problem(where: str, ref: SecretRef | None) -> None:
-        if ref is None:
-            return
-        if ref.scheme == "env" and ref.reference not in os.environ:
-            out.append(f"{where}: environment variable {ref.reference} is not set")
-        elif ref.scheme == "file" and not is_file(ref.reference):
-            out.append(f"{where}: secret file {ref.reference} does not exist")
-
     for h in inv.hosts:
         t = h.transport
         where = f"hosts.{h.name}.transport"
@@ -521,13 +510,10 @@ def connection_problems(inv: Inventory) -> list[str]:
                 out.append(f"{where}: no way to log in: give key_file, password or use_agent = true")
         elif t.kind == "bundle" and t.bundle and not _exists(t.bundle):
             out.append(f"{where}: bundle {t.bundle} does not exist (run the collector from `impax-preflight collect`)")
-        ref_problem(f"{where}.password", t.password)
-        ref_problem(f"{where}.passphrase", t.passphrase)
         for db in h.databases:
             dwhere = f"hosts.{h.name}.databases.{db.name}"
             if db.kind == "sqlite" and db.path and not is_file(db.path):
                 out.append(f"{dwhere}: SQLite file {db.path} does not exist")
-            ref_problem(f"{dwhere}.password", db.password)
     for where, version in [("site.impax_version", inv.site.impax_version)] + [
             (f"hosts.{h.name}.impax_version", h.impax_version) for h in inv.hosts if h.impax_version]:
         if parse_version(version) is None:
@@ -535,9 +521,13 @@ def connection_problems(inv: Inventory) -> list[str]:
                        "until it is set, e.g. \"6.3.1\"")
     mail = inv.site.notify.mail
     if mail is not None:
-        ref_problem("site.notify.mail.password", mail.password)
         if mail.ca_file and not is_file(mail.ca_file):
             out.append(f"site.notify.mail.ca_file: {mail.ca_file} does not exist")
+    for where, ref in inv.secret_refs():
+        if ref.scheme == "env" and ref.reference not in os.environ:
+            out.append(f"{where}: environment variable {ref.reference} is not set")
+        elif ref.scheme == "file" and not is_file(ref.reference):
+            out.append(f"{where}: secret file {ref.reference} does not exist")
     return out
 
 

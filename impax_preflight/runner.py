@@ -360,6 +360,8 @@ def _collect_facts(run: _Run, host: "Host") -> None:
     worker.join(limit)
     if worker.is_alive():
         errors.append(f"fact collection did not finish within {limit:g}s; the checks use what was gathered by then")
+        run.note_warning(f"host {host.name}: fact collection did not finish within {limit:g}s; its checks went on with "
+                         "the facts the inventory declares")
     gathered: dict[str, Any] = {}
     for part in list(parts):  # what the plugins that answered in time gave
         gathered.update(part)

@@ -302,6 +302,8 @@ def test_a_fact_the_host_contradicts_is_a_run_warning_and_a_hung_collector_times
     assert report.findings[0].status is Status.PASS and report.duration_s < 10
     # the check was told why its facts may be partial
     assert any(e.startswith("fact collection did not finish within 1s") for e in report.findings[0].values["fact_errors"])
+    # and the report says so too
+    assert any(w.startswith("host db1: fact collection did not finish within 1s") for w in report.warnings)
 
 
 def test_every_secret_is_known_to_the_masker_before_a_check_runs(monkeypatch):
