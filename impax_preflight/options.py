@@ -39,9 +39,10 @@ def _text_problem(value: Any, max_chars: int) -> str | None:
         return f"write text, not {_kind(value)}"
     if len(value) > max_chars:
         return f"{len(value):,} characters is too long (at most {max_chars:,})"
-    if any(ord(c) < 32 and c not in "\t\n\r" or c == "\x7f" for c in value):
-        return "it contains a control character"
-    return None
+    from .fields import _controls  # the same rule as every inventory field (C0 and C1 controls)
+
+    bad = _controls(value, "\t\n\r")
+    return f"it contains the control character {bad}" if bad else None
 
 
 def _kind(value: Any) -> str:
