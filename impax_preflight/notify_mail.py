@@ -51,10 +51,18 @@ def _skip_reason(report: "RunReport", settings: "MailNotification") -> str | Non
     if settings.when == "problems" and report.verdict.value == "GO":
         return "the verdict is GO and [site.notify.mail] when = \"problems\""
     if settings.when == "changes":
-        diff = report.history.since_last if report.history is not None else report.baseline
+        diff, since = _changes(report)
         if diff and not (diff["verdict"]["changed"] or diff["new_blockers"] or diff["resolved"]):
-            return "nothing changed since the last run and [site.notify.mail] when = \"changes\""
+            return f"nothing changed since the {since} and [site.notify.mail] when = \"changes\""
     return None
+
+
+def _changes(report: "RunReport") -> tuple[dict | None, str]:
+    """What "changed" means for the mail: since the last recorded run; without a history, since the
+    --baseline run (None when there is neither)."""
+    if report.history is not None:
+        return report.history.since_last, "last run"
+    return report.baseline, "baseline run"
 
 
 # ---- the message -----------------------------------------------------------------------------
@@ -63,9 +71,9 @@ def _skip_reason(report: "RunReport", settings: "MailNotification") -> str | Non
 def subject(report: "RunReport", settings: "MailNotification") -> str:
     blockers = len(report.blockers())
     text = f"{settings.subject_prefix} {report.verdict.label} — {report.site}: {blockers} blocker{'s' if blockers != 1 else ''}"
-    diff = report.history.since_last if report.history is not None else None
+    diff, since = _changes(report)
     if diff is not None:
-        text += f" ({len(diff['new_blockers'])} new, {len(diff['resolved'])} resolved since the last run)"
+        text += f" ({len(diff['new_blockers'])} new, {len(diff['resolved'])} resolved since the {since})"
     return " ".join(text.split())
 
 
@@ -102,10 +110,10 @@ def body(report: "RunReport") -> str:
         lines += ["Since the last run", "------------------", diff_to_text(history.since_last)]
     elif history is not None:
         lines.append("This is the first recorded run of this site: the next mail will say what changed.")
-    elif report.baseline is not None:
-        lines += ["Since the baseline run", "----------------------", diff_to_text(report.baseline)]
     else:
         lines.append("The run history is off (--no-history): no comparison with the last run.")
+    if report.baseline is not None:  # asked for with --baseline: shown as well, in its own section
+        lines += ["", "Since the baseline run", "----------------------", diff_to_text(report.baseline)]
     if report.warnings:
         lines += ["", "Run warnings:"] + [f"  - {w}" for w in report.warnings]
     lines.append("")

@@ -101,17 +101,22 @@ def run(inventory, out_dir, formats, only, skip, hosts, jobs, check_timeout, db_
 
 def execute(inv, plugins, out_dir, fmt_list, *, baseline=None, progress=None, quiet_findings=False, history=None,
             **run_options):
-    """Run with a progress display, record it in the history (before the run-finished hook, so its
-    observers see the trends), add the baseline diff, write the reports, print the summary."""
+    """Run with a progress display, record it in the history and add the baseline diff (both before
+    the run-finished hook, so its observers — the mail — see the trends and the changes), write the
+    reports, print the summary."""
     from ..report.writers import ReportWriteError, write_reports
     from ..runner import run_preflight
 
-    finishing = None
-    if history is not None:
-        from ..history import record_run
+    def finishing(report):
+        if history is not None:
+            from ..history import record_run
 
-        def finishing(report):
-            return record_run(report, history)
+            report = record_run(report, history)
+        if baseline is not None:
+            from ..report.diff import diff_reports
+
+            report.baseline = diff_reports(baseline, report)
+        return report
 
     from ..interrupts import first_only, held
 
@@ -124,15 +129,11 @@ def execute(inv, plugins, out_dir, fmt_list, *, baseline=None, progress=None, qu
                 report = run_preflight(inv, plugins=plugins, out_dir=out_dir, progress=prog, finishing=finishing, **run_options)
             except ValueError as exc:
                 fail(f"error: {exc}")
-        if baseline is not None:
-            from ..report.diff import diff_reports
-
-            report.baseline = diff_reports(baseline, report)
         # report.json first: it is what a later `report`, `diff` or `--baseline` needs; Ctrl-C waits
         try:
             with held("writing the reports"):
-                    written = write_reports(report, out_dir, ["json"] + [f for f in fmt_list if f != "json"] if "json" in fmt_list
-                                        else fmt_list, plugins)
+                ordered = ["json"] + [f for f in fmt_list if f != "json"] if "json" in fmt_list else fmt_list
+                written = write_reports(report, out_dir, ordered, plugins)
             unwritten = {}
         except ReportWriteError as exc:
             written, unwritten = exc.written, exc.failed

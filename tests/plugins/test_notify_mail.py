@@ -237,3 +237,33 @@ def test_mail_password_is_a_reference_everywhere(tmp_path, monkeypatch):
     problems = connection_problems(inv)
     assert "site.notify.mail.password: environment variable SMTP_PW_UNSET is not set" in problems
     assert any(p.startswith("site.notify.mail.ca_file: ") and p.endswith("missing-ca.pem does not exist") for p in problems)
+
+
+@pytest.mark.service
+def test_the_mail_sees_the_baseline(tmp_path, monkeypatch, smtp_factory):
+    # the baseline diff is made before the run-finished hook: without a history, when = "changes"
+    # compares with the --baseline run, and the mail (text and attached report) shows the changes
+    server = smtp_factory(starttls=True, auth=True)
+    monkeypatch.setenv("PF_SMTP_PASSWORD", server.password)
+    inv = inventory(tmp_path, mail_settings(server, when='"changes"'))
+    first, *_ = run(tmp_path, inv, "pass", monkeypatch, "first", extra=["--no-history"])
+    assert first.exit_code == 1 and len(server.messages) == 1  # nothing to compare with: mailed
+    baseline = str(tmp_path / "first" / "report.json")
+    same, *_ = run(tmp_path, inv, "pass", monkeypatch, "same", extra=["--no-history", "--baseline", baseline])
+    assert same.exit_code == 1 and len(server.messages) == 1  # nothing changed since the baseline: no mail
+    worse, report, *_ = run(tmp_path, inv, "fail", monkeypatch, "worse", extra=["--no-history", "--baseline", baseline])
+    assert worse.exit_code == 2 and len(server.messages) == 2
+    mail = server.messages[1]
+    assert mail["Subject"] == "[impax-preflight] NO-GO — Mail Hospital: 1 blocker (1 new, 0 resolved since the baseline run)"
+    text = mail.get_body(("plain",)).get_content()
+    assert "Since the baseline run" in text and "New blockers: 1" in text and "local.readiness@site" in text
+    assert "Verdict: GO WITH WARNINGS -> NO-GO (changed)" in text
+    (attachment,) = list(mail.iter_attachments())
+    assert "Changes since the baseline run" in attachment.get_content()
+    assert report["baseline"]["new_blockers"][0]["key"] == "local.readiness@site"
+    # with a history too: "since the last run" decides and leads, the baseline section follows
+    both, *_ = run(tmp_path, inv, "fail", monkeypatch, "both", extra=["--history", str(tmp_path / "h.sqlite"),
+                                                                     "--baseline", baseline])
+    assert both.exit_code == 2 and len(server.messages) == 3  # the first recorded run: mailed
+    text = server.messages[2].get_body(("plain",)).get_content()
+    assert text.index("first recorded run of this site") < text.index("Since the baseline run")
