@@ -55,15 +55,9 @@ def format_list(formats: str) -> list[str]:
 def run(inventory, out_dir, formats, only, skip, hosts, jobs, check_timeout, db_window, waivers, bundles, baseline, progress,
         history_path, no_history, plugins_dirs, checks_dirs, disable):
     """Run the check catalog against the site in INVENTORY and write the reports."""
-    from ..report.writers import unknown_formats
-
     inv = load_inventory_or_fail(inventory)
     plugins = load_plugins_or_fail(plugins_dirs, checks_dirs, disable)
     check_inventory_or_fail(inv, plugins)
-    fmt_list = format_list(formats)
-    unknown = unknown_formats(plugins, fmt_list)
-    if unknown:  # before the run, not after it
-        fail(f"error: unknown report format(s) {', '.join(unknown)}; available: {', '.join(plugins.reporter_names())}")
     bundle_map = {}
     for b in bundles:
         name, sep, path = b.partition("=")
@@ -92,8 +86,7 @@ def run(inventory, out_dir, formats, only, skip, hosts, jobs, check_timeout, db_
             fail(f"error: --db-window: {exc}")
     from ..history import open_history
 
-    ask_prompts(inv)
-    report = execute(inv, plugins, out_dir, fmt_list, baseline=old_report, progress=progress, only=only, skip=skip,
+    report = execute(inv, plugins, out_dir, format_list(formats), baseline=old_report, progress=progress, only=only, skip=skip,
                      hosts=hosts, jobs=jobs, check_timeout_s=check_timeout, waivers=waiver_list, bundles=bundle_map,
                      db_window=window, history=open_history(inv, history_path, no_history))
     sys.exit(report.exit_code)
@@ -103,9 +96,15 @@ def execute(inv, plugins, out_dir, fmt_list, *, baseline=None, progress=None, qu
             **run_options):
     """Run with a progress display, record it in the history and add the baseline diff (both before
     the run-finished hook, so its observers — the mail — see the trends and the changes), write the
-    reports, print the summary."""
-    from ..report.writers import ReportWriteError, write_reports
+    reports, print the summary. An unknown format is refused before the run (and before any
+    password is asked), not after it."""
+    from ..report.writers import ReportWriteError, unknown_formats, write_reports
     from ..runner import run_preflight
+
+    unknown = unknown_formats(plugins, fmt_list)
+    if unknown:
+        fail(f"error: unknown report format(s) {', '.join(unknown)}; available: {', '.join(plugins.reporter_names())}")
+    ask_prompts(inv)
 
     def finishing(report):
         if history is not None:

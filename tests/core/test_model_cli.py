@@ -94,6 +94,15 @@ def test_run_exit_codes_and_outputs(tmp_path, monkeypatch):
     assert bad.exit_code == 3 and "HOST=PATH" in bad.output
 
 
+def test_demo_refuses_an_unknown_format_before_it_runs(tmp_path):
+    # the format is checked before the run: not after the whole demo ran, as "a bug in impax-preflight"
+    demo = tmp_path / "demo"
+    result = CliRunner().invoke(cli, ["demo", str(demo), "--format", "html,typo"])
+    assert result.exit_code == 3, result.output
+    assert "error: unknown report format(s) typo; available: " in result.output
+    assert not (demo / "report").exists() and not (demo / "history.sqlite").exists()
+
+
 def test_bad_arguments_exit_3():
     proc = subprocess.run([sys.executable, "-m", "impax_preflight", "run", "--jobs", "zero", "x.toml"], capture_output=True, text=True)
     assert proc.returncode == 3 and "Traceback" not in proc.stderr
