@@ -65,6 +65,15 @@ def check_inventory_or_fail(inv, plugins) -> None:
         fail("error: the inventory is not valid:\n" + "\n".join(problems))
 
 
+def check_formats_or_fail(plugins, formats) -> None:
+    """Exit 3 naming a report format no reporter writes, before anything runs or is recorded."""
+    from ..report.writers import unknown_formats
+
+    unknown = unknown_formats(plugins, formats)
+    if unknown:
+        fail(f"error: unknown report format(s) {', '.join(unknown)}; available: {', '.join(plugins.reporter_names())}")
+
+
 def load_waivers_or_fail(path: str):
     from ..waivers import WaiverError, load_waivers
 

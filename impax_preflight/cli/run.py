@@ -10,6 +10,7 @@ import click
 from ..report.writers import DEFAULT_FORMATS as _FORMATS
 from ..vocabulary import EXIT_USAGE
 from .common import (
+    check_formats_or_fail,
     check_inventory_or_fail,
     console,
     fail,
@@ -98,12 +99,10 @@ def execute(inv, plugins, out_dir, fmt_list, *, baseline=None, progress=None, qu
     the run-finished hook, so its observers — the mail — see the trends and the changes), write the
     reports, print the summary. An unknown format is refused before the run (and before any
     password is asked), not after it."""
-    from ..report.writers import ReportWriteError, unknown_formats, write_reports
+    from ..report.writers import ReportWriteError, write_reports
     from ..runner import run_preflight
 
-    unknown = unknown_formats(plugins, fmt_list)
-    if unknown:
-        fail(f"error: unknown report format(s) {', '.join(unknown)}; available: {', '.join(plugins.reporter_names())}")
+    check_formats_or_fail(plugins, fmt_list)
     ask_prompts(inv)
 
     def finishing(report):
