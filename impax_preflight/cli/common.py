@@ -65,6 +65,18 @@ def check_inventory_or_fail(inv, plugins) -> None:
         fail("error: the inventory is not valid:\n" + "\n".join(problems))
 
 
+def check_selection_or_fail(inv, plugins, only=(), skip=(), hosts=()) -> None:
+    """Exit 3 when an --only / --skip glob matches no check id or a --host glob no host: a typo must
+    neither run (or plan) nothing nor leave nothing out, and is refused before any password is asked."""
+    from ..plan import check_host_globs, check_selection_globs
+
+    try:
+        check_host_globs(inv, hosts)
+        check_selection_globs(plugins.checks().values(), only, skip)
+    except ValueError as exc:
+        fail(f"error: {exc}")
+
+
 def check_formats_or_fail(plugins, formats) -> None:
     """Exit 3 naming a report format no reporter writes, before anything runs or is recorded."""
     from ..report.writers import unknown_formats

@@ -11,7 +11,14 @@ from datetime import datetime
 
 import click
 
-from .common import fail, load_inventory_or_fail, load_plugins_or_fail, plugin_options
+from .common import (
+    check_inventory_or_fail,
+    check_selection_or_fail,
+    fail,
+    load_inventory_or_fail,
+    load_plugins_or_fail,
+    plugin_options,
+)
 from ..vocabulary import EXIT_USAGE
 
 
@@ -40,20 +47,18 @@ def plan_cmd(inventory, as_json, only, skip, hosts, db_window, check_timeout, no
     """
     from ..dbwindow import WindowError
     from ..estimate import estimate_databases
-    from ..plan import build_plan, check_host_globs
+    from ..plan import build_plan
     from ..runner import database_window
     from .run import ask_prompts
 
     inv = load_inventory_or_fail(inventory)
     plugins = load_plugins_or_fail(plugins_dirs, checks_dirs, disable)
+    check_inventory_or_fail(inv, plugins)
     try:
         window = database_window(inv, db_window)
     except WindowError as exc:
         fail(f"error: --db-window: {exc}")
-    try:
-        check_host_globs(inv, hosts)
-    except ValueError as exc:
-        fail(f"error: {exc}")
+    check_selection_or_fail(inv, plugins, only, skip, hosts)
     items, not_run = build_plan(inv, plugins.checks().values(), only, skip, hosts)
     if not no_connect:
         ask_prompts(inv)

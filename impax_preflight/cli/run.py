@@ -12,6 +12,7 @@ from ..vocabulary import EXIT_USAGE
 from .common import (
     check_formats_or_fail,
     check_inventory_or_fail,
+    check_selection_or_fail,
     console,
     fail,
     load_inventory_or_fail,
@@ -59,6 +60,7 @@ def run(inventory, out_dir, formats, only, skip, hosts, jobs, check_timeout, db_
     inv = load_inventory_or_fail(inventory)
     plugins = load_plugins_or_fail(plugins_dirs, checks_dirs, disable)
     check_inventory_or_fail(inv, plugins)
+    check_selection_or_fail(inv, plugins, only, skip, hosts)
     bundle_map = {}
     for b in bundles:
         name, sep, path = b.partition("=")

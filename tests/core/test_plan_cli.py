@@ -157,3 +157,27 @@ def test_a_spare_session_is_lent_only_within_the_limit():
     pool.return_spare(again)
     failing = SessionPool(lambda: (_ for _ in ()).throw(RuntimeError("login refused")), limit=2)
     assert failing.borrow_spare() is None and failing.slots.acquire(blocking=False) and failing.slots.acquire(blocking=False)
+
+
+def test_plan_and_run_refuse_a_glob_typo_before_anything(tmp_path):
+    inv = build_demo(tmp_path / "demo")
+    # plan: an --only / --skip typo planned nothing (or left nothing out) and exited 0; run exits 3 on it
+    for option in ("--only", "--skip"):
+        bad = CliRunner().invoke(cli, ["plan", str(inv), "--no-connect", option, "integrty.*"])
+        assert bad.exit_code == 3 and f"{option} 'integrty.*' matches no check id" in bad.output, bad.output
+    # plan refuses what run refuses in the inventory: a transport no plugin provides, with file and line
+    text = inv.read_text()
+    unknown = tmp_path / "demo" / "unknown-transport.toml"
+    unknown.write_text(text.replace('kind = "bundle"', 'kind = "telnet"', 1))
+    bad = CliRunner().invoke(cli, ["plan", str(unknown), "--no-connect"])
+    assert bad.exit_code == 3 and "unknown-transport.toml:" in bad.output and "no transport 'telnet'" in bad.output
+    # run: the glob is refused before a password is asked (here: before the prompt that needs a terminal)
+    prompting = tmp_path / "demo" / "prompting.toml"
+    prompting.write_text(text.replace('path = "db/impax.sqlite"', 'path = "db/impax.sqlite"\npassword = "prompt:"', 1))
+    for args in (["--only", "integrty.*"], ["--host", "nope*"]):
+        bad = CliRunner().invoke(cli, ["run", str(prompting), *args, "-o", str(tmp_path / "out"), "--no-history"])
+        assert bad.exit_code == 3 and "matches no" in bad.output and "needs a terminal" not in bad.output, bad.output
+        assert not (tmp_path / "out").exists()
+    asked = CliRunner().invoke(cli, ["run", str(prompting), "--only", "integrity.*", "-o", str(tmp_path / "out"),
+                                     "--no-history"])
+    assert asked.exit_code == 3 and "needs a terminal" in asked.output  # the prompt itself is reached otherwise
