@@ -70,8 +70,14 @@ def plan_cmd(inventory, as_json, only, skip, hosts, db_window, check_timeout, no
         click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
     else:
         _print(data)
-    if strict and any(d["error"] for d in data["databases"]):
+    if strict and any(_not_estimated(d) for d in data["databases"]):
         sys.exit(EXIT_USAGE)
+
+
+def _not_estimated(d: dict) -> bool:
+    """A database the plan could not (wholly) estimate: not connected, or a plugin's estimate failed
+    (estimate.py keeps a failing `impax_estimate_scans` in the database's notes, the plan going on)."""
+    return bool(d["error"] or d["notes"])
 
 
 def _as_data(inv, items, not_run, databases, window) -> dict:
@@ -110,7 +116,7 @@ def _window_data(window, longest_wall_s) -> dict | None:
 def _print(data: dict) -> None:
     echo = click.echo
     n_targets = len(data["targets"])
-    read = any(not (d["error"] or "").startswith("not connected") for d in data["databases"])
+    read = any(d["error"] is None for d in data["databases"])  # a session was opened: the dictionary was read
     how = "nothing was run; the databases' data dictionaries were read" if read else "nothing was run or read"
     echo(f"Plan for {data['site']}: {data['checks_planned']} checks on {n_targets} target{'s' if n_targets != 1 else ''}, "
          f"{len(data['not_run'])} not run ({how})\n")
@@ -129,7 +135,7 @@ def _print(data: dict) -> None:
     for d in data["databases"]:
         _print_database(d)
     echo()
-    _print_window(data["database_window"], data["databases"])
+    _print_window(data["database_window"])
     if data["not_run"]:
         echo()
         echo(f"Not run ({len(data['not_run'])})")
@@ -189,7 +195,7 @@ def _print_database(d: dict) -> None:
         echo(f"    ! {note}")
 
 
-def _print_window(w: dict | None, databases: list[dict]) -> None:
+def _print_window(w: dict | None) -> None:
     echo = click.echo
     if w is None:
         echo("Database window: none: scans may start at any time ([site.database_window] hours or --db-window limit them)")

@@ -181,3 +181,32 @@ def test_plan_and_run_refuse_a_glob_typo_before_anything(tmp_path):
     asked = CliRunner().invoke(cli, ["run", str(prompting), "--only", "integrity.*", "-o", str(tmp_path / "out"),
                                      "--no-history"])
     assert asked.exit_code == 3 and "needs a terminal" in asked.output  # the prompt itself is reached otherwise
+
+
+FAILING_ESTIMATE = """
+from impax_preflight import hookimpl
+
+@hookimpl
+def impax_estimate_scans(check_ids, site, host, database, session, sample):
+    raise RuntimeError("dictionary view missing")
+"""
+
+
+def test_plan_strict_counts_an_estimate_that_failed_in_a_plugin(tmp_path):
+    inv = build_demo(tmp_path / "demo")
+    plug = tmp_path / "plug"
+    plug.mkdir()
+    (plug / "bad_estimate.py").write_text(FAILING_ESTIMATE)
+    result = CliRunner().invoke(cli, ["plan", str(inv), "--plugins-dir", str(plug)])
+    assert result.exit_code == 0, result.output
+    assert "could not estimate its scans: RuntimeError: dictionary view missing" in result.output
+    strict = CliRunner().invoke(cli, ["plan", str(inv), "--plugins-dir", str(plug), "--strict"])
+    assert strict.exit_code == 3, strict.output
+    assert CliRunner().invoke(cli, ["plan", str(inv), "--strict"]).exit_code == 0
+    # every connection failed: nothing was read, and the plan does not say the dictionaries were
+    broken = tmp_path / "demo" / "all-broken.toml"
+    broken.write_text(inv.read_text().replace('path = "', 'path = "missing-'))
+    result = CliRunner().invoke(cli, ["plan", str(broken)])
+    assert result.output.count("no estimate: cannot connect") == 2
+    assert "(nothing was run or read)" in result.output and "dictionaries were read" not in result.output
+    assert "the databases' data dictionaries were read" in CliRunner().invoke(cli, ["plan", str(inv)]).output
