@@ -483,17 +483,28 @@ def upgrade_date_of(inventory: dict[str, Any]) -> date | None:
 # ---- what the commands call ------------------------------------------------------------------
 
 
+def history_store(inventory=None, path: str | Path | None = None) -> HistoryStore:
+    """Which store: --history PATH; [site.history] path; IMPAX_PREFLIGHT_HISTORY; the per-user default.
+
+    Whether a run records into it is `open_history`'s question: `history` reads this store even when
+    [site.history] enabled = false. Nothing is opened here.
+    """
+    settings = inventory.site.history if inventory is not None else None
+    keep = settings.keep_runs if settings is not None else DEFAULT_KEEP_RUNS
+    chosen = path or (settings.path if settings is not None else None) or os.environ.get("IMPAX_PREFLIGHT_HISTORY") or default_path()
+    return HistoryStore(chosen, keep_runs=keep)
+
+
 def open_history(inventory=None, path: str | Path | None = None, disabled: bool = False) -> HistoryStore | None:
-    """The store a run records into: --no-history -> None; --history PATH; [site.history]; the per-user default.
+    """The store a run records into (`history_store`), or None: --no-history, or [site.history]
+    enabled = false without a --history PATH.
 
     Nothing is opened here: a store that cannot be written shows as a run warning when the run records.
     """
     settings = inventory.site.history if inventory is not None else None
     if disabled or (path is None and settings is not None and not settings.enabled):
         return None
-    keep = settings.keep_runs if settings is not None else DEFAULT_KEEP_RUNS
-    chosen = path or (settings.path if settings is not None else None) or os.environ.get("IMPAX_PREFLIGHT_HISTORY") or default_path()
-    return HistoryStore(chosen, keep_runs=keep)
+    return history_store(inventory, path)
 
 
 def record_run(report: RunReport, store: HistoryStore | None, kind: str = "run") -> RunReport:

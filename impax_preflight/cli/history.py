@@ -65,7 +65,7 @@ def history_cmd(site, history_path, inventory, last, as_json):
     import json
     import sqlite3
 
-    from ..history import HistoryError, HistoryStore, open_history, site_history
+    from ..history import HistoryError, history_store, site_history
     from ..model import Verdict
     from ..report.diff import format_delta, format_value
 
@@ -78,7 +78,7 @@ def history_cmd(site, history_path, inventory, last, as_json):
         except InventoryError as exc:
             raise _usage_error(f"the inventory is not valid:\n{exc}") from None
         site = site or inv.site.name
-    store = open_history(inv, history_path) or HistoryStore(history_path or open_history().path)
+    store = history_store(inv, history_path)  # the store it names, whether runs record into it or not
     try:
         sites = store.sites()
         chosen = _pick_site(sites, site)

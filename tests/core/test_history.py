@@ -228,6 +228,21 @@ def test_history_path_no_history_and_inventory_setting(tmp_path, monkeypatch):
     assert open_history(inv) is None and open_history(inv, tmp_path / "x.sqlite").path == tmp_path / "x.sqlite"
 
 
+def test_history_command_reads_the_inventory_store_even_when_recording_is_off(tmp_path, monkeypatch):
+    # [site.history] enabled = false says "do not record", not "the store is elsewhere": `history
+    # --inventory` reads its path, not the per-user default
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    store = tmp_path / "store" / "site-history.sqlite"
+    off = '[site.history]\nenabled = false\npath = "store/site-history.sqlite"\n'
+    assert cli_run(tmp_path, monkeypatch, 5, "--history", str(store), inv_extra=off).exit_code == 1
+    assert cli_run(tmp_path, monkeypatch, 4, inv_extra=off).exit_code == 1  # not recorded
+    assert len(HistoryStore(store).runs("History Site")) == 1 and not default_path().exists()
+    shown = CliRunner().invoke(cli, ["history", "--inventory", str(tmp_path / "inv.toml")])
+    assert shown.exit_code == 0, shown.output
+    assert shown.output.startswith(f"History Site: 1 of the 1 runs kept in {store}")
+    assert not default_path().exists()
+
+
 def test_inventory_upgrade_date_and_history_settings_are_validated(tmp_path):
     p = tmp_path / "inv.toml"
     p.write_text(INV.format(extra="upgrade_date = 2026-02-30\n"))
