@@ -80,6 +80,8 @@ def subject(report: "RunReport", settings: "MailNotification") -> str:
 def body(report: "RunReport") -> str:
     """The plain-text mail: verdict, blockers with remediation, changes since the last run, warnings."""
     from .report.diff import diff_to_text
+    from .report.merge import ordered_blockers
+    from .report.text import blocker_line, no_verdict_sentence, nothing_blocks_sentence, one_line
 
     counts = ", ".join(f"{n} {s}" for s, n in report.counts().items() if n)
     lines = [
@@ -95,16 +97,15 @@ def body(report: "RunReport") -> str:
         days = (history.upgrade_date - report.started_at.date()).days
         lines.append(f"Upgrade planned for {history.upgrade_date.isoformat()}: "
                      + (f"{days} day(s) after this run." if days >= 0 else f"the date passed {-days} day(s) before this run."))
-    blockers = report.blockers()
+    blockers = ordered_blockers(report)  # in the order every report lists them
     unverified = [] if blockers else report.unverified_blockers()
-    lines += ["", f"What blocks the upgrade ({len(blockers)}):" if blockers else
-              f"No blocking problem was found in what ran, but {len(unverified)} blocker check(s) gave no verdict:"
-              if unverified else "Nothing blocks the upgrade."]
-    lines += [f"  - {' '.join(u.split())}" for u in unverified]
+    lines += ["", f"What blocks the upgrade ({len(blockers)}):" if blockers else no_verdict_sentence(len(unverified))
+              if unverified else nothing_blocks_sentence(report.counts()["waived"])]
+    lines += [f"  - {one_line(u)}" for u in unverified]
     for f in blockers:
-        lines.append(f"  - {f.check_id} @ {f.target}{' [' + f.subject + ']' if f.subject else ''}: {' '.join(f.message.split())}")
+        lines.append(f"  - {blocker_line(f)}")
         if f.remediation:
-            lines.append(f"      Remediation: {' '.join(f.remediation.split())}")
+            lines.append(f"      Remediation: {one_line(f.remediation)}")
     lines.append("")
     if history is not None and history.since_last is not None:
         lines += ["Since the last run", "------------------", diff_to_text(history.since_last)]

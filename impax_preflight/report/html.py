@@ -19,6 +19,7 @@ from .charts import history_view
 from .diff import SECTIONS, format_delta, format_value
 from .json import masked
 from .merge import STAGE_LABELS, group_findings, ordered_blockers, sites_of, stage_readiness
+from .text import no_verdict_sentence, nothing_blocks_sentence
 
 TEMPLATE_PACKAGE = "impax_preflight.reports"
 CSP = "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:"
@@ -142,6 +143,8 @@ def build_context(report: RunReport) -> dict[str, Any]:
         "severity_matrix": severity_matrix,
         "blockers": [(anchors[id(f)], f) for f in blockers],
         "unverified_blockers": report.unverified_blockers(),
+        "no_verdict_sentence": no_verdict_sentence,
+        "nothing_blocks_sentence": nothing_blocks_sentence,
         "waived": [(anchors[id(f)], f) for f in waived],
         "groups": group_views,
         "stages": stage_readiness(report, by_site=multi_site),
