@@ -31,19 +31,40 @@ def fail(message: str) -> NoReturn:
     sys.exit(EXIT_USAGE)
 
 
-def load_plugins_or_fail(plugins_dirs=(), checks_dirs=(), disable=(), *, entry_points: bool = True, catalog: bool = True):
+#: the plugin warnings main() showed when it added the installed plugins' commands: not repeated
+_shown_at_start: set[str] = set()
+
+
+def warn_plugins(plugins, *, at_start: bool = False) -> None:
+    """The plugin set's warnings (a third-party plugin that did not load, built-in checks disabled)
+    on stderr, whatever the output format: a catalog or a plan that lacks them must not look
+    complete. Each is shown once, though main() and the command both load the installed plugins."""
+    for w in plugins.warnings:
+        if at_start:
+            _shown_at_start.add(w)
+        elif w in _shown_at_start:
+            continue
+        click.echo(f"warning: {w}", err=True)
+
+
+def load_plugins_or_fail(plugins_dirs=(), checks_dirs=(), disable=(), *, entry_points: bool = True, catalog: bool = True,
+                         warn: bool = True):
     """The plugin set, or exit 3 naming what is broken (a built-in or a named plugin that does not
     load, a malformed check file, a duplicate check id). `catalog=False` leaves the built-in checks
-    out (for commands that only render reports)."""
+    out (for commands that only render reports). Its warnings go to stderr (`warn=False`: the
+    caller shows them otherwise, as a run does among its run warnings)."""
     from ..api import load_plugins
     from ..declarative import DeclarativeError
     from ..plugins import PluginError
 
     try:
-        return load_plugins(plugins_dirs=plugins_dirs, disable=disable, checks_dirs=checks_dirs, entry_points=entry_points,
-                            builtin_checks=catalog)
+        plugins = load_plugins(plugins_dirs=plugins_dirs, disable=disable, checks_dirs=checks_dirs, entry_points=entry_points,
+                               builtin_checks=catalog)
     except (PluginError, DeclarativeError) as exc:
         fail(f"error: {exc}")
+    if warn:
+        warn_plugins(plugins)
+    return plugins
 
 
 def load_inventory_or_fail(path: str):
@@ -53,6 +74,28 @@ def load_inventory_or_fail(path: str):
         return load_inventory(path)
     except InventoryError as exc:
         fail(f"error: the inventory is not valid:\n{exc}")
+
+
+def db_window_or_fail(inv, given: str | None):
+    """The run's database window (--db-window HH:MM-HH:MM, else the inventory's, else None), or exit 3
+    on a --db-window that does not parse."""
+    from ..dbwindow import WindowError
+    from ..runner import database_window
+
+    try:
+        return database_window(inv, given)
+    except WindowError as exc:
+        fail(f"error: --db-window: {exc}")
+
+
+def history_or_fail(inv, path: str | None, off: bool):
+    """The history store a run (or a `report`) records into, None with --no-history; exit 3 when both
+    --history PATH and --no-history are given."""
+    if path and off:
+        fail("error: give either --history PATH or --no-history, not both")
+    from ..history import open_history
+
+    return open_history(inv, path, off)
 
 
 def check_inventory_or_fail(inv, plugins) -> None:

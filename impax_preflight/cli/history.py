@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import click
 
-from .common import usage_error
+from .common import load_inventory_or_fail, usage_error
 
 
 def _usage_error(message: str):
@@ -71,12 +71,7 @@ def history_cmd(site, history_path, inventory, last, as_json):
 
     inv = None
     if inventory:
-        from ..inventory import InventoryError, load_inventory
-
-        try:
-            inv = load_inventory(inventory)
-        except InventoryError as exc:
-            raise _usage_error(f"the inventory is not valid:\n{exc}") from None
+        inv = load_inventory_or_fail(inventory)
         site = site or inv.site.name
     store = history_store(inv, history_path)  # the store it names, whether runs record into it or not
     try:

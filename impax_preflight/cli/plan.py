@@ -14,7 +14,7 @@ import click
 from .common import (
     check_inventory_or_fail,
     check_selection_or_fail,
-    fail,
+    db_window_or_fail,
     load_inventory_or_fail,
     load_plugins_or_fail,
     plugin_options,
@@ -45,19 +45,14 @@ def plan_cmd(inventory, as_json, only, skip, hosts, db_window, check_timeout, no
     of the first 100,000 rows (--no-sample to avoid it). Exit 0; 3 on a bad inventory or arguments
     (with --strict also when a database could not be estimated).
     """
-    from ..dbwindow import WindowError
     from ..estimate import estimate_databases
     from ..plan import build_plan
-    from ..runner import database_window
     from .run import ask_prompts
 
     inv = load_inventory_or_fail(inventory)
     plugins = load_plugins_or_fail(plugins_dirs, checks_dirs, disable)
     check_inventory_or_fail(inv, plugins)
-    try:
-        window = database_window(inv, db_window)
-    except WindowError as exc:
-        fail(f"error: --db-window: {exc}")
+    window = db_window_or_fail(inv, db_window)
     check_selection_or_fail(inv, plugins, only, skip, hosts)
     items, not_run = build_plan(inv, plugins.checks().values(), only, skip, hosts)
     if not no_connect:

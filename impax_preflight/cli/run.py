@@ -14,7 +14,9 @@ from .common import (
     check_inventory_or_fail,
     check_selection_or_fail,
     console,
+    db_window_or_fail,
     fail,
+    history_or_fail,
     load_inventory_or_fail,
     load_plugins_or_fail,
     load_waivers_or_fail,
@@ -58,9 +60,10 @@ def run(inventory, out_dir, formats, only, skip, hosts, jobs, check_timeout, db_
         history_path, no_history, plugins_dirs, checks_dirs, disable):
     """Run the check catalog against the site in INVENTORY and write the reports."""
     inv = load_inventory_or_fail(inventory)
-    plugins = load_plugins_or_fail(plugins_dirs, checks_dirs, disable)
+    plugins = load_plugins_or_fail(plugins_dirs, checks_dirs, disable, warn=False)  # the summary lists them
     check_inventory_or_fail(inv, plugins)
     check_selection_or_fail(inv, plugins, only, skip, hosts)
+    store = history_or_fail(inv, history_path, no_history)
     bundle_map = {}
     for b in bundles:
         name, sep, path = b.partition("=")
@@ -76,22 +79,10 @@ def run(inventory, out_dir, formats, only, skip, hosts, jobs, check_timeout, db_
             old_report = read_report_file(baseline)
         except ReportFileError as exc:
             fail(f"error: --baseline: {exc}")
-    if history_path and no_history:
-        fail("error: give either --history PATH or --no-history, not both")
-    window = None
-    if db_window:
-        from ..dbwindow import WindowError
-        from ..runner import database_window
-
-        try:
-            window = database_window(inv, db_window)
-        except WindowError as exc:
-            fail(f"error: --db-window: {exc}")
-    from ..history import open_history
-
+    window = db_window_or_fail(inv, db_window)
     report = execute(inv, plugins, out_dir, format_list(formats), baseline=old_report, progress=progress, only=only, skip=skip,
                      hosts=hosts, jobs=jobs, check_timeout_s=check_timeout, waivers=waiver_list, bundles=bundle_map,
-                     db_window=window, history=open_history(inv, history_path, no_history))
+                     db_window=window, history=store)
     sys.exit(report.exit_code)
 
 
@@ -172,7 +163,7 @@ def demo(directory, formats, with_plugins):
     out.print(f"Demo site built in {Path(directory).resolve()}: inventory {inv_path.name}, SQLite IMPAX database, "
               "bundles of Solaris and Windows command outputs.")
     inv = load_inventory_or_fail(str(inv_path))
-    plugins = load_plugins_or_fail(entry_points=with_plugins)
+    plugins = load_plugins_or_fail(entry_points=with_plugins, warn=False)  # the summary lists them
     waivers_path = Path(directory) / "waivers.toml"
     waivers = load_waivers_or_fail(str(waivers_path)) if waivers_path.exists() else None
     from ..history import HistoryStore
