@@ -15,7 +15,7 @@ from typing import Any
 
 from ..model import Finding, RunReport, Severity, Status, utcnow
 from ..secrets import masker
-from .charts import history_view
+from .charts import history_view, run_totals
 from .diff import SECTIONS, format_delta, format_value
 from .json import masked
 from .merge import STAGE_LABELS, group_findings, ordered_blockers, sites_of, stage_readiness
@@ -50,6 +50,7 @@ def _environment():
     env.filters["duration"] = _duration
     env.filters["num"] = format_value
     env.filters["delta"] = format_delta
+    env.filters["run_totals"] = run_totals
     env.filters["tojson_pretty"] = lambda v: json.dumps(v, indent=2, ensure_ascii=False, default=str)
     return env
 
