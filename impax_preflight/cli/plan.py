@@ -232,12 +232,6 @@ def _about(seconds: float | None) -> str:
 
 
 def _duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "unknown"
-    if seconds < 1:
-        return "under 1 s"
-    if seconds < 120:
-        return f"{seconds:.0f} s"
-    if seconds < 7200:
-        return f"{seconds / 60:.0f} min"
-    return f"{seconds / 3600:.1f} h"
+    from ..report.text import duration_text
+
+    return "unknown" if seconds is None else duration_text(seconds, estimate=True)

@@ -19,7 +19,7 @@ from .charts import history_view, run_totals
 from .diff import SECTIONS, format_delta, format_value
 from .json import masked
 from .merge import STAGE_LABELS, group_findings, ordered_blockers, sites_of, stage_readiness
-from .text import no_verdict_sentence, nothing_blocks_sentence
+from .text import duration_text, no_verdict_sentence, nothing_blocks_sentence
 
 TEMPLATE_PACKAGE = "impax_preflight.reports"
 CSP = "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:"
@@ -71,15 +71,7 @@ def _when(v: Any) -> str:
 
 
 def _duration(v: float | None) -> str:
-    if v is None:
-        return "—"
-    if v < 1:
-        return f"{v * 1000:.0f} ms"
-    if v < 120:
-        return f"{v:.1f} s"
-    m, s = divmod(int(round(v)), 60)
-    h, m = divmod(m, 60)
-    return f"{h} h {m:02d} min" if h else f"{m} min {s:02d} s"
+    return "—" if v is None else duration_text(v)
 
 
 def _anchor(i: int) -> str:

@@ -1,6 +1,6 @@
 """Plain-text phrases the reports, the terminal summary and the mail share, so that each says the
-same thing in the same words: how a finding is named on one line, and what the blockers section
-says when nothing blocks or when blocker checks gave no verdict."""
+same thing in the same words: how a finding is named on one line, what the blockers section says
+when nothing blocks or when blocker checks gave no verdict, and how long something took."""
 
 from __future__ import annotations
 
@@ -36,3 +36,19 @@ def no_verdict_sentence(n: int) -> str:
 def nothing_blocks_sentence(waived: int) -> str:
     """Every blocker check gave a verdict and none blocks (`waived`: how many findings were waived)."""
     return "Nothing blocks the upgrade: every blocker check passed" + (" or was waived." if waived else ".")
+
+
+def duration_text(seconds: float, *, estimate: bool = False) -> str:
+    """A duration for a person. Measured (a check, a statement, the run): "420 ms", "12.3 s",
+    "4 min 05 s", "1 h 02 min". Estimated (`plan`), without false precision: "under 1 s", "12 s",
+    "4 min", "1 h 02 min"."""
+    if seconds < 1:
+        return "under 1 s" if estimate else f"{seconds * 1000:.0f} ms"
+    if seconds < 120:
+        return f"{seconds:.0f} s" if estimate else f"{seconds:.1f} s"
+    if estimate:
+        hours, minutes = divmod(int(round(seconds / 60)), 60)
+        return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min"
+    minutes, secs = divmod(int(round(seconds)), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min {secs:02d} s"

@@ -210,3 +210,15 @@ def test_plan_strict_counts_an_estimate_that_failed_in_a_plugin(tmp_path):
     assert result.output.count("no estimate: cannot connect") == 2
     assert "(nothing was run or read)" in result.output and "dictionaries were read" not in result.output
     assert "the databases' data dictionaries were read" in CliRunner().invoke(cli, ["plan", str(inv)]).output
+
+
+def test_one_duration_text_for_plans_and_reports():
+    from impax_preflight.report.html import _duration
+    from impax_preflight.report.text import duration_text
+
+    # measured (the HTML report: checks, statements, the run), as the report always wrote them
+    assert [_duration(v) for v in (None, 0.0123, 42.04, 125, 3600, 9000)] == \
+        ["—", "12 ms", "42.0 s", "2 min 05 s", "1 h 00 min", "2 h 30 min"]
+    # estimated (plan): no false precision, hours as the database window says them ("5 h 58 min")
+    assert [duration_text(v, estimate=True) for v in (0.5, 42.4, 125, 3599, 9000)] == \
+        ["under 1 s", "42 s", "2 min", "1 h 00 min", "2 h 30 min"]
