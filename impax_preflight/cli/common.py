@@ -1,5 +1,7 @@
-"""What the commands share: the plugin options, loading an inventory, plugins or waivers with a
-clear error (exit code 3), the rich console, the log set-up.
+"""What the commands share: the plugin options; loading an inventory, plugins or waivers, and
+refusing what a run would refuse (a bad inventory, a glob that matches nothing, an unknown report
+format, a bad --db-window, --history with --no-history) with a clear error (exit code 3), before any
+password is asked; the plugin warnings; the rich console; the log set-up.
 
 Only click is imported at module level: everything else loads inside the functions, so that
 ``impax-preflight --help`` stays instant.
@@ -127,6 +129,18 @@ def check_formats_or_fail(plugins, formats) -> None:
     unknown = unknown_formats(plugins, formats)
     if unknown:
         fail(f"error: unknown report format(s) {', '.join(unknown)}; available: {', '.join(plugins.reporter_names())}")
+
+
+def ask_prompts(inv) -> None:
+    """prompt: secrets are asked once, up front, not from worker threads in the middle of a run."""
+    from ..secrets import SecretError
+
+    for where, ref in inv.secret_refs():
+        if ref.scheme == "prompt":
+            try:
+                ref.resolve(prompt_label=f"password for {where}")
+            except SecretError as exc:
+                fail(f"error: {exc}")
 
 
 def load_waivers_or_fail(path: str):

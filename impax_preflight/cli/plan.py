@@ -12,6 +12,7 @@ from datetime import datetime
 import click
 
 from .common import (
+    ask_prompts,
     check_inventory_or_fail,
     check_selection_or_fail,
     db_window_or_fail,
@@ -47,7 +48,6 @@ def plan_cmd(inventory, as_json, only, skip, hosts, db_window, check_timeout, no
     """
     from ..estimate import estimate_databases
     from ..plan import build_plan
-    from .run import ask_prompts
 
     inv = load_inventory_or_fail(inventory)
     plugins = load_plugins_or_fail(plugins_dirs, checks_dirs, disable)

@@ -10,6 +10,7 @@ import click
 from ..report.writers import DEFAULT_FORMATS as _FORMATS
 from ..vocabulary import EXIT_USAGE
 from .common import (
+    ask_prompts,
     check_formats_or_fail,
     check_inventory_or_fail,
     check_selection_or_fail,
@@ -136,18 +137,6 @@ def execute(inv, plugins, out_dir, fmt_list, *, baseline=None, progress=None, qu
             click.echo(f"error: the {fmt} report could not be written: {why}", err=True)
         sys.exit(EXIT_USAGE)
     return report
-
-
-def ask_prompts(inv) -> None:
-    """prompt: secrets are asked once, up front, not from worker threads in the middle of a run."""
-    from ..secrets import SecretError
-
-    for where, ref in inv.secret_refs():
-        if ref.scheme == "prompt":
-            try:
-                ref.resolve(prompt_label=f"password for {where}")
-            except SecretError as exc:
-                fail(f"error: {exc}")
 
 
 @click.command()
