@@ -86,9 +86,8 @@ def client(argv: list[str]) -> None:
     """The measured process: one reconciliation through run_preflight; prints its figures as JSON."""
     import resource
 
+    from impax_preflight import load_plugins, run_preflight, write_reports
     from impax_preflight.inventory import Inventory
-    from impax_preflight.plugins import load_plugins
-    from impax_preflight.runner import run_preflight, write_reports
 
     old_port, new_port, first, last, work = int(argv[0]), int(argv[1]), argv[2], argv[3], Path(argv[4])
     inv = Inventory.model_validate({

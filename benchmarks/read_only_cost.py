@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 def guard_cost(loops: int) -> dict[str, float]:
     import sqlglot
 
-    from impax_preflight.checks import _dbsql as q
+    from impax_preflight.checks import _statements as q
     from impax_preflight.db.readonly import ensure_read_only
 
     statements = q.all_statements()

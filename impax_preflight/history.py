@@ -35,6 +35,7 @@ from .model import (
     Verdict,
     utcnow,
 )
+from .report.merge import STAGES
 from .secrets import mask
 
 log = logging.getLogger("impax_preflight.history")
@@ -46,8 +47,6 @@ DEFAULT_KEEP_RUNS = 200
 BUSY_TIMEOUT_S = 30.0
 #: Stored message length: enough for "what changed", not the evidence (that stays in report.json).
 MESSAGE_CHARS = 500
-STAGES = ("site", "dr", "bk", "prod", "unknown")
-PROBLEMS = (Status.FAIL, Status.ERROR, Status.WARN)
 
 
 class HistoryError(Exception):
@@ -211,9 +210,10 @@ class HistoryStore:
 
     # ---- writing -----------------------------------------------------------------------------
 
-    def record(self, report: RunReport, kind: str = "run") -> bool:
-        """Record a run (idempotent by run id); prune the site to `keep_runs`. True if it was new."""
-        from .report.diff import numeric_values
+    def record(self, report: RunReport, kind: str = "run", con: sqlite3.Connection | None = None) -> bool:
+        """Record a run (idempotent by run id); prune the site to `keep_runs`. True if it was new.
+        `con`: a connection of this store to use (and leave open), else one of its own."""
+        from .report.diff import PROBLEM, numeric_values
         from .report.merge import group_findings
 
         rows = []
@@ -223,13 +223,14 @@ class HistoryStore:
                 tally = stages.setdefault(group, {"blockers": 0, "warnings": 0})
                 if f.is_blocking:
                     tally["blockers"] += 1
-                elif f.status in PROBLEMS:
+                elif f.status in PROBLEM:
                     tally["warnings"] += 1
                 numbers = numeric_values(f.values)
                 rows.append((f.key, f.check_id, f.target, f.target_kind, f.subject, f.host, f.site, group, f.status.value,
                              f.severity.value, f.title, mask(f.message[:MESSAGE_CHARS]),
                              json.dumps(numbers) if numbers else None))
-        con = self._connect()
+        own = con is None
+        con = con or self._connect()
         try:
             con.execute("BEGIN IMMEDIATE")
             try:
@@ -256,7 +257,8 @@ class HistoryStore:
             if pruned:
                 log.info("history: pruned %d old run(s) of %s (keeping %d)", pruned, report.site, self.keep_runs)
         finally:
-            con.close()
+            if own:
+                con.close()
         return True
 
     # ---- reading -----------------------------------------------------------------------------
@@ -266,15 +268,13 @@ class HistoryStore:
         con = self._connect(create=False)
         try:
             rows = con.execute(
-                "SELECT site, COUNT(*), MIN(started_at), MAX(started_at) FROM runs GROUP BY site ORDER BY site").fetchall()
-            out = []
-            for site, n, first, last in rows:
-                verdict = con.execute("SELECT verdict FROM runs WHERE site = ? ORDER BY started_at DESC, id DESC LIMIT 1",
-                                      (site,)).fetchone()[0]
-                out.append({"site": site, "runs": n, "first": first, "last": last, "last_verdict": verdict})
-            return out
+                "SELECT site, COUNT(*), MIN(started_at), MAX(started_at), "
+                "(SELECT last.verdict FROM runs last WHERE last.site = runs.site ORDER BY last.started_at DESC, last.id DESC "
+                "LIMIT 1) FROM runs GROUP BY site ORDER BY site").fetchall()
         finally:
             con.close()
+        return [{"site": site, "runs": n, "first": first, "last": last, "last_verdict": verdict}
+                for site, n, first, last, verdict in rows]
 
     def runs(self, site: str, until: datetime | None = None, limit: int | None = None) -> list[StoredRun]:
         """The site's runs, oldest first (only those started at or before `until`; the newest `limit`)."""
@@ -323,11 +323,13 @@ class HistoryStore:
             interrupted=run.interrupted, verdict=Verdict(run.verdict), findings=findings, inventory={}, checks=[], not_run=[],
             plugins=[], warnings=[], expired_waivers=[])
 
-    def trends(self, report: RunReport) -> RunHistory:
-        """The site's runs up to this one, the series the charts draw, and the diff against the previous run."""
+    def trends(self, report: RunReport, con: sqlite3.Connection | None = None) -> RunHistory:
+        """The site's runs up to this one, the series the charts draw, and the diff against the previous run.
+        `con`: a connection of this store to use (and leave open), else one of its own."""
         from .report.diff import diff_reports
 
-        con = self._connect(create=False)
+        own = con is None
+        con = con or self._connect(create=False)
         try:
             runs = self._runs(con, report.site, report.started_at, self.keep_runs)
             if not any(r.run_id == report.run_id for r in runs):
@@ -341,7 +343,8 @@ class HistoryStore:
                 since_last = diff_reports(old, report)
             series, limits = self._series(con, runs, index, report)
         finally:
-            con.close()
+            if own:
+                con.close()
         return RunHistory(site=report.site, store=str(self.path), upgrade_date=upgrade_date_of(report.inventory),
                           keep_runs=self.keep_runs, runs=[r.summary() for r in runs], series=series, limits=limits,
                           since_last=since_last)
@@ -453,7 +456,7 @@ def _finding(row: tuple) -> StoredFinding | None:
         st, sev = Status(status), Severity(severity)
     except ValueError:  # written by a newer version with a status this one does not know
         return None
-    return StoredFinding(key, check_id, target, target_kind, subject, host, site, stage if stage in ("dr", "bk", "prod") else None,
+    return StoredFinding(key, check_id, target, target_kind, subject, host, site, stage if stage in STAGES else None,
                          st, sev, title or "", message or "", json.loads(numbers) if numbers else {})
 
 
@@ -483,17 +486,28 @@ def upgrade_date_of(inventory: dict[str, Any]) -> date | None:
 # ---- what the commands call ------------------------------------------------------------------
 
 
+def history_store(inventory=None, path: str | Path | None = None) -> HistoryStore:
+    """Which store: --history PATH; [site.history] path; IMPAX_PREFLIGHT_HISTORY; the per-user default.
+
+    Whether a run records into it is `open_history`'s question: `history` reads this store even when
+    [site.history] enabled = false. Nothing is opened here.
+    """
+    settings = inventory.site.history if inventory is not None else None
+    keep = settings.keep_runs if settings is not None else DEFAULT_KEEP_RUNS
+    chosen = path or (settings.path if settings is not None else None) or os.environ.get("IMPAX_PREFLIGHT_HISTORY") or default_path()
+    return HistoryStore(chosen, keep_runs=keep)
+
+
 def open_history(inventory=None, path: str | Path | None = None, disabled: bool = False) -> HistoryStore | None:
-    """The store a run records into: --no-history -> None; --history PATH; [site.history]; the per-user default.
+    """The store a run records into (`history_store`), or None: --no-history, or [site.history]
+    enabled = false without a --history PATH.
 
     Nothing is opened here: a store that cannot be written shows as a run warning when the run records.
     """
     settings = inventory.site.history if inventory is not None else None
     if disabled or (path is None and settings is not None and not settings.enabled):
         return None
-    keep = settings.keep_runs if settings is not None else DEFAULT_KEEP_RUNS
-    chosen = path or (settings.path if settings is not None else None) or os.environ.get("IMPAX_PREFLIGHT_HISTORY") or default_path()
-    return HistoryStore(chosen, keep_runs=keep)
+    return history_store(inventory, path)
 
 
 def record_run(report: RunReport, store: HistoryStore | None, kind: str = "run") -> RunReport:
@@ -501,17 +515,23 @@ def record_run(report: RunReport, store: HistoryStore | None, kind: str = "run")
     a history that cannot be written or read becomes a run warning and the run is unaffected."""
     if store is None:
         return report
+    con = None
     try:
-        store.record(report, kind)
+        con = store._connect()  # one connection records the run and reads the trends back
+        store.record(report, kind, con)
     except (sqlite3.Error, OSError, HistoryError) as exc:
+        if con is not None:
+            con.close()
         report.warnings.append(mask(f"the run was not recorded in the history {store.path}: {_reason(exc)}; the run itself "
                                     "is complete (give another store with --history PATH, or --no-history)"))
         return report
     try:
-        report.history = store.trends(report)
+        report.history = store.trends(report, con)
     except (sqlite3.Error, OSError, HistoryError, ValueError) as exc:
         report.warnings.append(mask(f"the run was recorded in {store.path} but its history could not be read back: "
                                     f"{_reason(exc)}; the report has no trends"))
+    finally:
+        con.close()
     return report
 
 
@@ -568,6 +588,7 @@ def _keys(items: list[dict]) -> list[str]:
 def site_history(store: HistoryStore, site: str, last: int | None = None) -> dict[str, Any]:
     """The site's runs, oldest first, each with its counts and what changed since the run before it
     (the categories of `report.diff.diff_reports`, as finding keys)."""
+    from .report.charts import run_totals
     from .report.diff import diff_reports
 
     con = store._connect(create=False)
@@ -583,11 +604,11 @@ def site_history(store: HistoryStore, site: str, last: int | None = None) -> dic
     previous = None
     for r in needed:
         current = store.as_report(r, findings[r.pk])
+        blockers, warnings = run_totals(r)
         entry = {"run_id": r.run_id, "kind": r.kind, "started_at": r.started_at, "finished_at": r.finished_at,
                  "verdict": r.verdict, "verdict_label": Verdict(r.verdict).label, "interrupted": r.interrupted,
                  "counts": r.counts, "stages": r.stages,
-                 "blockers": sum(v.get("blockers", 0) for v in r.stages.values()),
-                 "warnings": sum(v.get("warnings", 0) for v in r.stages.values()),
+                 "blockers": blockers, "warnings": warnings,
                  "changes": None}
         if previous is not None:
             d = diff_reports(previous, current)

@@ -51,10 +51,18 @@ def _skip_reason(report: "RunReport", settings: "MailNotification") -> str | Non
     if settings.when == "problems" and report.verdict.value == "GO":
         return "the verdict is GO and [site.notify.mail] when = \"problems\""
     if settings.when == "changes":
-        diff = report.history.since_last if report.history is not None else report.baseline
+        diff, since = _changes(report)
         if diff and not (diff["verdict"]["changed"] or diff["new_blockers"] or diff["resolved"]):
-            return "nothing changed since the last run and [site.notify.mail] when = \"changes\""
+            return f"nothing changed since the {since} and [site.notify.mail] when = \"changes\""
     return None
+
+
+def _changes(report: "RunReport") -> tuple[dict | None, str]:
+    """What "changed" means for the mail: since the last recorded run; without a history, since the
+    --baseline run (None when there is neither)."""
+    if report.history is not None:
+        return report.history.since_last, "last run"
+    return report.baseline, "baseline run"
 
 
 # ---- the message -----------------------------------------------------------------------------
@@ -63,15 +71,17 @@ def _skip_reason(report: "RunReport", settings: "MailNotification") -> str | Non
 def subject(report: "RunReport", settings: "MailNotification") -> str:
     blockers = len(report.blockers())
     text = f"{settings.subject_prefix} {report.verdict.label} — {report.site}: {blockers} blocker{'s' if blockers != 1 else ''}"
-    diff = report.history.since_last if report.history is not None else None
+    diff, since = _changes(report)
     if diff is not None:
-        text += f" ({len(diff['new_blockers'])} new, {len(diff['resolved'])} resolved since the last run)"
+        text += f" ({len(diff['new_blockers'])} new, {len(diff['resolved'])} resolved since the {since})"
     return " ".join(text.split())
 
 
 def body(report: "RunReport") -> str:
     """The plain-text mail: verdict, blockers with remediation, changes since the last run, warnings."""
     from .report.diff import diff_to_text
+    from .report.merge import ordered_blockers
+    from .report.text import blocker_line, no_verdict_sentence, nothing_blocks_sentence, one_line
 
     counts = ", ".join(f"{n} {s}" for s, n in report.counts().items() if n)
     lines = [
@@ -87,25 +97,24 @@ def body(report: "RunReport") -> str:
         days = (history.upgrade_date - report.started_at.date()).days
         lines.append(f"Upgrade planned for {history.upgrade_date.isoformat()}: "
                      + (f"{days} day(s) after this run." if days >= 0 else f"the date passed {-days} day(s) before this run."))
-    blockers = report.blockers()
+    blockers = ordered_blockers(report)  # in the order every report lists them
     unverified = [] if blockers else report.unverified_blockers()
-    lines += ["", f"What blocks the upgrade ({len(blockers)}):" if blockers else
-              f"No blocking problem was found in what ran, but {len(unverified)} blocker check(s) gave no verdict:"
-              if unverified else "Nothing blocks the upgrade."]
-    lines += [f"  - {' '.join(u.split())}" for u in unverified]
+    lines += ["", f"What blocks the upgrade ({len(blockers)}):" if blockers else no_verdict_sentence(len(unverified))
+              if unverified else nothing_blocks_sentence(report.counts()["waived"])]
+    lines += [f"  - {one_line(u)}" for u in unverified]
     for f in blockers:
-        lines.append(f"  - {f.check_id} @ {f.target}{' [' + f.subject + ']' if f.subject else ''}: {' '.join(f.message.split())}")
+        lines.append(f"  - {blocker_line(f)}")
         if f.remediation:
-            lines.append(f"      Remediation: {' '.join(f.remediation.split())}")
+            lines.append(f"      Remediation: {one_line(f.remediation)}")
     lines.append("")
     if history is not None and history.since_last is not None:
         lines += ["Since the last run", "------------------", diff_to_text(history.since_last)]
     elif history is not None:
         lines.append("This is the first recorded run of this site: the next mail will say what changed.")
-    elif report.baseline is not None:
-        lines += ["Since the baseline run", "----------------------", diff_to_text(report.baseline)]
     else:
         lines.append("The run history is off (--no-history): no comparison with the last run.")
+    if report.baseline is not None:  # asked for with --baseline: shown as well, in its own section
+        lines += ["", "Since the baseline run", "----------------------", diff_to_text(report.baseline)]
     if report.warnings:
         lines += ["", "Run warnings:"] + [f"  - {w}" for w in report.warnings]
     lines.append("")

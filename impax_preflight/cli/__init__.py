@@ -15,7 +15,7 @@ import click
 from ..vocabulary import EXIT_INTERRUPTED, EXIT_USAGE
 from .catalog import checks_cmd, plugins_cmd
 from .collect import collect_cmd
-from .common import setup_logging
+from .common import setup_logging, warn_plugins
 from .history import history_cmd
 from .plan import plan_cmd
 from .reports import diff_cmd, report_cmd, schema
@@ -50,8 +50,7 @@ def _add_plugin_commands() -> None:
     except Exception as exc:  # noqa: BLE001 - a broken plugin must not take the CLI down
         click.echo(f"warning: plugin commands could not be added: {exc}", err=True)
         return
-    for w in plugins.warnings:
-        click.echo(f"warning: {w}", err=True)
+    warn_plugins(plugins, at_start=True)  # once: the command that loads the plugins again does not repeat them
     plugins.call("impax_register_commands", on_error=lambda name, exc: click.echo(
         f"warning: plugin {name} could not add its commands: {type(exc).__name__}: {exc}", err=True), cli=cli)
 

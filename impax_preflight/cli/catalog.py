@@ -31,7 +31,6 @@ def checks_cmd(patterns, as_json, as_markdown, severity, target, plugins_dirs, c
         if target and c.target != target:
             continue
         infos.append(c.info(plugins.check_provider(cid)))
-    _warn(plugins)
     if as_json:
         click.echo(json.dumps([i.model_dump(mode="json") for i in infos], indent=2))
         return
@@ -56,7 +55,6 @@ def checks_cmd(patterns, as_json, as_markdown, severity, target, plugins_dirs, c
 def plugins_cmd(as_json, plugins_dirs, checks_dirs, disable):
     """Show each plugin: name, version, status (active/disabled/broken), hooks and checks."""
     plugins = load_plugins_or_fail(plugins_dirs, checks_dirs, disable)
-    _warn(plugins)
     if as_json:
         click.echo(json.dumps([p.model_dump(mode="json") for p in plugins.plugins], indent=2))
         return
@@ -70,10 +68,3 @@ def plugins_cmd(as_json, plugins_dirs, checks_dirs, disable):
         table.add_row(p.name, p.version or "", status, ", ".join(h.replace("impax_", "") for h in p.hooks),
                       str(len(p.checks)) if p.checks else "")
     console().print(table)
-
-
-def _warn(plugins) -> None:
-    """Broken third-party plugins go to stderr, whatever the output format: a catalog that lacks
-    them must not look complete."""
-    for w in plugins.warnings:
-        click.echo(f"warning: {w}", err=True)

@@ -34,8 +34,6 @@ def collect_cmd(inventory, host_names, out_dir, plugins_dirs, checks_dirs, disab
 
     inv = load_inventory_or_fail(inventory)
     plugins = load_plugins_or_fail(plugins_dirs, checks_dirs, disable)
-    for w in plugins.warnings:
-        click.echo(f"warning: {w}", err=True)
     hosts = []
     for name in host_names:
         try:

@@ -1,5 +1,7 @@
-"""What the commands share: the plugin options, loading an inventory, plugins or waivers with a
-clear error (exit code 3), the rich console, the log set-up.
+"""What the commands share: the plugin options; loading an inventory, plugins or waivers, and
+refusing what a run would refuse (a bad inventory, a glob that matches nothing, an unknown report
+format, a bad --db-window, --history with --no-history) with a clear error (exit code 3), before any
+password is asked; the plugin warnings; the rich console; the log set-up.
 
 Only click is imported at module level: everything else loads inside the functions, so that
 ``impax-preflight --help`` stays instant.
@@ -31,19 +33,40 @@ def fail(message: str) -> NoReturn:
     sys.exit(EXIT_USAGE)
 
 
-def load_plugins_or_fail(plugins_dirs=(), checks_dirs=(), disable=(), *, entry_points: bool = True, catalog: bool = True):
+#: the plugin warnings main() showed when it added the installed plugins' commands: not repeated
+_shown_at_start: set[str] = set()
+
+
+def warn_plugins(plugins, *, at_start: bool = False) -> None:
+    """The plugin set's warnings (a third-party plugin that did not load, built-in checks disabled)
+    on stderr, whatever the output format: a catalog or a plan that lacks them must not look
+    complete. Each is shown once, though main() and the command both load the installed plugins."""
+    for w in plugins.warnings:
+        if at_start:
+            _shown_at_start.add(w)
+        elif w in _shown_at_start:
+            continue
+        click.echo(f"warning: {w}", err=True)
+
+
+def load_plugins_or_fail(plugins_dirs=(), checks_dirs=(), disable=(), *, entry_points: bool = True, catalog: bool = True,
+                         warn: bool = True):
     """The plugin set, or exit 3 naming what is broken (a built-in or a named plugin that does not
     load, a malformed check file, a duplicate check id). `catalog=False` leaves the built-in checks
-    out (for commands that only render reports)."""
+    out (for commands that only render reports). Its warnings go to stderr (`warn=False`: the
+    caller shows them otherwise, as a run does among its run warnings)."""
     from ..api import load_plugins
     from ..declarative import DeclarativeError
     from ..plugins import PluginError
 
     try:
-        return load_plugins(plugins_dirs=plugins_dirs, disable=disable, checks_dirs=checks_dirs, entry_points=entry_points,
-                            builtin_checks=catalog)
+        plugins = load_plugins(plugins_dirs=plugins_dirs, disable=disable, checks_dirs=checks_dirs, entry_points=entry_points,
+                               builtin_checks=catalog)
     except (PluginError, DeclarativeError) as exc:
         fail(f"error: {exc}")
+    if warn:
+        warn_plugins(plugins)
+    return plugins
 
 
 def load_inventory_or_fail(path: str):
@@ -55,6 +78,28 @@ def load_inventory_or_fail(path: str):
         fail(f"error: the inventory is not valid:\n{exc}")
 
 
+def db_window_or_fail(inv, given: str | None):
+    """The run's database window (--db-window HH:MM-HH:MM, else the inventory's, else None), or exit 3
+    on a --db-window that does not parse."""
+    from ..dbwindow import WindowError
+    from ..runner import database_window
+
+    try:
+        return database_window(inv, given)
+    except WindowError as exc:
+        fail(f"error: --db-window: {exc}")
+
+
+def history_or_fail(inv, path: str | None, off: bool):
+    """The history store a run (or a `report`) records into, None with --no-history; exit 3 when both
+    --history PATH and --no-history are given."""
+    if path and off:
+        fail("error: give either --history PATH or --no-history, not both")
+    from ..history import open_history
+
+    return open_history(inv, path, off)
+
+
 def check_inventory_or_fail(inv, plugins) -> None:
     """Exit 3 naming file:line:field for what the run would trip over: settings of the wrong type,
     a transport no plugin provides."""
@@ -63,6 +108,39 @@ def check_inventory_or_fail(inv, plugins) -> None:
     problems = inventory_problems(inv, plugins)
     if problems:
         fail("error: the inventory is not valid:\n" + "\n".join(problems))
+
+
+def check_selection_or_fail(inv, plugins, only=(), skip=(), hosts=()) -> None:
+    """Exit 3 when an --only / --skip glob matches no check id or a --host glob no host: a typo must
+    neither run (or plan) nothing nor leave nothing out, and is refused before any password is asked."""
+    from ..plan import check_host_globs, check_selection_globs
+
+    try:
+        check_host_globs(inv, hosts)
+        check_selection_globs(plugins.checks().values(), only, skip)
+    except ValueError as exc:
+        fail(f"error: {exc}")
+
+
+def check_formats_or_fail(plugins, formats) -> None:
+    """Exit 3 naming a report format no reporter writes, before anything runs or is recorded."""
+    from ..report.writers import unknown_formats
+
+    unknown = unknown_formats(plugins, formats)
+    if unknown:
+        fail(f"error: unknown report format(s) {', '.join(unknown)}; available: {', '.join(plugins.reporter_names())}")
+
+
+def ask_prompts(inv) -> None:
+    """prompt: secrets are asked once, up front, not from worker threads in the middle of a run."""
+    from ..secrets import SecretError
+
+    for where, ref in inv.secret_refs():
+        if ref.scheme == "prompt":
+            try:
+                ref.resolve(prompt_label=f"password for {where}")
+            except SecretError as exc:
+                fail(f"error: {exc}")
 
 
 def load_waivers_or_fail(path: str):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import click
 
-from .common import usage_error
+from .common import load_inventory_or_fail, usage_error
 
 
 def _usage_error(message: str):
@@ -65,20 +65,15 @@ def history_cmd(site, history_path, inventory, last, as_json):
     import json
     import sqlite3
 
-    from ..history import HistoryError, HistoryStore, open_history, site_history
+    from ..history import HistoryError, history_store, site_history
     from ..model import Verdict
     from ..report.diff import format_delta, format_value
 
     inv = None
     if inventory:
-        from ..inventory import InventoryError, load_inventory
-
-        try:
-            inv = load_inventory(inventory)
-        except InventoryError as exc:
-            raise _usage_error(f"the inventory is not valid:\n{exc}") from None
+        inv = load_inventory_or_fail(inventory)
         site = site or inv.site.name
-    store = open_history(inv, history_path) or HistoryStore(history_path or open_history().path)
+    store = history_store(inv, history_path)  # the store it names, whether runs record into it or not
     try:
         sites = store.sites()
         chosen = _pick_site(sites, site)

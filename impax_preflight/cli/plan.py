@@ -11,7 +11,15 @@ from datetime import datetime
 
 import click
 
-from .common import fail, load_inventory_or_fail, load_plugins_or_fail, plugin_options
+from .common import (
+    ask_prompts,
+    check_inventory_or_fail,
+    check_selection_or_fail,
+    db_window_or_fail,
+    load_inventory_or_fail,
+    load_plugins_or_fail,
+    plugin_options,
+)
 from ..vocabulary import EXIT_USAGE
 
 
@@ -38,22 +46,14 @@ def plan_cmd(inventory, as_json, only, skip, hosts, db_window, check_timeout, no
     of the first 100,000 rows (--no-sample to avoid it). Exit 0; 3 on a bad inventory or arguments
     (with --strict also when a database could not be estimated).
     """
-    from ..dbwindow import WindowError
     from ..estimate import estimate_databases
-    from ..plan import build_plan, check_host_globs
-    from ..runner import database_window
-    from .run import ask_prompts
+    from ..plan import build_plan
 
     inv = load_inventory_or_fail(inventory)
     plugins = load_plugins_or_fail(plugins_dirs, checks_dirs, disable)
-    try:
-        window = database_window(inv, db_window)
-    except WindowError as exc:
-        fail(f"error: --db-window: {exc}")
-    try:
-        check_host_globs(inv, hosts)
-    except ValueError as exc:
-        fail(f"error: {exc}")
+    check_inventory_or_fail(inv, plugins)
+    window = db_window_or_fail(inv, db_window)
+    check_selection_or_fail(inv, plugins, only, skip, hosts)
     items, not_run = build_plan(inv, plugins.checks().values(), only, skip, hosts)
     if not no_connect:
         ask_prompts(inv)
@@ -65,8 +65,14 @@ def plan_cmd(inventory, as_json, only, skip, hosts, db_window, check_timeout, no
         click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
     else:
         _print(data)
-    if strict and any(d["error"] for d in data["databases"]):
+    if strict and any(_not_estimated(d) for d in data["databases"]):
         sys.exit(EXIT_USAGE)
+
+
+def _not_estimated(d: dict) -> bool:
+    """A database the plan could not (wholly) estimate: not connected, or a plugin's estimate failed
+    (estimate.py keeps a failing `impax_estimate_scans` in the database's notes, the plan going on)."""
+    return bool(d["error"] or d["notes"])
 
 
 def _as_data(inv, items, not_run, databases, window) -> dict:
@@ -105,7 +111,7 @@ def _window_data(window, longest_wall_s) -> dict | None:
 def _print(data: dict) -> None:
     echo = click.echo
     n_targets = len(data["targets"])
-    read = any(not (d["error"] or "").startswith("not connected") for d in data["databases"])
+    read = any(d["error"] is None for d in data["databases"])  # a session was opened: the dictionary was read
     how = "nothing was run; the databases' data dictionaries were read" if read else "nothing was run or read"
     echo(f"Plan for {data['site']}: {data['checks_planned']} checks on {n_targets} target{'s' if n_targets != 1 else ''}, "
          f"{len(data['not_run'])} not run ({how})\n")
@@ -124,7 +130,7 @@ def _print(data: dict) -> None:
     for d in data["databases"]:
         _print_database(d)
     echo()
-    _print_window(data["database_window"], data["databases"])
+    _print_window(data["database_window"])
     if data["not_run"]:
         echo()
         echo(f"Not run ({len(data['not_run'])})")
@@ -184,7 +190,7 @@ def _print_database(d: dict) -> None:
         echo(f"    ! {note}")
 
 
-def _print_window(w: dict | None, databases: list[dict]) -> None:
+def _print_window(w: dict | None) -> None:
     echo = click.echo
     if w is None:
         echo("Database window: none: scans may start at any time ([site.database_window] hours or --db-window limit them)")
@@ -226,12 +232,6 @@ def _about(seconds: float | None) -> str:
 
 
 def _duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "unknown"
-    if seconds < 1:
-        return "under 1 s"
-    if seconds < 120:
-        return f"{seconds:.0f} s"
-    if seconds < 7200:
-        return f"{seconds / 60:.0f} min"
-    return f"{seconds / 3600:.1f} h"
+    from ..report.text import duration_text
+
+    return "unknown" if seconds is None else duration_text(seconds, estimate=True)

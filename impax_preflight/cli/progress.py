@@ -11,6 +11,8 @@ from pathlib import Path
 
 import click
 
+from ..report.text import blocker_line, finding_label
+
 _STATUS_WORD = {"pass": "PASS", "warn": "WARN", "fail": "FAIL", "error": "ERROR", "skipped": "SKIP", "waived": "WAIVED"}
 
 
@@ -126,19 +128,18 @@ def scan_count(d: dict) -> str:
 
 
 def finding_line(f) -> str:
-    subject = f" [{f.subject}]" if f.subject else ""
-    return f"{_STATUS_WORD[f.status.value]:<6} {f.severity.value:<7} {f.check_id} @ {f.target}{subject}: {f.message}"
+    return f"{_STATUS_WORD[f.status.value]:<6} {f.severity.value:<7} {finding_label(f)}: {f.message}"
 
 
-def short(text: str, limit: int = 220) -> str:
-    """One line for the terminal; the reports carry the whole message."""
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+#: a blocker's message on the terminal is cut to this many characters; the reports carry the whole
+SUMMARY_MESSAGE_CHARS = 220
 
 
 def summary(console, report, written: dict, jsonl: Path) -> None:
     """The verdict, the counts, what blocks the upgrade, warnings and the files written."""
     from rich.markup import escape
+
+    from ..report.merge import ordered_blockers
 
     counts = report.counts()
     style = {"GO": "bold green", "GO_WITH_WARNINGS": "bold yellow", "NO_GO": "bold red"}[report.verdict.value]
@@ -146,12 +147,11 @@ def summary(console, report, written: dict, jsonl: Path) -> None:
     console.print(f"Verdict for {escape(report.site)}: [{style}]{report.verdict.label}[/]"
                   + (" (interrupted: partial run)" if report.interrupted else ""))
     console.print("  " + ", ".join(f"{v} {k}" for k, v in counts.items() if v))
-    blockers = report.blockers()
+    blockers = ordered_blockers(report)  # in the order every report lists them
     if blockers:
         console.print(f"[bold]What blocks the upgrade ({len(blockers)}):[/]")
         for f in blockers:
-            console.print(f"  - {f.check_id} @ {f.target}{' [' + f.subject + ']' if f.subject else ''}: {short(f.message)}",
-                          markup=False)
+            console.print(f"  - {blocker_line(f, SUMMARY_MESSAGE_CHARS)}", markup=False)
     for w in report.warnings:
         console.print(f"[yellow]warning:[/] {escape(w)}")
     for w in report.expired_waivers:

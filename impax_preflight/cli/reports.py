@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from ..vocabulary import EXIT_USAGE
-from .common import console, load_plugins_or_fail, usage_error
+from .common import check_formats_or_fail, console, history_or_fail, load_plugins_or_fail, usage_error
 from .run import DEFAULT_FORMATS, format_list
 
 
@@ -44,11 +44,12 @@ def report_cmd(reports, out_dir, formats, baseline, history_path, no_history):
     by stage of the staged upgrade (DR -> BK -> Prod), each stage with its own verdict.
     Exit code 0 when the reports were written, 3 when an input is unusable.
     """
-    from ..history import open_history, record_report
+    from ..history import record_report
     from ..report.diff import diff_reports
     from ..report.merge import MergeError, merge_reports
     from ..report.writers import ReportWriteError, write_reports
 
+    store = history_or_fail(None, history_path, no_history)
     runs = _load(reports)
     try:
         merged = merge_reports(runs)
@@ -56,13 +57,14 @@ def report_cmd(reports, out_dir, formats, baseline, history_path, no_history):
         raise usage_error(click.ClickException(str(exc))) from None
     if baseline is not None:
         merged = merged.model_copy(update={"baseline": diff_reports(_load([baseline])[0], merged)})
-    merged = record_report(merged, runs, open_history(path=history_path, disabled=no_history))
+    # everything that can refuse the command comes before the history records anything
     plugins = load_plugins_or_fail(catalog=False)
+    fmt_list = format_list(formats)
+    check_formats_or_fail(plugins, fmt_list)
+    merged = record_report(merged, runs, store)
     unwritten: dict[str, str] = {}
     try:
-        written = write_reports(merged, out_dir, format_list(formats), plugins)
-    except ValueError as exc:  # an unknown format: write_reports names it and the available ones
-        raise usage_error(click.ClickException(str(exc))) from None
+        written = write_reports(merged, out_dir, fmt_list, plugins)
     except ReportWriteError as exc:
         written, unwritten = exc.written, exc.failed
     except OSError as exc:  # the output folder itself

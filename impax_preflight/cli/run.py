@@ -10,9 +10,14 @@ import click
 from ..report.writers import DEFAULT_FORMATS as _FORMATS
 from ..vocabulary import EXIT_USAGE
 from .common import (
+    ask_prompts,
+    check_formats_or_fail,
     check_inventory_or_fail,
+    check_selection_or_fail,
     console,
+    db_window_or_fail,
     fail,
+    history_or_fail,
     load_inventory_or_fail,
     load_plugins_or_fail,
     load_waivers_or_fail,
@@ -55,15 +60,11 @@ def format_list(formats: str) -> list[str]:
 def run(inventory, out_dir, formats, only, skip, hosts, jobs, check_timeout, db_window, waivers, bundles, baseline, progress,
         history_path, no_history, plugins_dirs, checks_dirs, disable):
     """Run the check catalog against the site in INVENTORY and write the reports."""
-    from ..report.writers import unknown_formats
-
     inv = load_inventory_or_fail(inventory)
-    plugins = load_plugins_or_fail(plugins_dirs, checks_dirs, disable)
+    plugins = load_plugins_or_fail(plugins_dirs, checks_dirs, disable, warn=False)  # the summary lists them
     check_inventory_or_fail(inv, plugins)
-    fmt_list = format_list(formats)
-    unknown = unknown_formats(plugins, fmt_list)
-    if unknown:  # before the run, not after it
-        fail(f"error: unknown report format(s) {', '.join(unknown)}; available: {', '.join(plugins.reporter_names())}")
+    check_selection_or_fail(inv, plugins, only, skip, hosts)
+    store = history_or_fail(inv, history_path, no_history)
     bundle_map = {}
     for b in bundles:
         name, sep, path = b.partition("=")
@@ -79,39 +80,35 @@ def run(inventory, out_dir, formats, only, skip, hosts, jobs, check_timeout, db_
             old_report = read_report_file(baseline)
         except ReportFileError as exc:
             fail(f"error: --baseline: {exc}")
-    if history_path and no_history:
-        fail("error: give either --history PATH or --no-history, not both")
-    window = None
-    if db_window:
-        from ..dbwindow import WindowError
-        from ..runner import database_window
-
-        try:
-            window = database_window(inv, db_window)
-        except WindowError as exc:
-            fail(f"error: --db-window: {exc}")
-    from ..history import open_history
-
-    ask_prompts(inv)
-    report = execute(inv, plugins, out_dir, fmt_list, baseline=old_report, progress=progress, only=only, skip=skip,
+    window = db_window_or_fail(inv, db_window)
+    report = execute(inv, plugins, out_dir, format_list(formats), baseline=old_report, progress=progress, only=only, skip=skip,
                      hosts=hosts, jobs=jobs, check_timeout_s=check_timeout, waivers=waiver_list, bundles=bundle_map,
-                     db_window=window, history=open_history(inv, history_path, no_history))
+                     db_window=window, history=store)
     sys.exit(report.exit_code)
 
 
 def execute(inv, plugins, out_dir, fmt_list, *, baseline=None, progress=None, quiet_findings=False, history=None,
             **run_options):
-    """Run with a progress display, record it in the history (before the run-finished hook, so its
-    observers see the trends), add the baseline diff, write the reports, print the summary."""
+    """Run with a progress display, record it in the history and add the baseline diff (both before
+    the run-finished hook, so its observers — the mail — see the trends and the changes), write the
+    reports, print the summary. An unknown format is refused before the run (and before any
+    password is asked), not after it."""
     from ..report.writers import ReportWriteError, write_reports
     from ..runner import run_preflight
 
-    finishing = None
-    if history is not None:
-        from ..history import record_run
+    check_formats_or_fail(plugins, fmt_list)
+    ask_prompts(inv)
 
-        def finishing(report):
-            return record_run(report, history)
+    def finishing(report):
+        if history is not None:
+            from ..history import record_run
+
+            report = record_run(report, history)
+        if baseline is not None:
+            from ..report.diff import diff_reports
+
+            report.baseline = diff_reports(baseline, report)
+        return report
 
     from ..interrupts import first_only, held
 
@@ -124,15 +121,11 @@ def execute(inv, plugins, out_dir, fmt_list, *, baseline=None, progress=None, qu
                 report = run_preflight(inv, plugins=plugins, out_dir=out_dir, progress=prog, finishing=finishing, **run_options)
             except ValueError as exc:
                 fail(f"error: {exc}")
-        if baseline is not None:
-            from ..report.diff import diff_reports
-
-            report.baseline = diff_reports(baseline, report)
         # report.json first: it is what a later `report`, `diff` or `--baseline` needs; Ctrl-C waits
         try:
             with held("writing the reports"):
-                    written = write_reports(report, out_dir, ["json"] + [f for f in fmt_list if f != "json"] if "json" in fmt_list
-                                        else fmt_list, plugins)
+                ordered = ["json"] + [f for f in fmt_list if f != "json"] if "json" in fmt_list else fmt_list
+                written = write_reports(report, out_dir, ordered, plugins)
             unwritten = {}
         except ReportWriteError as exc:
             written, unwritten = exc.written, exc.failed
@@ -144,18 +137,6 @@ def execute(inv, plugins, out_dir, fmt_list, *, baseline=None, progress=None, qu
             click.echo(f"error: the {fmt} report could not be written: {why}", err=True)
         sys.exit(EXIT_USAGE)
     return report
-
-
-def ask_prompts(inv) -> None:
-    """prompt: secrets are asked once, up front, not from worker threads in the middle of a run."""
-    from ..secrets import SecretError
-
-    for where, ref in inv.secret_refs():
-        if ref.scheme == "prompt":
-            try:
-                ref.resolve(prompt_label=f"password for {where}")
-            except SecretError as exc:
-                fail(f"error: {exc}")
 
 
 @click.command()
@@ -171,7 +152,7 @@ def demo(directory, formats, with_plugins):
     out.print(f"Demo site built in {Path(directory).resolve()}: inventory {inv_path.name}, SQLite IMPAX database, "
               "bundles of Solaris and Windows command outputs.")
     inv = load_inventory_or_fail(str(inv_path))
-    plugins = load_plugins_or_fail(entry_points=with_plugins)
+    plugins = load_plugins_or_fail(entry_points=with_plugins, warn=False)  # the summary lists them
     waivers_path = Path(directory) / "waivers.toml"
     waivers = load_waivers_or_fail(str(waivers_path)) if waivers_path.exists() else None
     from ..history import HistoryStore

@@ -15,10 +15,10 @@ from datetime import date, datetime, time, timezone
 from typing import Any
 
 from ..model import HistorySeries, RunHistory
+from .merge import GROUP_ORDER, STAGE_LABELS, STAGES
 
 #: Colours per stage (site-wide, DR, BK, Prod, unknown tier), matching the report's palette.
 STAGE_COLOURS = {"site": "#6b1d1d", "dr": "#b3261e", "bk": "#c76a00", "prod": "#3b6fb6", "unknown": "#666666"}
-STAGE_NAMES = {"site": "site-wide", "dr": "DR", "bk": "BK", "prod": "Prod", "unknown": "tier not recorded"}
 SERIES_COLOURS = ("#3b6fb6", "#1b6b2f", "#c76a00", "#6b4fa0", "#00838f", "#8e3b00", "#5d6d1e", "#ad1457", "#37474f", "#7a5a00")
 LIMIT_COLOUR = "#b3261e"
 CHART_TITLES = {
@@ -27,6 +27,18 @@ CHART_TITLES = {
     "integrity_count": "Integrity problems found (rows)",
 }
 DASHED = {"width": 2, "dasharray": "6, 4"}
+
+
+def stage_name(key: str) -> str:
+    """A stage inside a sentence or a legend: "DR", "Prod", but "site-wide", "tier not recorded"."""
+    label = STAGE_LABELS.get(key, key)
+    return label if key in STAGES else label[:1].lower() + label[1:]
+
+
+def run_totals(run: Any) -> tuple[int, int]:
+    """(blockers, warnings) of one recorded run (a `HistoryRun`, or the store's run): its stages summed."""
+    stages = run.stages.values()
+    return sum(v.get("blockers", 0) for v in stages), sum(v.get("warnings", 0) for v in stages)
 
 
 @dataclass
@@ -141,17 +153,16 @@ def burn_down(history: RunHistory) -> Chart | None:
     if len(runs) < 2:
         return None
     xs = [_naive_utc(r.started_at) for r in runs]
-    stages = [s for s in STAGE_NAMES if any(s in r.stages for r in runs)]
+    stages = [s for s in GROUP_ORDER if any(s in r.stages for r in runs)]
     colours: list[str] = []
     chart_series: list[tuple[str, list, dict]] = []
     for kind, stroke in (("blockers", {"width": 3}), ("warnings", DASHED)):
         for s in stages:
             values = [r.stages.get(s, {}).get(kind, 0) for r in runs]
             if any(values):  # a stage without any in every run would only add a line at zero
-                chart_series.append((f"{kind} {STAGE_NAMES[s]}", values, stroke))
+                chart_series.append((f"{kind} {stage_name(s)}", values, stroke))
                 colours.append(STAGE_COLOURS[s])
-    totals = [sum(v.get("blockers", 0) for v in r.stages.values()) for r in runs]
-    warn_totals = [sum(v.get("warnings", 0) for v in r.stages.values()) for r in runs]
+    totals, warn_totals = (list(t) for t in zip(*(run_totals(r) for r in runs)))
     upgrade = history.upgrade_date
     target_text = ""
     if upgrade is not None:
@@ -173,7 +184,7 @@ def burn_down(history: RunHistory) -> Chart | None:
     for label, values, stroke in chart_series:
         points = values if values and isinstance(values[0], tuple) else list(zip(xs, values))
         chart.add(label, points, stroke_style=stroke)
-    per_stage = ", ".join(f"{STAGE_NAMES[s]} {runs[-1].stages.get(s, {}).get('blockers', 0)}" for s in stages
+    per_stage = ", ".join(f"{stage_name(s)} {runs[-1].stages.get(s, {}).get('blockers', 0)}" for s in stages
                           if any(r.stages.get(s, {}).get("blockers") for r in runs))
     description = (f"{len(runs)} runs from {_day(xs[0])} to {_day(xs[-1])}. Blockers went from {totals[0]} to {totals[-1]}"
                    f"{f' ({per_stage})' if per_stage else ''}; warnings from {warn_totals[0]} to {warn_totals[-1]}.{target_text}")

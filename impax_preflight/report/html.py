@@ -15,10 +15,11 @@ from typing import Any
 
 from ..model import Finding, RunReport, Severity, Status, utcnow
 from ..secrets import masker
-from .charts import history_view
+from .charts import history_view, run_totals
 from .diff import SECTIONS, format_delta, format_value
 from .json import masked
 from .merge import STAGE_LABELS, group_findings, ordered_blockers, sites_of, stage_readiness
+from .text import duration_text, no_verdict_sentence, nothing_blocks_sentence
 
 TEMPLATE_PACKAGE = "impax_preflight.reports"
 CSP = "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:"
@@ -49,6 +50,7 @@ def _environment():
     env.filters["duration"] = _duration
     env.filters["num"] = format_value
     env.filters["delta"] = format_delta
+    env.filters["run_totals"] = run_totals
     env.filters["tojson_pretty"] = lambda v: json.dumps(v, indent=2, ensure_ascii=False, default=str)
     return env
 
@@ -69,15 +71,7 @@ def _when(v: Any) -> str:
 
 
 def _duration(v: float | None) -> str:
-    if v is None:
-        return "—"
-    if v < 1:
-        return f"{v * 1000:.0f} ms"
-    if v < 120:
-        return f"{v:.1f} s"
-    m, s = divmod(int(round(v)), 60)
-    h, m = divmod(m, 60)
-    return f"{h} h {m:02d} min" if h else f"{m} min {s:02d} s"
+    return "—" if v is None else duration_text(v)
 
 
 def _anchor(i: int) -> str:
@@ -142,6 +136,8 @@ def build_context(report: RunReport) -> dict[str, Any]:
         "severity_matrix": severity_matrix,
         "blockers": [(anchors[id(f)], f) for f in blockers],
         "unverified_blockers": report.unverified_blockers(),
+        "no_verdict_sentence": no_verdict_sentence,
+        "nothing_blocks_sentence": nothing_blocks_sentence,
         "waived": [(anchors[id(f)], f) for f in waived],
         "groups": group_views,
         "stages": stage_readiness(report, by_site=multi_site),

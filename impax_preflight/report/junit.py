@@ -4,7 +4,9 @@ Mapping: classname = check id; name = target + subject; fail -> <failure>, error
 skipped and waived -> <skipped>. A *warn* is a passing testcase whose <system-out> starts with
 "WARN:" and carries the ``impax.status=warn`` property: warnings do not block the upgrade (the
 verdict is GO WITH WARNINGS, exit code 1), and a dashboard that turned them red would teach people
-to ignore red. Pipelines gate on the exit code or the suite property ``impax.verdict``.
+to ignore red. Pipelines gate on the exit code or the suite property ``impax.verdict``. A run that
+is incomplete (a broken plugin, disabled built-in checks, a partial run) has a suite "run" with one
+error per reason.
 """
 
 from __future__ import annotations
@@ -87,6 +89,37 @@ def _testcase(suite: ET.Element, f: Finding) -> None:
     out.text = _clean(("WARN: " if f.status is Status.WARN else "") + _body(f))
 
 
+def _run_suite(root: ET.Element, report: RunReport) -> int:
+    """The suite "run": one error per reason the run is incomplete (`report.incomplete`: a plugin that
+    did not load, built-in checks disabled, blocker checks or hosts left out by --only/--skip/--host),
+    so that a CI dashboard shows why a run whose findings all passed is not GO. A report.json of
+    schema 1.1 has no `incomplete`: its broken plugins are the reasons. Returns the testcases added."""
+    broken = [p for p in report.plugins if p.status == "broken"]
+    others = [why for why in report.incomplete if not any(why.endswith(f"plugin {p.name} is broken") for p in broken)]
+    if not broken and not others:
+        return 0
+    n = len(broken) + len(others)
+    suite = ET.SubElement(root, "testsuite", name="run", timestamp=report.started_at.isoformat(), time="0.000",
+                          tests=str(n), failures="0", errors=str(n), skipped="0")
+    for p in broken:
+        # a plugin that did not load is a check set that never ran
+        case = ET.SubElement(suite, "testcase", classname="impax-preflight.plugins", name=_clean(f"plugin {p.name} loads"))
+        err = ET.SubElement(case, "error", message=_clean(f"plugin {p.name} failed to load: its checks did not run"),
+                            type="plugin")
+        err.text = _clean(p.error or "")
+        ET.SubElement(case, "system-out").text = _clean(f"Evidence:\nplugin {p.name}: {p.error or 'failed to load'}")
+    unverified = [u for u in report.unverified_blockers() if ": not run — " in u]
+    for why in others:
+        named = [f"plugin {p.name}: {p.status}" for p in report.plugins if p.status == "disabled" and p.name in why]
+        evidence = "\n".join(named or unverified or report.warnings)
+        case = ET.SubElement(suite, "testcase", classname="impax-preflight.run", name=_clean(why))
+        err = ET.SubElement(case, "error", message=_clean(f"{why}: this run can say at best GO WITH WARNINGS"), type="incomplete")
+        err.text = _clean(evidence)
+        ET.SubElement(case, "system-out").text = _clean(f"{why}\nEvidence:\n{evidence}" if evidence else why)
+    ET.SubElement(suite, "system-err").text = _clean("\n".join(report.warnings))
+    return n
+
+
 def render_junit(report: RunReport) -> str:
     report = masked(report)
     multi_site = len(sites_of(report)) > 1
@@ -118,19 +151,9 @@ def render_junit(report: RunReport) -> str:
             _testcase(suite, f)
         for k in totals:
             totals[k] += c[k]
-    broken = [p for p in report.plugins if p.status == "broken"]
-    if broken:
-        # a plugin that did not load is a check set that never ran: an error a CI dashboard shows
-        suite = ET.SubElement(root, "testsuite", name="run", timestamp=report.started_at.isoformat(), time="0.000",
-                              tests=str(len(broken)), failures="0", errors=str(len(broken)), skipped="0")
-        for p in broken:
-            case = ET.SubElement(suite, "testcase", classname="impax-preflight.plugins", name=_clean(f"plugin {p.name} loads"))
-            err = ET.SubElement(case, "error", message=_clean(f"plugin {p.name} failed to load: its checks did not run"),
-                                type="plugin")
-            err.text = _clean(p.error or "")
-        ET.SubElement(suite, "system-err").text = _clean("\n".join(report.warnings))
-        totals["tests"] += len(broken)
-        totals["errors"] += len(broken)
+    n = _run_suite(root, report)
+    totals["tests"] += n
+    totals["errors"] += n
     for k, v in totals.items():
         root.set(k, str(v))
     if report.duration_s is not None:

@@ -14,6 +14,7 @@ from .diff import SECTIONS, format_delta, format_value
 from .html import STATUS_ORDER
 from .json import masked
 from .merge import STAGE_LABELS, group_findings, ordered_blockers, sites_of, stage_readiness
+from .text import no_verdict_sentence, nothing_blocks_sentence
 
 VERDICT_MARK = {"GO": "✅", "GO_WITH_WARNINGS": "⚠️", "NO_GO": "⛔"}
 _MD_SPECIAL = re.compile(r"([\\`*{}\[\]<>|#])")
@@ -75,13 +76,12 @@ def render_markdown(report: RunReport) -> str:
     w("")
     unverified = report.unverified_blockers()
     if not blockers and unverified:
-        w(f"No blocking problem was found in what ran, but {len(unverified)} blocker check(s) gave no verdict: "
-          "confirm them before the upgrade.")
+        w(no_verdict_sentence(len(unverified)))
         w("")
         for line in unverified:
             w(f"- {md_text(line)}")
     elif not blockers:
-        w("Nothing blocks the upgrade: every blocker check passed" + (" or was waived." if counts["waived"] else "."))
+        w(nothing_blocks_sentence(counts["waived"]))
     for i, f in enumerate(blockers, 1):
         where = f.target + (f" · {f.subject}" if f.subject else "")
         extra = " (could not be evaluated: unverified is not ready)" if f.status is Status.ERROR else ""

@@ -18,6 +18,7 @@ from click.testing import CliRunner
 from impax_preflight.cli import _add_plugin_commands, cli
 from impax_preflight.history import HistoryStore, default_path, open_history, record_run
 from impax_preflight.inventory import InventoryError, load_inventory
+from impax_preflight.model import Status
 from impax_preflight.report.json import load_report
 
 REPORTS = Path(__file__).resolve().parents[1] / "reports"
@@ -47,6 +48,21 @@ def test_record_prunes_per_site_and_is_idempotent(tmp_path):
     assert rows(store.path, "select count(*) from findings")[0][0] == 6 * len(sample_findings())
     assert rows(store.path, "pragma journal_mode") == [("wal",)]
     assert rows(store.path, "pragma user_version") == [(1,)]
+
+
+def test_sites_last_verdict_and_one_connection_per_recorded_run(tmp_path, monkeypatch):
+    store = HistoryStore(tmp_path / "h.sqlite")
+    passing = [f.model_copy(update={"status": Status.PASS}) for f in sample_findings()]
+    # North: NO-GO then GO; South: GO then, at the same start time, NO-GO (recorded last: the newer one)
+    for site, run_id, findings, started in (("North", "n1", sample_findings(), T0), ("North", "n2", passing, T0 + timedelta(days=1)),
+                                            ("South", "s1", passing, T0), ("South", "s2", sample_findings(), T0)):
+        store.record(make_report(findings, site=site, run_id=run_id, started=started))
+    assert [(s["site"], s["runs"], s["last_verdict"]) for s in store.sites()] == [("North", 2, "GO"), ("South", 2, "NO_GO")]
+    opened = []
+    connect = HistoryStore._connect
+    monkeypatch.setattr(HistoryStore, "_connect", lambda self, create=True: opened.append(create) or connect(self, create))
+    report = record_run(make_report(site="North", run_id="n3", started=T0 + timedelta(days=2)), store)
+    assert len(opened) == 1 and len(report.history.runs) == 3 and report.history.since_last is not None
 
 
 def test_findings_keep_key_status_severity_and_numbers(tmp_path):
@@ -226,6 +242,21 @@ def test_history_path_no_history_and_inventory_setting(tmp_path, monkeypatch):
     assert disabled.exit_code == 1 and not default_path().exists()
     inv = load_inventory(tmp_path / "inv.toml")
     assert open_history(inv) is None and open_history(inv, tmp_path / "x.sqlite").path == tmp_path / "x.sqlite"
+
+
+def test_history_command_reads_the_inventory_store_even_when_recording_is_off(tmp_path, monkeypatch):
+    # [site.history] enabled = false says "do not record", not "the store is elsewhere": `history
+    # --inventory` reads its path, not the per-user default
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    store = tmp_path / "store" / "site-history.sqlite"
+    off = '[site.history]\nenabled = false\npath = "store/site-history.sqlite"\n'
+    assert cli_run(tmp_path, monkeypatch, 5, "--history", str(store), inv_extra=off).exit_code == 1
+    assert cli_run(tmp_path, monkeypatch, 4, inv_extra=off).exit_code == 1  # not recorded
+    assert len(HistoryStore(store).runs("History Site")) == 1 and not default_path().exists()
+    shown = CliRunner().invoke(cli, ["history", "--inventory", str(tmp_path / "inv.toml")])
+    assert shown.exit_code == 0, shown.output
+    assert shown.output.startswith(f"History Site: 1 of the 1 runs kept in {store}")
+    assert not default_path().exists()
 
 
 def test_inventory_upgrade_date_and_history_settings_are_validated(tmp_path):

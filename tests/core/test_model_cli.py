@@ -94,6 +94,15 @@ def test_run_exit_codes_and_outputs(tmp_path, monkeypatch):
     assert bad.exit_code == 3 and "HOST=PATH" in bad.output
 
 
+def test_demo_refuses_an_unknown_format_before_it_runs(tmp_path):
+    # the format is checked before the run: not after the whole demo ran, as "a bug in impax-preflight"
+    demo = tmp_path / "demo"
+    result = CliRunner().invoke(cli, ["demo", str(demo), "--format", "html,typo"])
+    assert result.exit_code == 3, result.output
+    assert "error: unknown report format(s) typo; available: " in result.output
+    assert not (demo / "report").exists() and not (demo / "history.sqlite").exists()
+
+
 def test_bad_arguments_exit_3():
     proc = subprocess.run([sys.executable, "-m", "impax_preflight", "run", "--jobs", "zero", "x.toml"], capture_output=True, text=True)
     assert proc.returncode == 3 and "Traceback" not in proc.stderr
@@ -115,3 +124,46 @@ def test_cli_start_does_not_import_drivers():
             "print([m for m in ('paramiko', 'oracledb', 'pyodbc', 'pynetdicom') if m in sys.modules])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == "[]"
+
+
+def test_every_command_loads_and_refuses_alike(tmp_path):
+    runner = CliRunner()
+    inv = tmp_path / "inv.toml"
+    inv.write_text(INV)
+    # a plugin warning (here: built-in checks disabled) is shown by every command that loads the catalog
+    off = ["--disable-plugin", "impax_preflight.checks.host_windows"]
+    for args in (["validate", str(inv)], ["plan", str(inv), "--no-connect"], ["checks", "--json"], ["plugins", "--json"],
+                 ["collect", str(inv), "--host", "h1", "-o", str(tmp_path / "collectors")]):
+        result = runner.invoke(cli, args + off)
+        assert result.exit_code == 0, (args, result.output)
+        assert result.stderr.count("warning: built-in checks disabled (impax_preflight.checks.host_windows)") == 1, args
+    # `report` refuses --history with --no-history, as run does
+    report = tmp_path / "report.json"
+    report.write_text(RunReport(tool_version="0", run_id="r1", site="S", started_at=utcnow(), verdict=Verdict.GO)
+                      .model_dump_json(), encoding="utf-8")
+    both = runner.invoke(cli, ["report", str(report), "-o", str(tmp_path / "out"), "--history", str(tmp_path / "h.sqlite"),
+                               "--no-history"])
+    assert both.exit_code == 3 and "either --history PATH or --no-history" in both.output
+    assert not (tmp_path / "out").exists() and not (tmp_path / "h.sqlite").exists()
+    # `history -i` refuses a bad inventory as every command does
+    bad = tmp_path / "bad.toml"
+    bad.write_text(INV.replace('platform = "AS300"', 'platform = 3'))
+    for args in (["history", "-i", str(bad)], ["validate", str(bad)]):
+        result = runner.invoke(cli, args)
+        assert result.exit_code == 3 and "error: the inventory is not valid:" in result.output and "bad.toml:" in result.output
+
+
+def test_a_broken_installed_plugin_is_warned_once(tmp_path):
+    # main() shows it when it adds the plugins' commands; the command that loads the plugins again does not repeat it
+    dist = tmp_path / "site" / "vendorx-1.0.dist-info"
+    dist.mkdir(parents=True)
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: vendorx\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text("[impax_preflight]\nvendor-x = no_such_vendor_module:plugin\n")
+    inv = tmp_path / "inv.toml"
+    inv.write_text(INV)
+    env = {**__import__("os").environ, "PYTHONPATH": str(tmp_path / "site")}
+    for args in (["checks", "--json"], ["validate", str(inv)], ["plan", str(inv), "--no-connect"]):
+        proc = subprocess.run([sys.executable, "-m", "impax_preflight", *args], capture_output=True, text=True, env=env,
+                              cwd=tmp_path)
+        assert proc.returncode == 0, proc.stderr
+        assert proc.stderr.count("warning: plugin 'vendor-x' (no_such_vendor_module:plugin) failed to load") == 1, (args, proc.stderr)

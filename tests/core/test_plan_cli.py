@@ -157,3 +157,68 @@ def test_a_spare_session_is_lent_only_within_the_limit():
     pool.return_spare(again)
     failing = SessionPool(lambda: (_ for _ in ()).throw(RuntimeError("login refused")), limit=2)
     assert failing.borrow_spare() is None and failing.slots.acquire(blocking=False) and failing.slots.acquire(blocking=False)
+
+
+def test_plan_and_run_refuse_a_glob_typo_before_anything(tmp_path):
+    inv = build_demo(tmp_path / "demo")
+    # plan: an --only / --skip typo planned nothing (or left nothing out) and exited 0; run exits 3 on it
+    for option in ("--only", "--skip"):
+        bad = CliRunner().invoke(cli, ["plan", str(inv), "--no-connect", option, "integrty.*"])
+        assert bad.exit_code == 3 and f"{option} 'integrty.*' matches no check id" in bad.output, bad.output
+    # plan refuses what run refuses in the inventory: a transport no plugin provides, with file and line
+    text = inv.read_text()
+    unknown = tmp_path / "demo" / "unknown-transport.toml"
+    unknown.write_text(text.replace('kind = "bundle"', 'kind = "telnet"', 1))
+    bad = CliRunner().invoke(cli, ["plan", str(unknown), "--no-connect"])
+    assert bad.exit_code == 3 and "unknown-transport.toml:" in bad.output and "no transport 'telnet'" in bad.output
+    # run: the glob is refused before a password is asked (here: before the prompt that needs a terminal)
+    prompting = tmp_path / "demo" / "prompting.toml"
+    prompting.write_text(text.replace('path = "db/impax.sqlite"', 'path = "db/impax.sqlite"\npassword = "prompt:"', 1))
+    for args in (["--only", "integrty.*"], ["--host", "nope*"]):
+        bad = CliRunner().invoke(cli, ["run", str(prompting), *args, "-o", str(tmp_path / "out"), "--no-history"])
+        assert bad.exit_code == 3 and "matches no" in bad.output and "needs a terminal" not in bad.output, bad.output
+        assert not (tmp_path / "out").exists()
+    asked = CliRunner().invoke(cli, ["run", str(prompting), "--only", "integrity.*", "-o", str(tmp_path / "out"),
+                                     "--no-history"])
+    assert asked.exit_code == 3 and "needs a terminal" in asked.output  # the prompt itself is reached otherwise
+
+
+FAILING_ESTIMATE = """
+from impax_preflight import hookimpl
+
+@hookimpl
+def impax_estimate_scans(check_ids, site, host, database, session, sample):
+    raise RuntimeError("dictionary view missing")
+"""
+
+
+def test_plan_strict_counts_an_estimate_that_failed_in_a_plugin(tmp_path):
+    inv = build_demo(tmp_path / "demo")
+    plug = tmp_path / "plug"
+    plug.mkdir()
+    (plug / "bad_estimate.py").write_text(FAILING_ESTIMATE)
+    result = CliRunner().invoke(cli, ["plan", str(inv), "--plugins-dir", str(plug)])
+    assert result.exit_code == 0, result.output
+    assert "could not estimate its scans: RuntimeError: dictionary view missing" in result.output
+    strict = CliRunner().invoke(cli, ["plan", str(inv), "--plugins-dir", str(plug), "--strict"])
+    assert strict.exit_code == 3, strict.output
+    assert CliRunner().invoke(cli, ["plan", str(inv), "--strict"]).exit_code == 0
+    # every connection failed: nothing was read, and the plan does not say the dictionaries were
+    broken = tmp_path / "demo" / "all-broken.toml"
+    broken.write_text(inv.read_text().replace('path = "', 'path = "missing-'))
+    result = CliRunner().invoke(cli, ["plan", str(broken)])
+    assert result.output.count("no estimate: cannot connect") == 2
+    assert "(nothing was run or read)" in result.output and "dictionaries were read" not in result.output
+    assert "the databases' data dictionaries were read" in CliRunner().invoke(cli, ["plan", str(inv)]).output
+
+
+def test_one_duration_text_for_plans_and_reports():
+    from impax_preflight.report.html import _duration
+    from impax_preflight.report.text import duration_text
+
+    # measured (the HTML report: checks, statements, the run), as the report always wrote them
+    assert [_duration(v) for v in (None, 0.0123, 42.04, 125, 3600, 9000)] == \
+        ["—", "12 ms", "42.0 s", "2 min 05 s", "1 h 00 min", "2 h 30 min"]
+    # estimated (plan): no false precision, hours as the database window says them ("5 h 58 min")
+    assert [duration_text(v, estimate=True) for v in (0.5, 42.4, 125, 3599, 9000)] == \
+        ["under 1 s", "42 s", "2 min", "1 h 00 min", "2 h 30 min"]

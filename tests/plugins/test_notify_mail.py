@@ -237,3 +237,76 @@ def test_mail_password_is_a_reference_everywhere(tmp_path, monkeypatch):
     problems = connection_problems(inv)
     assert "site.notify.mail.password: environment variable SMTP_PW_UNSET is not set" in problems
     assert any(p.startswith("site.notify.mail.ca_file: ") and p.endswith("missing-ca.pem does not exist") for p in problems)
+
+
+@pytest.mark.service
+def test_the_mail_sees_the_baseline(tmp_path, monkeypatch, smtp_factory):
+    # the baseline diff is made before the run-finished hook: without a history, when = "changes"
+    # compares with the --baseline run, and the mail (text and attached report) shows the changes
+    server = smtp_factory(starttls=True, auth=True)
+    monkeypatch.setenv("PF_SMTP_PASSWORD", server.password)
+    inv = inventory(tmp_path, mail_settings(server, when='"changes"'))
+    first, *_ = run(tmp_path, inv, "pass", monkeypatch, "first", extra=["--no-history"])
+    assert first.exit_code == 1 and len(server.messages) == 1  # nothing to compare with: mailed
+    baseline = str(tmp_path / "first" / "report.json")
+    same, *_ = run(tmp_path, inv, "pass", monkeypatch, "same", extra=["--no-history", "--baseline", baseline])
+    assert same.exit_code == 1 and len(server.messages) == 1  # nothing changed since the baseline: no mail
+    worse, report, *_ = run(tmp_path, inv, "fail", monkeypatch, "worse", extra=["--no-history", "--baseline", baseline])
+    assert worse.exit_code == 2 and len(server.messages) == 2
+    mail = server.messages[1]
+    assert mail["Subject"] == "[impax-preflight] NO-GO — Mail Hospital: 1 blocker (1 new, 0 resolved since the baseline run)"
+    text = mail.get_body(("plain",)).get_content()
+    assert "Since the baseline run" in text and "New blockers: 1" in text and "local.readiness@site" in text
+    assert "Verdict: GO WITH WARNINGS -> NO-GO (changed)" in text
+    (attachment,) = list(mail.iter_attachments())
+    assert "Changes since the baseline run" in attachment.get_content()
+    assert report["baseline"]["new_blockers"][0]["key"] == "local.readiness@site"
+    # with a history too: "since the last run" decides and leads, the baseline section follows
+    both, *_ = run(tmp_path, inv, "fail", monkeypatch, "both", extra=["--history", str(tmp_path / "h.sqlite"),
+                                                                     "--baseline", baseline])
+    assert both.exit_code == 2 and len(server.messages) == 3  # the first recorded run: mailed
+    text = server.messages[2].get_body(("plain",)).get_content()
+    assert text.index("first recorded run of this site") < text.index("Since the baseline run")
+
+
+def test_mail_body_lists_blockers_as_every_report_does():
+    # the order and the words of the reports and of the terminal summary: site-wide, DR, BK, Prod;
+    # one line per blocker, the message on one line
+    import io
+    import sys
+    from pathlib import Path
+
+    from rich.console import Console
+
+    sys.path.append(str(Path(__file__).resolve().parents[1] / "reports"))
+    from report_samples import finding, make_report
+
+    from impax_preflight.cli.progress import summary
+    from impax_preflight.model import Status
+    from impax_preflight.notify_mail import body
+    from impax_preflight.report.markdown import render_markdown
+    from impax_preflight.report.merge import ordered_blockers
+
+    report = make_report([
+        finding("os.fmadm_faulty", Status.FAIL, "prod-db1", message="a fault\non two lines"),
+        finding("os.fmadm_faulty", Status.FAIL, "dr-db1"),
+        finding("prereq.source_version", Status.ERROR, "site", target="site", target_kind="site"),
+        finding("prereq.dotnet35sp1", Status.FAIL, "bk-app1", subject="KB951847"),
+    ])
+    expected = ["prereq.source_version @ site", "os.fmadm_faulty @ dr-db1", "prereq.dotnet35sp1 @ bk-app1 [KB951847]",
+                "os.fmadm_faulty @ prod-db1"]
+    assert [f"{f.check_id} @ {f.target}" + (f" [{f.subject}]" if f.subject else "") for f in ordered_blockers(report)] == expected
+    text = body(report)
+    section = text.split("What blocks the upgrade (4):\n")[1].split("\n\n")[0]
+    assert [line[4:].split(":")[0] for line in section.splitlines() if line.startswith("  - ")] == expected
+    assert "  - os.fmadm_faulty @ prod-db1: a fault on two lines" in text.splitlines()
+    out = io.StringIO()
+    summary(Console(file=out, width=200), report, {}, Path("nowhere.jsonl"))
+    assert [line[4:].split(":")[0] for line in out.getvalue().splitlines() if line.startswith("  - ")] == expected
+
+    unverified = make_report([finding("os.fmadm_faulty", Status.SKIPPED, "prod-db1")])
+    sentence = "No blocking problem was found in what ran, but 1 blocker check gave no verdict: confirm it before the upgrade."
+    assert sentence in body(unverified) and sentence in render_markdown(unverified)
+    clear = make_report([finding("os.fmadm_faulty", Status.PASS, "prod-db1")])
+    assert "Nothing blocks the upgrade: every blocker check passed." in body(clear)
+    assert "Nothing blocks the upgrade: every blocker check passed." in render_markdown(clear)

@@ -195,6 +195,33 @@ def test_junit_structure():
     assert HOSTILE in cases[("os.fmadm_faulty", "dr-db1")].find("failure").text
 
 
+def test_junit_says_why_a_partial_run_is_not_go():
+    # every finding passed, but --only left blocker checks out: the JUnit file must not look all green
+    from impax_preflight.model import CheckInfo, NotRun, PluginInfo, Severity
+    from impax_preflight.vocabulary import NOT_SELECTED
+
+    passed = [finding("os.fmadm_faulty", Status.PASS, "prod-db1")]
+    report = make_report(passed, incomplete=["left out 1 blocker check(s) (os.zpool_health)"]).model_copy(update={
+        "checks": [CheckInfo(id="os.zpool_health", title="zpool health", severity=Severity.BLOCKER, target="host")],
+        "not_run": [NotRun(check_id="os.zpool_health", target="prod-db1", reason=NOT_SELECTED)]})
+    root = ET.fromstring(render_junit(report).encode("utf-8"))
+    assert (root.get("tests"), root.get("errors"), root.get("failures")) == ("2", "1", "0")
+    run = next(s for s in root.findall("testsuite") if s.get("name") == "run")
+    (case,) = run.findall("testcase")
+    assert case.get("classname") == "impax-preflight.run" and case.get("name") == "left out 1 blocker check(s) (os.zpool_health)"
+    error = case.find("error")
+    assert error.get("type") == "incomplete" and error.get("message").endswith("this run can say at best GO WITH WARNINGS")
+    assert "Evidence:\nos.zpool_health on prod-db1: not run — not selected by --only" in case.find("system-out").text
+    # a broken plugin: one testcase, whether the report says it in 'incomplete' (schema 1.2) or not (1.1)
+    broken = [PluginInfo(name="vendor-x", status="broken", error="ModuleNotFoundError: no_such_module")]
+    for incomplete in (["plugin vendor-x is broken"], []):
+        r = make_report(passed, incomplete=incomplete).model_copy(update={"plugins": broken})
+        run = next(s for s in ET.fromstring(render_junit(r).encode("utf-8")).findall("testsuite") if s.get("name") == "run")
+        (case,) = run.findall("testcase")
+        assert case.get("name") == "plugin vendor-x loads" and "no_such_module" in case.find("error").text
+    assert all(s.get("name") != "run" for s in ET.fromstring(render_junit(make_report()).encode("utf-8")).findall("testsuite"))
+
+
 def test_junit_survives_control_characters():
     ev = Evidence(kind="command", source="format", output="bad\x00byte \x1b[31mred\x1b[0m")
     f = finding("os.format", Status.FAIL, "dr-db1", evidence=[ev], message="beep\x07")

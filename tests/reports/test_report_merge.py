@@ -193,3 +193,22 @@ def test_cli_report_merges_and_rerenders(tmp_path, capsys):
     assert code == 3 and not (tmp_path / "half" / "report.html").exists()  # nothing half-written
     code, _, err = run_cli(["report", paths[0], paths[0], "-o", str(tmp_path / "x")], capsys)
     assert code == 3 and "the same run was given twice" in err
+
+
+def test_cli_report_refused_records_nothing(tmp_path, capsys):
+    # an unknown format is refused before the history records the runs and the merge
+    paths = []
+    for r in (north(), south()):
+        p = tmp_path / f"{r.run_id}.json"
+        p.write_text(r.model_dump_json(), encoding="utf-8")
+        paths.append(str(p))
+    store = tmp_path / "history.sqlite"
+    code, _, err = run_cli(["report", *paths, "-o", str(tmp_path / "x"), "--format", "html,typo", "--history", str(store)],
+                           capsys)
+    assert code == 3 and "unknown report format(s) typo" in err
+    assert not store.exists() and not (tmp_path / "x").exists()
+    code, _, err = run_cli(["report", *paths, "-o", str(tmp_path / "y"), "--history", str(store)], capsys)
+    assert code == 0, err
+    from impax_preflight.history import HistoryStore
+
+    assert sorted(s["site"] for s in HistoryStore(store).sites()) == ["Cluster: North, South", "North", "South"]
